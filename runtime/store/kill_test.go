@@ -1,0 +1,191 @@
+package store
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestHelperProcess is the child of the subprocess tests: it is re-executed
+// from the test binary with OURO_STORE_HELPER set and never returns normally.
+func TestHelperProcess(t *testing.T) {
+	mode := os.Getenv("OURO_STORE_HELPER")
+	if mode == "" {
+		return
+	}
+	dir := os.Getenv("OURO_STORE_DIR")
+	s, err := Open(dir, Options{Command: "ouro run"})
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(2)
+	}
+	switch mode {
+	case "hold":
+		fmt.Println("locked")
+		select {}
+	case "write":
+		m := s.Memo()
+		const durable = 5000
+		for i := 0; i < durable; i++ {
+			m.Put([]byte(fmt.Sprint("req-", i)), []byte(fmt.Sprint("resp-", i)))
+		}
+		if err := m.Flush(); err != nil {
+			fmt.Println("error:", err)
+			os.Exit(2)
+		}
+		d, err := s.PutBytes([]byte("committed blob"))
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(2)
+		}
+		fmt.Println("flushed", durable, d)
+		// Keep writing memo entries and large blobs until killed.
+		chunk := make([]byte, 1<<16)
+		for i := durable; ; i++ {
+			m.Put([]byte(fmt.Sprint("req-", i)), []byte(fmt.Sprint("resp-", i)))
+			if i%50 == 0 {
+				w, _ := s.Create()
+				for j := 0; j < 64; j++ {
+					chunk[0], chunk[1] = byte(i), byte(j)
+					w.Write(chunk)
+				}
+				w.Commit()
+			}
+		}
+	}
+	os.Exit(3)
+}
+
+func startHelper(t *testing.T, mode, dir string) (*exec.Cmd, *bufio.Reader) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+	cmd.Env = append(os.Environ(), "OURO_STORE_HELPER="+mode, "OURO_STORE_DIR="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd, bufio.NewReader(out)
+}
+
+func kill9(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+}
+
+func TestLockHeldBySubprocessAndRecovered(t *testing.T) {
+	dir := t.TempDir()
+	cmd, out := startHelper(t, "hold", dir)
+	line, err := out.ReadString('\n')
+	if err != nil || line != "locked\n" {
+		t.Fatalf("child said %q, %v", line, err)
+	}
+	_, err = Open(dir, Options{})
+	var le *LockedError
+	if !errors.As(err, &le) {
+		t.Fatalf("Open while child holds the store: %v", err)
+	}
+	if le.PID != cmd.Process.Pid || le.Command != "ouro run" {
+		t.Fatalf("LockedError = %+v", le)
+	}
+	if want := fmt.Sprintf("is in use by pid %d (ouro run, started ", cmd.Process.Pid); !strings.Contains(err.Error(), want) {
+		t.Fatalf("message %q lacks %q", err, want)
+	}
+	kill9(t, cmd)
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatalf("Open after the holder was killed: %v", err)
+	}
+	s.Close()
+}
+
+func TestKill9KeepsFlushedWork(t *testing.T) {
+	dir := t.TempDir()
+	for round := 0; round < 2; round++ {
+		before := countBlobs(dir)
+		cmd, out := startHelper(t, "write", dir)
+		line, err := out.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "flushed ") {
+			t.Fatalf("child said %q, %v", line, err)
+		}
+		f := strings.Fields(line)
+		n, _ := strconv.Atoi(f[1])
+		committed := Digest(f[2])
+		// Let the child write some more, mid-flight, then kill it.
+		for countBlobs(dir) < before+3 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		kill9(t, cmd)
+
+		s, err := Open(dir, Options{})
+		if err != nil {
+			t.Fatalf("reopen after kill -9: %v", err)
+		}
+		m := s.Memo()
+		for i := 0; i < n; i++ {
+			v, ok, err := m.Get([]byte(fmt.Sprint("req-", i)))
+			if err != nil || !ok || string(v) != fmt.Sprint("resp-", i) {
+				t.Fatalf("round %d: flushed memo entry %d lost: %q %v %v", round, i, v, ok, err)
+			}
+		}
+		if ok, _ := s.HasBlob(committed); !ok {
+			t.Fatalf("committed blob %s lost", committed)
+		}
+		// Every blob present has the content its name says.
+		blobs := 0
+		err = s.blobs.Walk(func(d Digest, _ int64) error {
+			blobs++
+			r, err := s.OpenBlob(d)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			h := sha256.New()
+			io.Copy(h, r)
+			if got := hex.EncodeToString(h.Sum(nil)); got != d.Hex() {
+				return fmt.Errorf("blob %s has content hashing to %s", d, got)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ents, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(ents) != 0 {
+			t.Fatalf("tmp not cleaned at open: %d files", len(ents))
+		}
+		if dmg, err := s.Verify(); err != nil || len(dmg) != 0 {
+			t.Fatalf("Verify after kill: %v %v", dmg, err)
+		}
+		s.Close()
+		t.Logf("round %d: %d memo entries checked, %d blobs intact", round, n, blobs)
+	}
+}
+
+func countBlobs(dir string) int {
+	n := 0
+	filepath.WalkDir(filepath.Join(dir, "blobs"), func(_ string, de os.DirEntry, err error) error {
+		if err == nil && !de.IsDir() {
+			n++
+		}
+		return nil
+	})
+	return n
+}

@@ -1,0 +1,240 @@
+package store
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// RunRecord is what one `ouro run` did.
+type RunRecord struct {
+	ID         string                     `json:"id"`
+	Started    time.Time                  `json:"started"`
+	Finished   time.Time                  `json:"finished,omitzero"`
+	SpecDigest string                     `json:"spec_digest,omitempty"`
+	Variables  map[string]json.RawMessage `json:"variables,omitempty"`
+	Stages     []StageRun                 `json:"stages,omitempty"`
+	Metrics    map[string]json.RawMessage `json:"metrics,omitempty"`
+	Outputs    map[string]json.RawMessage `json:"outputs,omitempty"`
+	Status     string                     `json:"status,omitempty"`
+	Pinned     bool                       `json:"pinned,omitempty"`
+}
+
+// StageRun is one stage's part in a run.
+type StageRun struct {
+	Name     string           `json:"name"`
+	Address  string           `json:"address,omitempty"`
+	Round    int              `json:"round"`  // -1 outside loops
+	Status   string           `json:"status"` // ran | cached | failed | skipped
+	Key      string           `json:"key,omitempty"`
+	Started  time.Time        `json:"started,omitzero"`
+	Duration time.Duration    `json:"duration,omitempty"`
+	Error    string           `json:"error,omitempty"`
+	Counts   map[string]int64 `json:"counts,omitempty"`
+}
+
+// NewRunID returns a run id that sorts by time: 20261124T150102Z-1a2b3c.
+func NewRunID(t time.Time) string {
+	var b [3]byte
+	rand.Read(b[:])
+	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// PutRun stores (or replaces) a run record. Write it when the run starts and
+// again as it progresses, so GC never collects the work of a run in flight.
+func (s *Store) PutRun(r *RunRecord) error {
+	if r.ID == "" {
+		return errors.New("store: PutRun: empty id")
+	}
+	if r.Started.IsZero() {
+		return errors.New("store: PutRun: zero start time")
+	}
+	return s.update(func(txn *badger.Txn) error {
+		// Keep the pin state owned by PinRun.
+		if _, err := txn.Get(key(prefixPin, r.ID)); err == nil {
+			r.Pinned = true
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		val, err := encodeJSON(r)
+		if err != nil {
+			return err
+		}
+		// If the record existed with another start time, drop its old time key.
+		if it, err := txn.Get(key(prefixRun, r.ID)); err == nil {
+			var old RunRecord
+			if err := it.Value(func(v []byte) error { return decodeJSON(v, &old) }); err == nil && !old.Started.Equal(r.Started) {
+				if err := txn.Delete(runTimeKey(old.Started, old.ID)); err != nil {
+					return err
+				}
+			}
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		if err := txn.Set(key(prefixRun, r.ID), val); err != nil {
+			return err
+		}
+		return txn.Set(runTimeKey(r.Started, r.ID), nil)
+	})
+}
+
+func runTimeKey(t time.Time, id string) []byte {
+	k := make([]byte, 9, 9+len(id))
+	k[0] = prefixRunByTime
+	binary.BigEndian.PutUint64(k[1:], uint64(t.UnixNano()))
+	return append(k, id...)
+}
+
+// AmbiguousRunError is returned by GetRun when a prefix names several runs.
+type AmbiguousRunError struct {
+	Prefix  string
+	Matches []string // the first few matching ids
+}
+
+func (e *AmbiguousRunError) Error() string {
+	return fmt.Sprintf("run id prefix %q is ambiguous: matches %v", e.Prefix, e.Matches)
+}
+
+// GetRun returns the run with this id or unique id prefix. A missing run
+// gives an error wrapping ErrNotFound.
+func (s *Store) GetRun(idOrPrefix string) (*RunRecord, error) {
+	if idOrPrefix == "" {
+		return nil, errors.New("store: empty run id")
+	}
+	var rec *RunRecord
+	err := s.db.View(func(txn *badger.Txn) error {
+		if it, err := txn.Get(key(prefixRun, idOrPrefix)); err == nil {
+			rec = new(RunRecord)
+			return it.Value(func(v []byte) error { return decodeJSON(v, rec) })
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = key(prefixRun, idOrPrefix)
+		iter := txn.NewIterator(opts)
+		defer iter.Close()
+		var matches []string
+		var first []byte
+		for iter.Rewind(); iter.Valid(); iter.Next() {
+			item := iter.Item()
+			matches = append(matches, string(item.Key()[1:]))
+			if len(matches) == 1 {
+				v, err := item.ValueCopy(nil)
+				if err != nil {
+					return err
+				}
+				first = v
+			}
+			if len(matches) > 5 {
+				break
+			}
+		}
+		switch len(matches) {
+		case 0:
+			return fmt.Errorf("run %q: %w", idOrPrefix, ErrNotFound)
+		case 1:
+			rec = new(RunRecord)
+			return decodeJSON(first, rec)
+		default:
+			return &AmbiguousRunError{Prefix: idOrPrefix, Matches: matches}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// ListRuns returns up to limit runs, newest first (limit <= 0: all).
+func (s *Store) ListRuns(limit int) ([]*RunRecord, error) {
+	var out []*RunRecord
+	err := s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Reverse = true
+		opts.Prefix = []byte{prefixRunByTime}
+		iter := txn.NewIterator(opts)
+		defer iter.Close()
+		for iter.Seek([]byte{prefixRunByTime, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}); iter.Valid(); iter.Next() {
+			k := iter.Item().Key()
+			if len(k) < 9 {
+				continue
+			}
+			id := k[9:]
+			it, err := txn.Get(key(prefixRun, string(id)))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			r := new(RunRecord)
+			if err := it.Value(func(v []byte) error { return decodeJSON(v, r) }); err != nil {
+				return fmt.Errorf("run %s: %w", id, err)
+			}
+			out = append(out, r)
+			if limit > 0 && len(out) >= limit {
+				break
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PinRun pins (or unpins) a run: GC keeps everything a pinned run used.
+func (s *Store) PinRun(id string, pinned bool) error {
+	r, err := s.GetRun(id)
+	if err != nil {
+		return err
+	}
+	return s.update(func(txn *badger.Txn) error {
+		r.Pinned = pinned
+		val, err := encodeJSON(r)
+		if err != nil {
+			return err
+		}
+		if err := txn.Set(key(prefixRun, r.ID), val); err != nil {
+			return err
+		}
+		if pinned {
+			return txn.Set(key(prefixPin, r.ID), nil)
+		}
+		return txn.Delete(key(prefixPin, r.ID))
+	})
+}
+
+// pinnedRuns returns the ids of pinned runs.
+func (s *Store) pinnedRuns() (map[string]bool, error) {
+	pins := map[string]bool{}
+	err := s.scanKeys([]byte{prefixPin}, func(k []byte) error {
+		pins[string(k[1:])] = true
+		return nil
+	})
+	return pins, err
+}
+
+// scanKeys calls fn with each key (a copy) under prefix.
+func (s *Store) scanKeys(prefix []byte, fn func(k []byte) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = prefix
+		iter := txn.NewIterator(opts)
+		defer iter.Close()
+		for iter.Rewind(); iter.Valid(); iter.Next() {
+			if err := fn(bytes.Clone(iter.Item().Key())); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

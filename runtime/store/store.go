@@ -1,0 +1,345 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// FormatVersion is the on-disk format this package writes. Bump it when key
+// layout or value encodings change incompatibly.
+const FormatVersion = 1
+
+// Key prefixes, one byte per kind. Never reuse a retired byte.
+const (
+	prefixStage     byte = 0x01 // 0x01 stage-key                      -> StageEntry
+	prefixAddress   byte = 0x02 // 0x02 address                        -> stage-key
+	prefixMemo      byte = 0x03 // 0x03 sha256(request-key)            -> memo value
+	prefixRun       byte = 0x04 // 0x04 run-id                         -> RunRecord
+	prefixRunByTime byte = 0x05 // 0x05 uint64 BE unix-nanos + run-id  -> (empty)
+	prefixPin       byte = 0x06 // 0x06 run-id                         -> (empty)
+	prefixMeta      byte = 0x07 // 0x07 name                           -> meta value
+)
+
+// valueV1 is the version byte in front of every encoded value.
+const valueV1 byte = 1
+
+var metaFormatKey = []byte{prefixMeta, 'f', 'o', 'r', 'm', 'a', 't'}
+
+// Options configure Open.
+type Options struct {
+	// Wait makes Open wait for the store to become free instead of failing.
+	Wait bool
+	// WaitTimeout bounds the wait (0 = forever).
+	WaitTimeout time.Duration
+	// InMemory keeps the index in memory (blobs still go to dir). Unit tests only.
+	InMemory bool
+	// Logger receives badger's warnings and the store's own messages.
+	Logger *slog.Logger
+	// Command is recorded in the lock file ("ouro run"); default: from os.Args.
+	Command string
+	// MemoFlushInterval is how often queued memo writes are flushed (default 100ms).
+	MemoFlushInterval time.Duration
+}
+
+// Store is an open store, owned by this process until Close.
+type Store struct {
+	dir   string
+	db    *badger.DB
+	blobs *DiskBlobs
+	lock  *fileLock
+	log   *slog.Logger
+	memo  *Memo
+
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// ErrNewerFormat is returned (wrapped) by Open for a store written by a newer ouro.
+var ErrNewerFormat = errors.New("store format is newer than this ouro supports")
+
+// Open opens (creating if needed) the store in dir and takes ownership of it.
+func Open(dir string, opts Options) (*Store, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	dir = abs
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	lk, err := acquireLock(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{dir: dir, lock: lk, log: log}
+	ok := false
+	defer func() {
+		if !ok {
+			if s.db != nil {
+				s.db.Close()
+			}
+			lk.release()
+		}
+	}()
+
+	s.blobs, err = NewDiskBlobs(filepath.Join(dir, "blobs"), filepath.Join(dir, "tmp"))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.blobs.cleanTmp(); err != nil {
+		return nil, fmt.Errorf("store: clean tmp: %w", err)
+	}
+
+	bo := badger.DefaultOptions(filepath.Join(dir, "index")).
+		WithSyncWrites(true).
+		WithLogger(badgerLogger{log}).
+		WithLoggingLevel(badger.WARNING).
+		WithValueLogFileSize(64 << 20).
+		WithMemTableSize(16 << 20).
+		WithBlockCacheSize(32 << 20).
+		WithIndexCacheSize(16 << 20).
+		WithNumCompactors(2)
+	if opts.InMemory {
+		bo = bo.WithDir("").WithValueDir("").WithInMemory(true)
+	}
+	s.db, err = badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("store: open index: %w", err)
+	}
+	if err := s.checkFormat(); err != nil {
+		return nil, err
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	interval := opts.MemoFlushInterval
+	if interval <= 0 {
+		interval = 100 * time.Millisecond
+	}
+	s.memo = newMemo(s, interval)
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.memo.loop(ctx) }()
+	if !opts.InMemory {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.gcLoop(ctx) }()
+	}
+	ok = true
+	return s, nil
+}
+
+type metaFormat struct {
+	Format  int       `json:"format"`
+	Created time.Time `json:"created"`
+}
+
+func (s *Store) checkFormat() error {
+	var m metaFormat
+	found, err := s.getJSON(metaFormatKey, &m)
+	if err != nil {
+		return fmt.Errorf("store %s: read format version: %w", s.dir, err)
+	}
+	if !found {
+		return s.putJSON(metaFormatKey, metaFormat{Format: FormatVersion, Created: time.Now().UTC()})
+	}
+	if m.Format > FormatVersion {
+		return fmt.Errorf("store %s has format %d but this ouro reads up to format %d; upgrade ouro or use another --store: %w",
+			s.dir, m.Format, FormatVersion, ErrNewerFormat)
+	}
+	return nil
+}
+
+// Dir returns the store directory (absolute).
+func (s *Store) Dir() string { return s.dir }
+
+// Blobs returns the blob store, the interface operators use.
+func (s *Store) Blobs() BlobStore { return s.blobs }
+
+// Close flushes the memo, closes the index and releases the lock.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.cancel()
+		s.wg.Wait()
+		err := s.memo.Flush()
+		if cerr := s.db.Close(); err == nil {
+			err = cerr
+		}
+		if lerr := s.lock.release(); err == nil {
+			err = lerr
+		}
+		s.closeErr = err
+	})
+	return s.closeErr
+}
+
+// gcLoop runs Badger's value-log GC now and then while the store is open.
+func (s *Store) gcLoop(ctx context.Context) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.valueLogGC(); err != nil {
+				s.log.Warn("store: value log gc", "err", err)
+			}
+		}
+	}
+}
+
+// valueLogGC runs RunValueLogGC(0.5) until there is nothing left to rewrite.
+func (s *Store) valueLogGC() (int, error) {
+	n := 0
+	for {
+		err := s.db.RunValueLogGC(0.5)
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, badger.ErrNoRewrite), errors.Is(err, badger.ErrRejected), errors.Is(err, badger.ErrGCInMemoryMode):
+			return n, nil
+		default:
+			return n, err
+		}
+	}
+}
+
+// Blob methods on Store, for convenience.
+
+// Create starts a new blob.
+func (s *Store) Create() (BlobWriter, error) { return s.blobs.Create() }
+
+// PutBytes stores b as a blob.
+func (s *Store) PutBytes(b []byte) (Digest, error) { return PutBytes(s.blobs, b) }
+
+// OpenBlob opens blob d for reading.
+func (s *Store) OpenBlob(d Digest) (io.ReadCloser, error) { return s.blobs.Open(d) }
+
+// BlobPath returns the local path of blob d, for local tools that read files.
+// The file must not be modified. It fails with ErrNotFound if d is absent.
+func (s *Store) BlobPath(d Digest) (string, error) {
+	if _, err := s.blobs.Stat(d); err != nil {
+		return "", err
+	}
+	return s.blobs.Path(d)
+}
+
+// HasBlob reports whether blob d exists.
+func (s *Store) HasBlob(d Digest) (bool, error) { return s.blobs.Has(d) }
+
+// Stat returns the size of blob d.
+func (s *Store) Stat(d Digest) (int64, error) { return s.blobs.Stat(d) }
+
+// --- index helpers -------------------------------------------------------
+
+// update runs fn in a read-write transaction, retrying on conflicts.
+func (s *Store) update(fn func(txn *badger.Txn) error) error {
+	var err error
+	for attempt := 0; attempt < 10; attempt++ {
+		err = s.db.Update(fn)
+		if !errors.Is(err, badger.ErrConflict) {
+			return err
+		}
+		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
+	}
+	return err
+}
+
+func encodeJSON(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(b)+1)
+	out = append(out, valueV1)
+	return append(out, b...), nil
+}
+
+func decodeJSON(b []byte, v any) error {
+	if len(b) == 0 {
+		return errors.New("empty value")
+	}
+	if b[0] != valueV1 {
+		return fmt.Errorf("value encoding version %d is newer than this ouro supports", b[0])
+	}
+	return json.Unmarshal(b[1:], v)
+}
+
+func (s *Store) getJSON(key []byte, v any) (bool, error) {
+	var found bool
+	err := s.db.View(func(txn *badger.Txn) error {
+		it, err := txn.Get(key)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		return it.Value(func(val []byte) error { return decodeJSON(val, v) })
+	})
+	return found, err
+}
+
+func (s *Store) putJSON(key []byte, v any) error {
+	val, err := encodeJSON(v)
+	if err != nil {
+		return err
+	}
+	return s.update(func(txn *badger.Txn) error { return txn.Set(key, val) })
+}
+
+func key(prefix byte, rest string) []byte {
+	k := make([]byte, 1+len(rest))
+	k[0] = prefix
+	copy(k[1:], rest)
+	return k
+}
+
+// deleteKeys deletes keys in batches (a WriteBatch splits on ErrTxnTooBig).
+func (s *Store) deleteKeys(keys [][]byte) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	for _, k := range keys {
+		if err := wb.Delete(k); err != nil {
+			return err
+		}
+	}
+	return wb.Flush()
+}
+
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	b.l.Error("badger: " + trimNL(fmt.Sprintf(f, a...)))
+}
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Warn("badger: " + trimNL(fmt.Sprintf(f, a...)))
+}
+func (b badgerLogger) Infof(f string, a ...any)  { b.l.Debug("badger: " + trimNL(fmt.Sprintf(f, a...))) }
+func (b badgerLogger) Debugf(f string, a ...any) {}
+
+func trimNL(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '\n' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
