@@ -90,7 +90,7 @@ type srcMap struct {
 // in the file, reconstructed from its value; exact says the reconstruction
 // has the length of the part's range, so offsets in raw are file offsets.
 type partMap struct {
-	start int   // offset of the part in the pattern
+	start int // offset of the part in the pattern
 	raw   string
 	rawOf []int // pattern offset - start -> offset in raw
 	rng   hcl.Range
@@ -169,4 +169,3 @@ func graphemes(s string) int {
 	}
 	return n
 }
-

@@ -84,7 +84,7 @@ func numberText(s string) string {
 
 func numberValue(s string) cty.Value {
 	s = numberText(s)
-	if len(s) <= 18 {
+	if len(s) <= 18 && strings.IndexAny(s, ".eE") < 0 {
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 			return cty.NumberIntVal(n)
 		}
