@@ -3,10 +3,10 @@ package store
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -276,8 +276,8 @@ type Stats struct {
 	Runs      KindStats
 	Pinned    KindStats
 	Blobs     KindStats
-	IndexLSM  int64 // bytes of Badger's LSM tree on disk
-	IndexVLog int64 // bytes of Badger's value log on disk
+	IndexLSM  int64 // bytes of Badger's tables (.sst) on disk
+	IndexVLog int64 // bytes of Badger's logs (.vlog, .mem; sparse files count at full size) on disk
 }
 
 // Stats counts records and bytes per kind.
@@ -320,13 +320,23 @@ func (s *Store) Stats() (Stats, error) {
 	return st, nil
 }
 
+// dirSizes sums Badger's files: tables (.sst) and logs (.vlog, .mem).
 func dirSizes(s *Store) (lsm, vlog int64) {
-	defer func() {
-		if recover() != nil {
-			lsm, vlog = 0, 0
+	ents, err := os.ReadDir(filepath.Join(s.dir, "index"))
+	if err != nil {
+		return 0, 0
+	}
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil || e.IsDir() {
+			continue
 		}
-	}()
-	return s.db.Size()
+		switch filepath.Ext(e.Name()) {
+		case ".sst":
+			lsm += fi.Size()
+		case ".vlog", ".mem":
+			vlog += fi.Size()
+		}
+	}
+	return lsm, vlog
 }
-
-var _ = errors.New

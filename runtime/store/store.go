@@ -112,9 +112,9 @@ func Open(dir string, opts Options) (*Store, error) {
 		WithLoggingLevel(badger.WARNING).
 		WithValueLogFileSize(64 << 20).
 		WithMemTableSize(16 << 20).
-		WithBlockCacheSize(32 << 20).
-		WithIndexCacheSize(16 << 20).
-		WithNumCompactors(2)
+		WithBlockCacheSize(128 << 20).
+		WithNumCompactors(2).
+		WithMetricsEnabled(false)
 	if opts.InMemory {
 		bo = bo.WithDir("").WithValueDir("").WithInMemory(true)
 	}
