@@ -1,0 +1,403 @@
+package gpt
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+)
+
+// SampleOptions controls Generate.
+type SampleOptions struct {
+	Temperature float64  // <= 0: greedy (argmax)
+	TopP        float64  // nucleus mass in (0,1); 0 or >= 1: off
+	TopK        int      // keep the k most likely tokens; 0: off
+	MaxTokens   int      // generated tokens at most; 0: up to MaxSeq
+	Stop        []string // stop strings; the text is cut before the first match
+	Seed        uint64
+	LogProbs    bool // fill Completion.TokenLogProbs
+}
+
+// Completion is one sampled continuation.
+type Completion struct {
+	Text         string
+	FinishReason string // "stop" (EOS or a stop string) or "length"
+	Tokens       int    // tokens generated, EOS or the stop string's last token included
+	// LogProb is the sum of the log-probabilities, under the model's
+	// unmodified distribution (temperature 1, no top-k/top-p), of the
+	// generated tokens; TokenLogProbs lists them when LogProbs is set.
+	LogProb       float64
+	TokenLogProbs []float64
+}
+
+// encodePrompt returns BOS followed by the prompt's tokens.
+func (m *Model) encodePrompt(prompt string) []int {
+	return m.tok.encode([]int{tokBOS}, prompt)
+}
+
+// kv is the key/value cache of one sequence.
+type kv struct {
+	k, v [][]float32 // per layer, [n, D] rows
+	n    int
+}
+
+func (c *kv) clone() *kv {
+	d := &kv{n: c.n, k: make([][]float32, len(c.k)), v: make([][]float32, len(c.v))}
+	for l := range c.k {
+		d.k[l] = append(make([]float32, 0, cap(c.k[l])), c.k[l]...)
+		d.v[l] = append(make([]float32, 0, cap(c.v[l])), c.v[l]...)
+	}
+	return d
+}
+
+// step feeds chunks[i] to sequence caches[i] and returns the logits [V]
+// after the last token of each chunk. Every row is computed exactly as in
+// the training forward pass, independently of the other rows.
+func (m *Model) step(caches []*kv, chunks [][]int) [][]float32 {
+	lo, nt := m.lo, m.net
+	D, H, NH, HD, V := lo.D, lo.H, lo.NH, lo.HD, lo.V
+	var rows []int // cache index per row
+	var pos, tok []int
+	for i, ch := range chunks {
+		for j, t := range ch {
+			rows = append(rows, i)
+			pos = append(pos, caches[i].n+j)
+			tok = append(tok, t)
+		}
+	}
+	N := len(tok)
+	x := make([]float32, N*D)
+	emb := nt.t(lo.emb, V*D)
+	for i, t := range tok {
+		copy(x[i*D:(i+1)*D], emb[t*D:(t+1)*D])
+	}
+	h := make([]float32, N*D)
+	r := make([]float32, N)
+	q, k, v := make([]float32, N*D), make([]float32, N*D), make([]float32, N*D)
+	att, tmp := make([]float32, N*D), make([]float32, N*D)
+	g, u := make([]float32, N*H), make([]float32, N*H)
+	scale := float32(1 / math.Sqrt(float64(HD)))
+	maxPos := 0
+	for _, p := range pos {
+		maxPos = max(maxPos, p)
+	}
+	for l := range lo.layers {
+		o := &lo.layers[l]
+		rmsnorm(h, r, x, nt.t(o.attnNorm, D), N, D)
+		matmulNT(q, h, nt.t(o.wq, D*D), N, D, D, false)
+		matmulNT(k, h, nt.t(o.wk, D*D), N, D, D, false)
+		matmulNT(v, h, nt.t(o.wv, D*D), N, D, D, false)
+		if lo.ropeCos != nil {
+			nt.rope(q, pos, false)
+			nt.rope(k, pos, false)
+		}
+		for i := range tok {
+			c := caches[rows[i]]
+			c.k[l] = append(c.k[l], k[i*D:(i+1)*D]...)
+			c.v[l] = append(c.v[l], v[i*D:(i+1)*D]...)
+		}
+		parallelFor(N, D*16, func(r0, r1 int) {
+			probs := make([]float32, maxPos+1)
+			for i := r0; i < r1; i++ {
+				c := caches[rows[i]]
+				np := pos[i] + 1
+				for hh := 0; hh < NH; hh++ {
+					attendRow(q[i*D+hh*HD:i*D+hh*HD+HD], c.k[l], c.v[l], D, hh*HD, np,
+						probs[:np], att[i*D+hh*HD:i*D+hh*HD+HD], scale)
+				}
+			}
+		})
+		matmulNT(tmp, att, nt.t(o.wo, D*D), N, D, D, false)
+		for i := range x {
+			x[i] += tmp[i]
+		}
+		rmsnorm(h, r, x, nt.t(o.ffnNorm, D), N, D)
+		matmulNT(g, h, nt.t(o.w1, H*D), N, H, D, false)
+		matmulNT(u, h, nt.t(o.w3, H*D), N, H, D, false)
+		for i, gv := range g {
+			g[i] = float32(silu(float64(gv))) * u[i]
+		}
+		matmulNT(tmp, g, nt.t(o.w2, D*H), N, D, H, false)
+		for i := range x {
+			x[i] += tmp[i]
+		}
+	}
+	for i, ch := range chunks {
+		caches[i].n += len(ch)
+	}
+	// Final norm and head only for the last row of each chunk.
+	last := make([]float32, len(chunks)*D)
+	row := 0
+	for i, ch := range chunks {
+		row += len(ch)
+		copy(last[i*D:(i+1)*D], x[(row-1)*D:row*D])
+	}
+	hl := make([]float32, len(chunks)*D)
+	rmsnorm(hl, make([]float32, len(chunks)), last, nt.t(lo.normF, D), len(chunks), D)
+	logits := make([]float32, len(chunks)*V)
+	matmulNT(logits, hl, nt.t(lo.head, V*D), len(chunks), V, D, false)
+	out := make([][]float32, len(chunks))
+	for i := range out {
+		out[i] = logits[i*V : (i+1)*V]
+	}
+	return out
+}
+
+func (m *Model) newKV(capTokens int) *kv {
+	c := &kv{k: make([][]float32, m.lo.L), v: make([][]float32, m.lo.L)}
+	for l := range c.k {
+		c.k[l] = make([]float32, 0, capTokens*m.lo.D)
+		c.v[l] = make([]float32, 0, capTokens*m.lo.D)
+	}
+	return c
+}
+
+// sampleState is one completion being generated.
+type sampleState struct {
+	prompt, index int
+	cache         *kv
+	rng           *rng
+	logits        []float32
+	ids           []int
+	text          strings.Builder
+	done          bool
+	out           Completion
+}
+
+// generateGroup bounds how many samples share one batched decoding pass.
+const generateGroup = 64
+
+// Generate samples n completions for each prompt. The result of sample i of
+// a prompt depends only on the model, the prompt, opts and i: its random
+// stream is seeded with SampleSeed(opts.Seed, prompt, i), and every row of a
+// batched pass is computed independently of the others.
+func (m *Model) Generate(ctx context.Context, prompts []string, n int, opts SampleOptions) ([][]Completion, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("gpt: n must be >= 0, got %d", n)
+	}
+	maxSeq := m.cfg.MaxSeq
+	enc := make([][]int, len(prompts))
+	for i, p := range prompts {
+		enc[i] = m.encodePrompt(p)
+		if len(enc[i]) >= maxSeq {
+			return nil, fmt.Errorf("gpt: prompt %d is %d tokens with BOS; max_seq is %d", i, len(enc[i]), maxSeq)
+		}
+	}
+	res := make([][]Completion, len(prompts))
+	for i := range res {
+		res[i] = make([]Completion, n)
+	}
+	if n == 0 {
+		return res, nil
+	}
+	maxStop := 0
+	for _, s := range opts.Stop {
+		maxStop = max(maxStop, len(s))
+	}
+	// Groups of whole prompts, about generateGroup samples each.
+	for p0 := 0; p0 < len(prompts); {
+		p1 := p0 + 1
+		for p1 < len(prompts) && (p1-p0+1)*n <= generateGroup {
+			p1++
+		}
+		if err := m.generateGroup(ctx, prompts[p0:p1], enc[p0:p1], n, opts, maxStop, res[p0:p1]); err != nil {
+			return nil, err
+		}
+		p0 = p1
+	}
+	return res, nil
+}
+
+func (m *Model) generateGroup(ctx context.Context, prompts []string, enc [][]int, n int, opts SampleOptions, maxStop int, res [][]Completion) error {
+	maxSeq := m.cfg.MaxSeq
+	caches := make([]*kv, len(enc))
+	budget := make([]int, len(enc))
+	for i, e := range enc {
+		budget[i] = maxSeq - len(e)
+		if opts.MaxTokens > 0 {
+			budget[i] = min(budget[i], opts.MaxTokens)
+		}
+		caches[i] = m.newKV(len(e) + budget[i])
+	}
+	logits := m.step(caches, enc)
+	var states []*sampleState
+	for p := range enc {
+		for i := 0; i < n; i++ {
+			c := caches[p]
+			if i < n-1 {
+				c = c.clone()
+			}
+			states = append(states, &sampleState{prompt: p, index: i, cache: c, logits: logits[p],
+				rng: newRNG(SampleSeed(opts.Seed, prompts[p], i))})
+		}
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var active []*sampleState
+		var chunks [][]int
+		var cs []*kv
+		for _, s := range states {
+			if s.done {
+				continue
+			}
+			id := sampleToken(s.logits, opts, s.rng)
+			lp := logSoftmaxAt(s.logits, id)
+			s.out.Tokens++
+			s.out.LogProb += lp
+			if opts.LogProbs {
+				s.out.TokenLogProbs = append(s.out.TokenLogProbs, lp)
+			}
+			if id == tokEOS {
+				s.finish("stop")
+				continue
+			}
+			prev := s.text.Len()
+			s.text.WriteString(m.tok.piece(id))
+			if maxStop > 0 {
+				txt := s.text.String()
+				from := max(0, prev-maxStop+1)
+				cut := -1
+				for _, st := range opts.Stop {
+					if st == "" {
+						continue
+					}
+					if k := strings.Index(txt[from:], st); k >= 0 && (cut < 0 || from+k < cut) {
+						cut = from + k
+					}
+				}
+				if cut >= 0 {
+					s.out.Text = txt[:cut]
+					s.done = true
+					s.out.FinishReason = "stop"
+					continue
+				}
+			}
+			if s.out.Tokens >= budget[s.prompt] {
+				s.finish("length")
+				continue
+			}
+			active = append(active, s)
+			chunks = append(chunks, []int{id})
+			cs = append(cs, s.cache)
+		}
+		if len(active) == 0 {
+			break
+		}
+		lg := m.step(cs, chunks)
+		for i, s := range active {
+			s.logits = lg[i]
+		}
+	}
+	for _, s := range states {
+		res[s.prompt][s.index] = s.out
+	}
+	return nil
+}
+
+func (s *sampleState) finish(reason string) {
+	s.out.Text = s.text.String()
+	s.out.FinishReason = reason
+	s.done = true
+	s.cache = nil
+}
+
+// logSoftmaxAt returns log softmax(z)[id] in float64.
+func logSoftmaxAt(z []float32, id int) float64 {
+	mx := math.Inf(-1)
+	for _, v := range z {
+		mx = math.Max(mx, float64(v))
+	}
+	var sum float64
+	for _, v := range z {
+		sum += math.Exp(float64(v) - mx)
+	}
+	return float64(z[id]) - mx - math.Log(sum)
+}
+
+// sampleToken picks the next token. PAD and BOS are never produced.
+func sampleToken(z []float32, o SampleOptions, r *rng) int {
+	if o.Temperature <= 0 {
+		best := -1
+		for i, v := range z {
+			if i == tokPAD || i == tokBOS {
+				continue
+			}
+			if best < 0 || v > z[best] {
+				best = i
+			}
+		}
+		return best
+	}
+	type cand struct {
+		id int
+		l  float64
+	}
+	cs := make([]cand, 0, len(z))
+	for i, v := range z {
+		if i == tokPAD || i == tokBOS {
+			continue
+		}
+		cs = append(cs, cand{i, float64(v) / o.Temperature})
+	}
+	sort.SliceStable(cs, func(a, b int) bool { return cs[a].l > cs[b].l })
+	if o.TopK > 0 && o.TopK < len(cs) {
+		cs = cs[:o.TopK]
+	}
+	mx := cs[0].l
+	ps := make([]float64, len(cs))
+	var sum float64
+	for i, c := range cs {
+		ps[i] = math.Exp(c.l - mx)
+		sum += ps[i]
+	}
+	if o.TopP > 0 && o.TopP < 1 {
+		var cum float64
+		for i := range ps {
+			cum += ps[i] / sum
+			if cum >= o.TopP {
+				ps = ps[:i+1]
+				break
+			}
+		}
+		sum = 0
+		for _, p := range ps {
+			sum += p
+		}
+	}
+	u := r.float() * sum
+	for i, p := range ps {
+		u -= p
+		if u < 0 {
+			return cs[i].id
+		}
+	}
+	return cs[len(ps)-1].id
+}
+
+// LogProb returns log p(continuation | prompt) summed over the
+// continuation's tokens, and per token. No EOS is scored.
+func (m *Model) LogProb(prompt, continuation string) (float64, []float64, error) {
+	p := m.encodePrompt(prompt)
+	seq := m.tok.encode(append([]int(nil), p...), continuation)
+	if len(seq) > m.cfg.MaxSeq {
+		return 0, nil, fmt.Errorf("gpt: prompt and continuation are %d tokens with BOS; max_seq is %d", len(seq), m.cfg.MaxSeq)
+	}
+	if len(seq) == len(p) {
+		return 0, []float64{}, nil
+	}
+	var b batch
+	b.add(seq[:len(seq)-1])
+	for i := len(p); i < len(seq); i++ {
+		b.qRow = append(b.qRow, i-1)
+		b.qTgt = append(b.qTgt, seq[i])
+	}
+	a := m.net.forward(&b)
+	var total float64
+	for _, v := range a.logp {
+		total += v
+	}
+	return total, a.logp, nil
+}

@@ -1,0 +1,484 @@
+package gpt
+
+import (
+	"fmt"
+	"math"
+	"sort"
+)
+
+const (
+	normEps  = 1e-5
+	ropeBase = 10000.0
+)
+
+// tensorSpec is one named parameter tensor inside the flat parameter vector.
+type tensorSpec struct {
+	name  string
+	shape []int
+	off   int
+	size  int
+	decay bool // weight decay applies (matrices, not norm gains)
+}
+
+type layerOffsets struct{ attnNorm, wq, wk, wv, wo, ffnNorm, w1, w2, w3 int }
+
+// layout places every tensor in one flat vector, in sorted-name order (the
+// order of the checkpoint).
+type layout struct {
+	cfg                Config
+	V, D, H, L, NH, HD int
+	tensors            []tensorSpec
+	emb, normF, head   int
+	layers             []layerOffsets
+	size               int
+	ropeCos, ropeSin   []float64 // [MaxSeq, HD/2]
+}
+
+func newLayout(cfg Config) *layout {
+	lo := &layout{cfg: cfg, V: cfg.vocabSize(), D: cfg.Dim, H: cfg.Hidden, L: cfg.Layers, NH: cfg.Heads, HD: cfg.Dim / cfg.Heads}
+	D, H, V := lo.D, lo.H, lo.V
+	add := func(name string, decay bool, shape ...int) {
+		n := 1
+		for _, s := range shape {
+			n *= s
+		}
+		lo.tensors = append(lo.tensors, tensorSpec{name: name, shape: shape, size: n, decay: decay})
+	}
+	add("tok_embeddings.weight", true, V, D)
+	add("norm.weight", false, D)
+	add("output.weight", true, V, D)
+	for l := 0; l < cfg.Layers; l++ {
+		p := fmt.Sprintf("layers.%d.", l)
+		add(p+"attention_norm.weight", false, D)
+		add(p+"attention.wq.weight", true, D, D)
+		add(p+"attention.wk.weight", true, D, D)
+		add(p+"attention.wv.weight", true, D, D)
+		add(p+"attention.wo.weight", true, D, D)
+		add(p+"ffn_norm.weight", false, D)
+		add(p+"feed_forward.w1.weight", true, H, D)
+		add(p+"feed_forward.w2.weight", true, D, H)
+		add(p+"feed_forward.w3.weight", true, H, D)
+	}
+	sort.Slice(lo.tensors, func(i, j int) bool { return lo.tensors[i].name < lo.tensors[j].name })
+	off := map[string]int{}
+	for i := range lo.tensors {
+		lo.tensors[i].off = lo.size
+		off[lo.tensors[i].name] = lo.size
+		lo.size += lo.tensors[i].size
+	}
+	lo.emb, lo.normF, lo.head = off["tok_embeddings.weight"], off["norm.weight"], off["output.weight"]
+	for l := 0; l < cfg.Layers; l++ {
+		p := fmt.Sprintf("layers.%d.", l)
+		lo.layers = append(lo.layers, layerOffsets{
+			attnNorm: off[p+"attention_norm.weight"],
+			wq:       off[p+"attention.wq.weight"],
+			wk:       off[p+"attention.wk.weight"],
+			wv:       off[p+"attention.wv.weight"],
+			wo:       off[p+"attention.wo.weight"],
+			ffnNorm:  off[p+"ffn_norm.weight"],
+			w1:       off[p+"feed_forward.w1.weight"],
+			w2:       off[p+"feed_forward.w2.weight"],
+			w3:       off[p+"feed_forward.w3.weight"],
+		})
+	}
+	return lo
+}
+
+// initRope fills the rotary tables (cos and sin of pos·base^(-2i/HD)).
+func (lo *layout) initRope() {
+	cfg := lo.cfg
+	if cfg.Positions == "rope" {
+		half := lo.HD / 2
+		lo.ropeCos = make([]float64, cfg.MaxSeq*half)
+		lo.ropeSin = make([]float64, cfg.MaxSeq*half)
+		for p := 0; p < cfg.MaxSeq; p++ {
+			for i := 0; i < half; i++ {
+				th := float64(p) * math.Pow(ropeBase, -float64(2*i)/float64(lo.HD))
+				lo.ropeCos[p*half+i] = math.Cos(th)
+				lo.ropeSin[p*half+i] = math.Sin(th)
+			}
+		}
+	}
+}
+
+// net is the differentiable model over element type T.
+type net[T Float] struct {
+	lo       *layout
+	w        []T // flat parameters
+	cos, sin []T
+}
+
+func newNet[T Float](lo *layout, w []T) *net[T] {
+	n := &net[T]{lo: lo, w: w}
+	n.cos = make([]T, len(lo.ropeCos))
+	n.sin = make([]T, len(lo.ropeSin))
+	for i := range lo.ropeCos {
+		n.cos[i], n.sin[i] = T(lo.ropeCos[i]), T(lo.ropeSin[i])
+	}
+	return n
+}
+
+func (n *net[T]) t(off, size int) []T { return n.w[off : off+size] }
+
+// batch is a set of sequences packed row after row (no padding), plus the
+// rows whose next-token log-probability is wanted ("queries").
+type batch struct {
+	tok   []int // token id per row
+	pos   []int // position in its sequence per row
+	start []int // first row of each sequence; len = sequences+1
+	qRow  []int // query: row whose output predicts...
+	qTgt  []int // ...this token
+}
+
+func (b *batch) add(seq []int) int {
+	if len(b.start) == 0 {
+		b.start = append(b.start, 0)
+	}
+	first := len(b.tok)
+	for i, t := range seq {
+		b.tok = append(b.tok, t)
+		b.pos = append(b.pos, i)
+	}
+	b.start = append(b.start, len(b.tok))
+	return first
+}
+
+type layerActs[T Float] struct {
+	x, h1, q, k, v, att, x2, h2 []T // [N,D]
+	r1, r2                      []T // [N]
+	g, u, s                     []T // [N,H]
+	probs                       []T // attention probabilities
+}
+
+type acts[T Float] struct {
+	N, Q    int
+	probOff []int // row -> offset into probs (times NH)
+	layers  []layerActs[T]
+	xf, hf  []T
+	rf      []T
+	hq      []T // [Q,D]
+	p       []T // [Q,V] softmax
+	logp    []float64
+}
+
+// forward runs the model over b and returns, per query, log p(target).
+func (n *net[T]) forward(b *batch) *acts[T] {
+	lo := n.lo
+	N, D, H, NH, HD := len(b.tok), lo.D, lo.H, lo.NH, lo.HD
+	a := &acts[T]{N: N, Q: len(b.qRow), probOff: make([]int, N+1)}
+	for i := 0; i < N; i++ {
+		a.probOff[i+1] = a.probOff[i] + (b.pos[i]+1)*NH
+	}
+	x := make([]T, N*D)
+	emb := n.t(lo.emb, lo.V*D)
+	for i, t := range b.tok {
+		copy(x[i*D:(i+1)*D], emb[t*D:(t+1)*D])
+	}
+	tmp := make([]T, N*D)
+	scale := T(1 / math.Sqrt(float64(HD)))
+	for l := range lo.layers {
+		o := &lo.layers[l]
+		la := layerActs[T]{x: x}
+		la.h1, la.r1 = make([]T, N*D), make([]T, N)
+		rmsnorm(la.h1, la.r1, x, n.t(o.attnNorm, D), N, D)
+		la.q, la.k, la.v = make([]T, N*D), make([]T, N*D), make([]T, N*D)
+		matmulNT(la.q, la.h1, n.t(o.wq, D*D), N, D, D, false)
+		matmulNT(la.k, la.h1, n.t(o.wk, D*D), N, D, D, false)
+		matmulNT(la.v, la.h1, n.t(o.wv, D*D), N, D, D, false)
+		if lo.ropeCos != nil {
+			n.rope(la.q, b.pos, false)
+			n.rope(la.k, b.pos, false)
+		}
+		la.att = make([]T, N*D)
+		la.probs = make([]T, a.probOff[N])
+		parallelFor(N, D*16, func(r0, r1 int) {
+			for i := r0; i < r1; i++ {
+				s0 := i - b.pos[i]
+				for h := 0; h < NH; h++ {
+					np := b.pos[i] + 1
+					po := a.probOff[i] + h*np
+					attendRow(la.q[i*D+h*HD:i*D+h*HD+HD], la.k[s0*D:], la.v[s0*D:], D, h*HD, np,
+						la.probs[po:po+np], la.att[i*D+h*HD:i*D+h*HD+HD], scale)
+				}
+			}
+		})
+		matmulNT(tmp, la.att, n.t(o.wo, D*D), N, D, D, false)
+		la.x2 = make([]T, N*D)
+		for i := range la.x2 {
+			la.x2[i] = x[i] + tmp[i]
+		}
+		la.h2, la.r2 = make([]T, N*D), make([]T, N)
+		rmsnorm(la.h2, la.r2, la.x2, n.t(o.ffnNorm, D), N, D)
+		la.g, la.u, la.s = make([]T, N*H), make([]T, N*H), make([]T, N*H)
+		matmulNT(la.g, la.h2, n.t(o.w1, H*D), N, H, D, false)
+		matmulNT(la.u, la.h2, n.t(o.w3, H*D), N, H, D, false)
+		for i, g := range la.g {
+			la.s[i] = T(silu(float64(g))) * la.u[i]
+		}
+		matmulNT(tmp, la.s, n.t(o.w2, D*H), N, D, H, false)
+		x = make([]T, N*D)
+		for i := range x {
+			x[i] = la.x2[i] + tmp[i]
+		}
+		a.layers = append(a.layers, la)
+	}
+	a.xf = x
+	a.hf, a.rf = make([]T, N*D), make([]T, N)
+	rmsnorm(a.hf, a.rf, x, n.t(lo.normF, D), N, D)
+	Q, V := a.Q, lo.V
+	a.hq = make([]T, Q*D)
+	for q, r := range b.qRow {
+		copy(a.hq[q*D:(q+1)*D], a.hf[r*D:(r+1)*D])
+	}
+	a.p = make([]T, Q*V)
+	matmulNT(a.p, a.hq, n.t(lo.head, V*D), Q, V, D, false)
+	a.logp = make([]float64, Q)
+	for q := 0; q < Q; q++ {
+		a.logp[q] = softmaxLog(a.p[q*V:(q+1)*V], b.qTgt[q])
+	}
+	return a
+}
+
+// softmaxLog replaces logits by probabilities and returns log p[tgt].
+func softmaxLog[T Float](z []T, tgt int) float64 {
+	mx := math.Inf(-1)
+	for _, v := range z {
+		mx = math.Max(mx, float64(v))
+	}
+	var sum float64
+	for _, v := range z {
+		sum += math.Exp(float64(v) - mx)
+	}
+	lse := mx + math.Log(sum)
+	lp := float64(z[tgt]) - mx - math.Log(sum) // same rounding as logSoftmaxAt
+	for i, v := range z {
+		z[i] = T(math.Exp(float64(v) - lse))
+	}
+	return lp
+}
+
+func silu(x float64) float64 { return x * sigmoid(x) }
+
+// rmsnorm: y = x / sqrt(mean(x²)+eps) * g, row by row; r keeps 1/rms.
+func rmsnorm[T Float](y, r, x, g []T, N, D int) {
+	g = g[:D]
+	parallelFor(N, D, func(r0, r1 int) {
+		for i := r0; i < r1; i++ {
+			xi := x[i*D : (i+1)*D]
+			var ss float64
+			for _, v := range xi {
+				ss += float64(v) * float64(v)
+			}
+			ri := T(1 / math.Sqrt(ss/float64(D)+normEps))
+			r[i] = ri
+			yi := y[i*D : (i+1)*D]
+			for j, v := range xi {
+				yi[j] = v * ri * g[j]
+			}
+		}
+	})
+}
+
+// rmsnormBack adds to dx and dg the gradients given dy.
+func rmsnormBack[T Float](dx, dg, dy, x, r, g []T, N, D int) {
+	g = g[:D]
+	parallelFor(N, D, func(r0, r1 int) {
+		for i := r0; i < r1; i++ {
+			xi, dyi, dxi := x[i*D:(i+1)*D], dy[i*D:(i+1)*D], dx[i*D:(i+1)*D]
+			ri := float64(r[i])
+			var s float64
+			for j, v := range xi {
+				s += float64(dyi[j]*g[j]) * float64(v)
+			}
+			c := ri * ri * ri * s / float64(D)
+			for j, v := range xi {
+				dxi[j] += T(ri*float64(dyi[j]*g[j]) - float64(v)*c)
+			}
+		}
+	})
+	// Gains: a sequential reduction over rows, in row order.
+	for i := 0; i < N; i++ {
+		xi, dyi := x[i*D:(i+1)*D], dy[i*D:(i+1)*D]
+		ri := r[i]
+		for j := range dg[:D] {
+			dg[j] += dyi[j] * xi[j] * ri
+		}
+	}
+}
+
+// rope rotates adjacent pairs of each head (the llama.cpp "normal" mode);
+// inverse applies the transposed rotation (for gradients).
+func (n *net[T]) rope(x []T, pos []int, inverse bool) {
+	D, HD := n.lo.D, n.lo.HD
+	half := HD / 2
+	parallelFor(len(pos), D, func(r0, r1 int) {
+		for i := r0; i < r1; i++ {
+			cs := n.cos[pos[i]*half : pos[i]*half+half]
+			sn := n.sin[pos[i]*half : pos[i]*half+half]
+			row := x[i*D : (i+1)*D]
+			for h := 0; h < D; h += HD {
+				for p := 0; p < half; p++ {
+					a, b := row[h+2*p], row[h+2*p+1]
+					c, s := cs[p], sn[p]
+					if inverse {
+						s = -s
+					}
+					row[h+2*p] = a*c - b*s
+					row[h+2*p+1] = a*s + b*c
+				}
+			}
+		}
+	})
+}
+
+// attendRow computes causal attention for one query vector over np keys.
+// K and V hold key/value rows with the given stride; the head's slice starts
+// at off. The same function serves training and cached sampling, so both
+// round identically.
+func attendRow[T Float](q, K, V []T, stride, off, np int, probs, out []T, scale T) {
+	hd := len(q)
+	mx := math.Inf(-1)
+	for j := 0; j < np; j++ {
+		s := dot(q, K[j*stride+off:j*stride+off+hd]) * scale
+		probs[j] = s
+		mx = math.Max(mx, float64(s))
+	}
+	var sum float64
+	for j := 0; j < np; j++ {
+		e := math.Exp(float64(probs[j]) - mx)
+		probs[j] = T(e)
+		sum += e
+	}
+	inv := 1 / sum
+	clear(out)
+	for j := 0; j < np; j++ {
+		p := T(float64(probs[j]) * inv)
+		probs[j] = p
+		vj := V[j*stride+off : j*stride+off+hd]
+		for d := range out {
+			out[d] += p * vj[d]
+		}
+	}
+}
+
+// backward accumulates into grad the gradient of Σ_q coef[q]·logp[q].
+func (n *net[T]) backward(b *batch, a *acts[T], coef []float64, grad []T) {
+	lo := n.lo
+	N, D, H, V, NH, HD, Q := a.N, lo.D, lo.H, lo.V, lo.NH, lo.HD, a.Q
+	gt := func(off, size int) []T { return grad[off : off+size] }
+	// d logp[tgt] / d logits = onehot - p.
+	dlog := make([]T, Q*V)
+	for q := 0; q < Q; q++ {
+		c := coef[q]
+		row := dlog[q*V : (q+1)*V]
+		for j, p := range a.p[q*V : (q+1)*V] {
+			row[j] = T(-c * float64(p))
+		}
+		row[b.qTgt[q]] += T(c)
+	}
+	dhq := make([]T, Q*D)
+	matmulNT(dhq, dlog, transposed(n.t(lo.head, V*D), V, D), Q, D, V, false)
+	matmulNT(gt(lo.head, V*D), transposed(dlog, Q, V), transposed(a.hq, Q, D), V, D, Q, true)
+	dhf := make([]T, N*D)
+	for q, r := range b.qRow {
+		for j := 0; j < D; j++ {
+			dhf[r*D+j] += dhq[q*D+j]
+		}
+	}
+	dx := make([]T, N*D)
+	rmsnormBack(dx, gt(lo.normF, D), dhf, a.xf, a.rf, n.t(lo.normF, D), N, D)
+	scale := T(1 / math.Sqrt(float64(HD)))
+	for l := len(lo.layers) - 1; l >= 0; l-- {
+		o, la := &lo.layers[l], &a.layers[l]
+		// MLP: x_out = x2 + (silu(g)*u)·W2ᵀ
+		ds := make([]T, N*H)
+		matmulNT(ds, dx, transposed(n.t(o.w2, D*H), D, H), N, H, D, false)
+		dxT := transposed(dx, N, D)
+		matmulNT(gt(o.w2, D*H), dxT, transposed(la.s, N, H), D, H, N, true)
+		dg, du := make([]T, N*H), make([]T, N*H)
+		for i, g := range la.g {
+			sg := sigmoid(float64(g))
+			sl := float64(g) * sg
+			du[i] = ds[i] * T(sl)
+			dg[i] = ds[i] * la.u[i] * T(sg*(1+float64(g)*(1-sg)))
+		}
+		dh2 := make([]T, N*D)
+		matmulNT(dh2, dg, transposed(n.t(o.w1, H*D), H, D), N, D, H, false)
+		matmulNT(dh2, du, transposed(n.t(o.w3, H*D), H, D), N, D, H, true)
+		h2T := transposed(la.h2, N, D)
+		matmulNT(gt(o.w1, H*D), transposed(dg, N, H), h2T, H, D, N, true)
+		matmulNT(gt(o.w3, H*D), transposed(du, N, H), h2T, H, D, N, true)
+		// dx now flows to x2 (residual) plus the norm path.
+		rmsnormBack(dx, gt(o.ffnNorm, D), dh2, la.x2, la.r2, n.t(o.ffnNorm, D), N, D)
+		// Attention: x2 = x + att·Woᵀ
+		datt := make([]T, N*D)
+		matmulNT(datt, dx, transposed(n.t(o.wo, D*D), D, D), N, D, D, false)
+		matmulNT(gt(o.wo, D*D), transposed(dx, N, D), transposed(la.att, N, D), D, D, N, true)
+		dq, dk, dv := make([]T, N*D), make([]T, N*D), make([]T, N*D)
+		S := len(b.start) - 1
+		parallelFor(S*NH, D*64, func(t0, t1 int) {
+			for t := t0; t < t1; t++ {
+				s, h := t/NH, t%NH
+				off := h * HD
+				s0 := b.start[s]
+				for i := s0; i < b.start[s+1]; i++ {
+					np := b.pos[i] + 1
+					P := la.probs[a.probOff[i]+h*np : a.probOff[i]+h*np+np]
+					do := datt[i*D+off : i*D+off+HD]
+					qi := la.q[i*D+off : i*D+off+HD]
+					dqi := dq[i*D+off : i*D+off+HD]
+					var sum float64
+					dP := make([]float64, np)
+					for j := 0; j < np; j++ {
+						r := (s0 + j) * D
+						dP[j] = float64(dot(do, la.v[r+off:r+off+HD]))
+						sum += dP[j] * float64(P[j])
+					}
+					for j := 0; j < np; j++ {
+						r := (s0 + j) * D
+						pj := P[j]
+						dvj := dv[r+off : r+off+HD]
+						for d := range dvj {
+							dvj[d] += pj * do[d]
+						}
+						dsj := T(float64(pj)*(dP[j]-sum)) * scale
+						kj := la.k[r+off : r+off+HD]
+						dkj := dk[r+off : r+off+HD]
+						for d := range dqi {
+							dqi[d] += dsj * kj[d]
+							dkj[d] += dsj * qi[d]
+						}
+					}
+				}
+			}
+		})
+		if lo.ropeCos != nil {
+			n.rope(dq, b.pos, true)
+			n.rope(dk, b.pos, true)
+		}
+		dh1 := make([]T, N*D)
+		matmulNT(dh1, dq, transposed(n.t(o.wq, D*D), D, D), N, D, D, false)
+		matmulNT(dh1, dk, transposed(n.t(o.wk, D*D), D, D), N, D, D, true)
+		matmulNT(dh1, dv, transposed(n.t(o.wv, D*D), D, D), N, D, D, true)
+		h1T := transposed(la.h1, N, D)
+		matmulNT(gt(o.wq, D*D), transposed(dq, N, D), h1T, D, D, N, true)
+		matmulNT(gt(o.wk, D*D), transposed(dk, N, D), h1T, D, D, N, true)
+		matmulNT(gt(o.wv, D*D), transposed(dv, N, D), h1T, D, D, N, true)
+		rmsnormBack(dx, gt(o.attnNorm, D), dh1, la.x, la.r1, n.t(o.attnNorm, D), N, D)
+	}
+	demb := gt(lo.emb, V*D)
+	for i, t := range b.tok {
+		row := demb[t*D : (t+1)*D]
+		for j, v := range dx[i*D : (i+1)*D] {
+			row[j] += v
+		}
+	}
+}
+
+func transposed[T Float](src []T, rows, cols int) []T {
+	dst := make([]T, rows*cols)
+	if rows*cols > 0 {
+		transpose(dst, src, rows, cols)
+	}
+	return dst
+}
