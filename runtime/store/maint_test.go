@@ -1,10 +1,13 @@
 package store
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"testing"
 	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
 )
 
 // putRunWithStage stores one blob, one stage entry referencing it and a run
@@ -156,5 +159,30 @@ func TestStats(t *testing.T) {
 	}
 	if st.Stages.Bytes == 0 || st.Memo.Bytes == 0 {
 		t.Fatalf("Stats bytes = %+v", st)
+	}
+}
+
+func TestMemoDropBefore(t *testing.T) {
+	s := openT(t, t.TempDir(), Options{InMemory: true})
+	m := s.Memo()
+	m.Put([]byte("old"), []byte("1"))
+	m.Flush()
+	// Rewrite "old" with a write time an hour ago.
+	h := sha256.Sum256([]byte("old"))
+	if err := s.update(func(txn *badger.Txn) error {
+		return txn.Set(memoKey(h), encodeMemo([]byte("1"), time.Now().Add(-time.Hour)))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	m.Put([]byte("new"), []byte("2"))
+	n, err := m.DropBefore(time.Now().Add(-time.Minute))
+	if err != nil || n != 1 {
+		t.Fatalf("DropBefore = %d, %v", n, err)
+	}
+	if _, ok, _ := m.Get([]byte("old")); ok {
+		t.Error("old entry kept")
+	}
+	if _, ok, _ := m.Get([]byte("new")); !ok {
+		t.Error("new entry dropped")
 	}
 }

@@ -220,3 +220,38 @@ func (m *Memo) Len() int {
 	defer m.mu.Unlock()
 	return len(m.pending) + len(m.flushing)
 }
+
+// DropBefore deletes memo entries written before t (for an age-based
+// cleanup such as `ouro cache gc --memo-older-than`). GC never does this on
+// its own. It returns the number of entries deleted.
+func (m *Memo) DropBefore(t time.Time) (int, error) {
+	if err := m.Flush(); err != nil {
+		return 0, err
+	}
+	var drop [][]byte
+	err := m.s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = []byte{prefixMemo}
+		iter := txn.NewIterator(opts)
+		defer iter.Close()
+		for iter.Rewind(); iter.Valid(); iter.Next() {
+			item := iter.Item()
+			var written time.Time
+			if err := item.Value(func(v []byte) error {
+				_, w, err := decodeMemo(v)
+				written = w
+				return err
+			}); err != nil {
+				return err
+			}
+			if written.Before(t) {
+				drop = append(drop, item.KeyCopy(nil))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(drop), m.s.deleteKeys(drop)
+}
