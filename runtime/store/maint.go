@@ -277,7 +277,7 @@ type Stats struct {
 	Pinned    KindStats
 	Blobs     KindStats
 	IndexLSM  int64 // bytes of Badger's tables (.sst) on disk
-	IndexVLog int64 // bytes of Badger's logs (.vlog, .mem; sparse files count at full size) on disk
+	IndexVLog int64 // bytes of Badger's logs (.vlog, .mem) on disk
 }
 
 // Stats counts records and bytes per kind.
@@ -333,9 +333,9 @@ func dirSizes(s *Store) (lsm, vlog int64) {
 		}
 		switch filepath.Ext(e.Name()) {
 		case ".sst":
-			lsm += fi.Size()
+			lsm += diskUsage(fi)
 		case ".vlog", ".mem":
-			vlog += fi.Size()
+			vlog += diskUsage(fi)
 		}
 	}
 	return lsm, vlog
