@@ -9,7 +9,9 @@ import (
 // memoFixture fills a store with n memo entries shaped like model calls
 // (a ~300-byte canonical request, a ~400-byte response), then reopens it so
 // reads come from disk as they do when a run resumes.
-func memoFixture(b *testing.B, n int) (*Store, [][]byte) {
+func memoFixture(b *testing.B, n int) (*Store, [][]byte) { return memoFixtureT(b, n) }
+
+func memoFixtureT(b testing.TB, n int) (*Store, [][]byte) {
 	b.Helper()
 	dir := b.TempDir()
 	s, err := Open(dir, Options{})

@@ -114,9 +114,14 @@ func Open(dir string, opts Options) (*Store, error) {
 		WithMemTableSize(16 << 20).
 		WithBlockCacheSize(128 << 20).
 		WithNumCompactors(2).
-		WithMetricsEnabled(false)
+		WithMetricsEnabled(false).
+		WithCompactL0OnClose(true).
+		// Values over 256 bytes (most memo responses) live in the value log:
+		// the LSM tree stays small, so memo lookups are faster (measured).
+		WithValueThreshold(256)
 	if opts.InMemory {
-		bo = bo.WithDir("").WithValueDir("").WithInMemory(true)
+		// In-memory mode has no value log: keep every value in the tree.
+		bo = bo.WithDir("").WithValueDir("").WithInMemory(true).WithValueThreshold(1 << 20)
 	}
 	s.db, err = badger.Open(bo)
 	if err != nil {

@@ -177,6 +177,8 @@ func TestMemo(t *testing.T) {
 	}
 	m.Put([]byte("a"), []byte("2"))
 	m.Put([]byte("empty"), nil)
+	big := bytes.Repeat([]byte("0123456789"), 10_000) // goes to the value log
+	m.Put([]byte("big"), big)
 	if v, ok, _ := m.Get([]byte("a")); !ok || string(v) != "2" {
 		t.Fatalf("Get overwritten = %q %v", v, ok)
 	}
@@ -194,6 +196,9 @@ func TestMemo(t *testing.T) {
 	}
 	if v, ok, _ := m.Get([]byte("empty")); !ok || len(v) != 0 {
 		t.Fatalf("Get empty after reopen = %q %v", v, ok)
+	}
+	if v, ok, _ := m.Get([]byte("big")); !ok || !bytes.Equal(v, big) {
+		t.Fatalf("Get big after reopen: %d bytes, %v", len(v), ok)
 	}
 }
 
