@@ -115,9 +115,12 @@ func (m *Model) step(caches []*kv, chunks [][]int) [][]float32 {
 		rmsnorm(h, r, x, nt.t(o.ffnNorm, D), N, D)
 		matmulNT(g, h, nt.t(o.w1, H*D), N, H, D, false)
 		matmulNT(u, h, nt.t(o.w3, H*D), N, H, D, false)
-		for i, gv := range g {
-			g[i] = float32(silu(float64(gv))) * u[i]
-		}
+		parallelFor(N, H*8, func(r0, r1 int) {
+			for i := r0 * H; i < r1*H; i++ {
+				gv := float64(g[i])
+				g[i] = float32(gv*sigmoid(gv)) * u[i]
+			}
+		})
 		matmulNT(tmp, g, nt.t(o.w2, D*H), N, D, H, false)
 		for i := range x {
 			x[i] += tmp[i]

@@ -168,6 +168,11 @@ func set[T Float](c []T, i int, v T, acc bool) {
 // dot is a plain sequential dot product (the same order as mmBlock's inner
 // loop, so edge elements round exactly like block elements).
 func dot[T Float](a, b []T) T {
+	if useAsm {
+		if af, ok := any(a).([]float32); ok {
+			return T(dotF32(af, any(b).([]float32)))
+		}
+	}
 	var s T
 	b = b[:len(a)]
 	for i, x := range a {

@@ -146,7 +146,7 @@ func (b *batch) add(seq []int) int {
 type layerActs[T Float] struct {
 	x, h1, q, k, v, att, x2, h2 []T // [N,D]
 	r1, r2                      []T // [N]
-	g, u, s                     []T // [N,H]
+	g, u, s, sg                 []T // [N,H]; sg = sigmoid(g)
 	probs                       []T // attention probabilities
 }
 
@@ -212,9 +212,15 @@ func (n *net[T]) forward(b *batch) *acts[T] {
 		la.g, la.u, la.s = make([]T, N*H), make([]T, N*H), make([]T, N*H)
 		matmulNT(la.g, la.h2, n.t(o.w1, H*D), N, H, D, false)
 		matmulNT(la.u, la.h2, n.t(o.w3, H*D), N, H, D, false)
-		for i, g := range la.g {
-			la.s[i] = T(silu(float64(g))) * la.u[i]
-		}
+		la.sg = make([]T, N*H)
+		parallelFor(N, H*8, func(r0, r1 int) {
+			for i := r0 * H; i < r1*H; i++ {
+				g := float64(la.g[i])
+				sg := sigmoid(g)
+				la.sg[i] = T(sg)
+				la.s[i] = T(g*sg) * la.u[i]
+			}
+		})
 		matmulNT(tmp, la.s, n.t(o.w2, D*H), N, D, H, false)
 		x = make([]T, N*D)
 		for i := range x {
@@ -257,7 +263,6 @@ func softmaxLog[T Float](z []T, tgt int) float64 {
 	return lp
 }
 
-func silu(x float64) float64 { return x * sigmoid(x) }
 
 // rmsnorm: y = x / sqrt(mean(x²)+eps) * g, row by row; r keeps 1/rms.
 func rmsnorm[T Float](y, r, x, g []T, N, D int) {
@@ -396,12 +401,13 @@ func (n *net[T]) backward(b *batch, a *acts[T], coef []float64, grad []T) {
 		dxT := transposed(dx, N, D)
 		matmulNT(gt(o.w2, D*H), dxT, transposed(la.s, N, H), D, H, N, true)
 		dg, du := make([]T, N*H), make([]T, N*H)
-		for i, g := range la.g {
-			sg := sigmoid(float64(g))
-			sl := float64(g) * sg
-			du[i] = ds[i] * T(sl)
-			dg[i] = ds[i] * la.u[i] * T(sg*(1+float64(g)*(1-sg)))
-		}
+		parallelFor(N, H*4, func(r0, r1 int) {
+			for i := r0 * H; i < r1*H; i++ {
+				g, sg := float64(la.g[i]), float64(la.sg[i])
+				du[i] = ds[i] * T(g*sg)
+				dg[i] = ds[i] * la.u[i] * T(sg*(1+g*(1-sg)))
+			}
+		})
 		dh2 := make([]T, N*D)
 		matmulNT(dh2, dg, transposed(n.t(o.w1, H*D), H, D), N, D, H, false)
 		matmulNT(dh2, du, transposed(n.t(o.w3, H*D), H, D), N, D, H, true)

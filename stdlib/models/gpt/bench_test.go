@@ -1,0 +1,37 @@
+package gpt
+
+import (
+	"context"
+	"testing"
+)
+
+func benchData() []SFTExample {
+	train, _ := additionData(2, 0, false, true, 1)
+	return train
+}
+
+// BenchmarkTrainStep: one SFT step, batch 32 of addition problems
+// (2 layers, dim 64), reporting tokens/s.
+func BenchmarkTrainStep(b *testing.B) {
+	m, _ := New(Config{Layers: 2, Dim: 64, Heads: 4, Hidden: 128, MaxSeq: 12, Vocab: "0123456789+="}, 1)
+	data := benchData()
+	b.ResetTimer()
+	_, st, err := TrainSFT(context.Background(), m, data, TrainOptions{Steps: b.N, BatchSize: 32, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(st.Tokens)/b.Elapsed().Seconds(), "tok/s")
+}
+
+func BenchmarkMatmul256(b *testing.B) {
+	const m, n, k = 256, 256, 256
+	a, w, c := make([]float32, m*k), make([]float32, n*k), make([]float32, m*n)
+	for i := range a {
+		a[i], w[i] = float32(i%7)*0.1, float32(i%5)*0.1
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		matmulNT(c, a, w, m, n, k, false)
+	}
+	b.ReportMetric(2*m*n*k*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+}

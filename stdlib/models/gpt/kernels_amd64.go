@@ -1,0 +1,80 @@
+package gpt
+
+import "os"
+
+//go:noescape
+func dot4AVX(a, b *float32, k, ldb int, out *float32)
+
+//go:noescape
+func dot1AVX(a, b *float32, k int) float32
+
+func cpuid(eax, ecx uint32) (a, b, c, d uint32)
+func xgetbv() uint32
+
+// useAsm is true when the CPU and OS support AVX2 and FMA. Set
+// OURO_GPT_NOASM=1 to force the portable kernels (results then differ in
+// the last bits: float32 sums are ordered differently).
+var useAsm = func() bool {
+	if os.Getenv("OURO_GPT_NOASM") != "" {
+		return false
+	}
+	max, _, _, _ := cpuid(0, 0)
+	if max < 7 {
+		return false
+	}
+	_, _, c1, _ := cpuid(1, 0)
+	const fma, osxsave, avx = 1 << 12, 1 << 27, 1 << 28
+	if c1&fma == 0 || c1&osxsave == 0 || c1&avx == 0 {
+		return false
+	}
+	if xgetbv()&6 != 6 { // XMM and YMM state enabled by the OS
+		return false
+	}
+	_, b7, _, _ := cpuid(7, 0)
+	return b7&(1<<5) != 0 // AVX2
+}()
+
+// mmBlockF32 is mmBlock for float32 with AVX2/FMA: one row of A against
+// four rows of B at a time, columns tiled to stay in cache. Every element
+// is computed by the same arithmetic (dot4AVX's column = dot1AVX), so a
+// result never depends on its neighbours.
+func mmBlockF32(c, a, b []float32, n, k, i0, i1, j0, j1 int, acc bool) {
+	tile := max(4, (32<<10)/k&^3)
+	var out [4]float32
+	for jt := j0; jt < j1; jt += tile {
+		je := min(jt+tile, j1)
+		for i := i0; i < i1; i++ {
+			ai := &a[i*k]
+			ci := c[i*n : i*n+n]
+			j := jt
+			for ; j+4 <= je; j += 4 {
+				dot4AVX(ai, &b[j*k], k, k, &out[0])
+				if acc {
+					ci[j] += out[0]
+					ci[j+1] += out[1]
+					ci[j+2] += out[2]
+					ci[j+3] += out[3]
+				} else {
+					ci[j], ci[j+1], ci[j+2], ci[j+3] = out[0], out[1], out[2], out[3]
+				}
+			}
+			for ; j < je; j++ {
+				v := dot1AVX(ai, &b[j*k], k)
+				if acc {
+					ci[j] += v
+				} else {
+					ci[j] = v
+				}
+			}
+		}
+	}
+}
+
+// dotF32 is the float32 dot product used outside matrix products.
+func dotF32(a, b []float32) float32 {
+	if len(a) == 0 {
+		return 0
+	}
+	_ = b[len(a)-1]
+	return dot1AVX(&a[0], &b[0], len(a))
+}
