@@ -263,7 +263,6 @@ func softmaxLog[T Float](z []T, tgt int) float64 {
 	return lp
 }
 
-
 // rmsnorm: y = x / sqrt(mean(x²)+eps) * g, row by row; r keeps 1/rms.
 func rmsnorm[T Float](y, r, x, g []T, N, D int) {
 	g = g[:D]
