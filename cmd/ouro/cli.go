@@ -1,0 +1,214 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/ouroloop/ouro/compiler"
+	"github.com/ouroloop/ouro/lang"
+	"github.com/ouroloop/ouro/stdlib"
+)
+
+// Version is the ouro release; set with -ldflags "-X main.Version=…".
+var Version = "0.1.0-dev"
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitDiags = 1 // the spec (or data) has errors
+	exitUsage = 2 // the command line is wrong
+)
+
+// usageError marks errors in the command line itself.
+type usageError struct{ error }
+
+// exitError carries an exit code whose message was already printed.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// common flags of every spec command.
+type specFlags struct {
+	vars     []string
+	varFiles []string
+	json     bool
+}
+
+func (f *specFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVar(&f.vars, "var", nil, "set a variable: -var name=value (repeatable)")
+	cmd.Flags().StringArrayVar(&f.varFiles, "var-file", nil, "read variables from an HCL file of name = value lines (repeatable)")
+	cmd.Flags().BoolVar(&f.json, "json", false, "print diagnostics (and results) as JSON")
+}
+
+// normalizeArgs accepts Terraform-style single-dash long flags
+// (-var, -var-file, -json, -check, -format) by rewriting them to --flags.
+func normalizeArgs(args []string) []string {
+	out := make([]string, 0, len(args))
+	long := []string{"var", "var-file", "json", "check", "format", "force", "from", "store", "wait", "progress", "j"}
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") {
+			name := strings.TrimPrefix(a, "-")
+			if i := strings.IndexByte(name, '='); i >= 0 {
+				name = name[:i]
+			}
+			for _, l := range long {
+				if name == l && l != "j" {
+					a = "-" + a
+					break
+				}
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd(stdout, stderr)
+	root.SetArgs(normalizeArgs(args))
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	var ue usageError
+	if errors.As(err, &ue) || isCobraUsage(err) {
+		fmt.Fprintf(stderr, "ouro: %v\nRun 'ouro --help' for usage.\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "ouro: %v\n", err)
+	return exitDiags
+}
+
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"unknown command", "unknown flag", "unknown shorthand", "flag needs an argument", "invalid argument", "accepts ", "requires ", "bad flag"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ouro",
+		Short: "Compile and run LLM self-improvement loops written as .loop.hcl specs",
+		Long: `ouro compiles LLM self-improvement loops — data acquisition, data selection,
+model optimization, inference refinement and evaluation, written declaratively in
+.loop.hcl files — into a typed DAG, and runs it with a cache so finished work is
+never done twice.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(
+		newValidateCmd(stdout, stderr),
+		newPlanCmd(stdout, stderr),
+		newGraphCmd(stdout, stderr),
+		newFmtCmd(stdout, stderr),
+		newDocCmd(stdout, stderr),
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print ouro's version and the plan format version",
+			Args:  cobra.NoArgs,
+			Run: func(cmd *cobra.Command, _ []string) {
+				fmt.Fprintf(stdout, "ouro %s (plan format %d)\n", Version, compiler.FormatVersion)
+			},
+		},
+	)
+	return root
+}
+
+func specPath(args []string) string {
+	if len(args) == 0 {
+		return "."
+	}
+	return args[0]
+}
+
+// loaded is a spec read, checked and compiled.
+type loaded struct {
+	cfg    *lang.Config
+	result *compiler.Result
+	diags  hcl.Diagnostics
+	files  map[string]*hcl.File
+}
+
+// load parses and compiles the spec at path with the command line's
+// variables. It never prints; callers report diags.
+func load(path string, f *specFlags) *loaded {
+	p := lang.NewParser()
+	cfg, diags := p.LoadPath(path)
+	l := &loaded{cfg: cfg}
+	var inputs []compiler.VarInput
+	for _, vf := range f.varFiles {
+		entries, d := p.LoadVarFile(vf)
+		diags = append(diags, d...)
+		for _, e := range entries {
+			inputs = append(inputs, compiler.VarInput{Name: e.Name, Expr: e.Expr, Range: e.Range, FromFile: true})
+		}
+	}
+	for _, v := range f.vars {
+		name, value, ok := strings.Cut(v, "=")
+		if !ok || name == "" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid -var option", Detail: fmt.Sprintf("The option -var %q is not of the form name=value.", v)})
+			continue
+		}
+		inputs = append(inputs, compiler.VarInput{Name: name, Raw: value, IsRaw: true})
+	}
+	if !diags.HasErrors() && cfg != nil {
+		res, d := compiler.Compile(cfg, compiler.Options{
+			Registry:  stdlib.NewRegistry(),
+			Functions: stdlib.Functions(),
+			Vars:      inputs,
+		})
+		diags = append(diags, d...)
+		l.result = res
+	}
+	l.diags = diags
+	l.files = p.Files()
+	return l
+}
+
+// report prints diagnostics to stderr (or as JSON to stdout with --json) and
+// returns exitError{1} when there are errors.
+func (l *loaded) report(stdout, stderr io.Writer, asJSON bool) error {
+	if asJSON {
+		return nil
+	}
+	writeDiagnostics(stderr, l.files, l.diags)
+	if l.diags.HasErrors() {
+		return exitError{exitDiags}
+	}
+	return nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func writeDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
+	if len(diags) == 0 {
+		return
+	}
+	color := isTerminal(w) && os.Getenv("NO_COLOR") == ""
+	dw := hcl.NewDiagnosticTextWriter(w, files, 100, color)
+	_ = dw.WriteDiagnostics(diags)
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/ouroloop/ouro/compiler"
+	"github.com/ouroloop/ouro/stdlib"
+	"github.com/ouroloop/ouro/stdlib/funcs"
+)
+
+func newDocCmd(stdout, _ io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "doc [OPERATOR|PROVIDER|FUNCTION]",
+		Short: "List every operator, model provider and function, or document one",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			reg := stdlib.NewRegistry()
+			if len(args) == 0 {
+				writeDocIndex(stdout, reg)
+				return nil
+			}
+			name := args[0]
+			found := false
+			if sig, ok := reg.Operator(name); ok {
+				writeSignatureDoc(stdout, "operator", sig)
+				found = true
+			}
+			if sig, ok := reg.Provider(name); ok {
+				if found {
+					fmt.Fprintln(stdout)
+				}
+				writeSignatureDoc(stdout, "model provider", sig)
+				found = true
+			}
+			for _, d := range funcs.Docs() {
+				if d.Name == name {
+					if found {
+						fmt.Fprintln(stdout)
+					}
+					fmt.Fprintf(stdout, "function %s\n\n  %s\n\n%s\n", d.Name, d.Signature, wrap(d.Description, 78, ""))
+					found = true
+				}
+			}
+			if !found {
+				return usageError{fmt.Errorf("no operator, provider or function named %q; run 'ouro doc' for the list", name)}
+			}
+			return nil
+		},
+	}
+}
+
+func writeDocIndex(w io.Writer, reg *stdlib.Registry) {
+	families := []compiler.Family{compiler.Acquisition, compiler.Selection, compiler.Optimization, compiler.Refinement, compiler.Evaluation}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "OPERATORS")
+	for _, fam := range families {
+		fmt.Fprintf(tw, "\n  %s\n", fam)
+		for _, n := range reg.OperatorNames() {
+			sig, _ := reg.Operator(n)
+			if sig.Family == fam {
+				fmt.Fprintf(tw, "    %s\t%s\n", n, firstSentence(sig.Doc))
+			}
+		}
+	}
+	fmt.Fprintln(tw, "\nMODEL PROVIDERS")
+	for _, n := range reg.ProviderNames() {
+		sig, _ := reg.Provider(n)
+		fmt.Fprintf(tw, "    %s\t%s\n", n, firstSentence(sig.Doc))
+	}
+	fmt.Fprintln(tw, "\nFUNCTIONS")
+	cat := ""
+	for _, d := range sortedByCategory(funcs.Docs()) {
+		if d.Category != cat {
+			cat = d.Category
+			fmt.Fprintf(tw, "\n  %s\n", cat)
+		}
+		fmt.Fprintf(tw, "    %s\t%s\n", d.Signature, firstSentence(d.Description))
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nRun 'ouro doc NAME' for one operator, provider or function.")
+}
+
+func sortedByCategory(docs []funcs.Doc) []funcs.Doc {
+	out := append([]funcs.Doc(nil), docs...)
+	// stable: categories in first-seen order of a sorted list, names sorted within
+	cats := map[string]int{}
+	for _, d := range out {
+		if _, ok := cats[d.Category]; !ok {
+			cats[d.Category] = len(cats)
+		}
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && (cats[out[j].Category] < cats[out[j-1].Category] || (cats[out[j].Category] == cats[out[j-1].Category] && out[j].Name < out[j-1].Name)); j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// writeSignatureDoc documents one operator or provider from the same
+// signature the compiler checks.
+func writeSignatureDoc(w io.Writer, kind string, sig *compiler.Signature) {
+	fmt.Fprintf(w, "%s %s (%s)\n\n%s\n\n", kind, sig.Name, sig.Family, wrap(sig.Doc, 78, ""))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  ARGUMENT\tTYPE\tMODE\tDEFAULT\tDESCRIPTION")
+	for _, p := range sig.Params {
+		def := "required"
+		if !p.Required {
+			def = "optional"
+			if p.Default != cty.NilVal && !p.Default.IsNull() {
+				def = valueString(p.Default)
+			}
+		}
+		ty := "any"
+		if p.Type != cty.NilType {
+			ty = compiler.TypeString(p.Type)
+			if compiler.IsDatasetType(p.Type) {
+				ty = "dataset"
+			}
+		}
+		if p.Mode == compiler.ModePattern {
+			ty = "pattern"
+		} else if p.Mode == compiler.ModeType {
+			ty = "type"
+		}
+		doc := p.Doc
+		if len(p.OneOf) > 0 {
+			doc += " One of: " + strings.Join(p.OneOf, ", ") + "."
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", p.Name, ty, p.Mode, def, doc)
+	}
+	tw.Flush()
+}
+
+func valueString(v cty.Value) string {
+	switch {
+	case v.Type() == cty.String:
+		return fmt.Sprintf("%q", v.AsString())
+	case v.Type() == cty.Number:
+		return v.AsBigFloat().Text('g', -1)
+	case v.Type() == cty.Bool:
+		return fmt.Sprint(v.True())
+	case v.LengthInt() == 0:
+		if v.Type().IsMapType() {
+			return "{}"
+		}
+		return "[]"
+	}
+	return v.GoString()
+}
+
+func firstSentence(s string) string {
+	if i := strings.Index(s, ". "); i >= 0 {
+		return s[:i+1]
+	}
+	return s
+}
+
+func wrap(s string, width int, indent string) string {
+	var b strings.Builder
+	col := 0
+	for i, word := range strings.Fields(s) {
+		if i > 0 && col+1+len(word) > width {
+			b.WriteString("\n" + indent)
+			col = 0
+		} else if i > 0 {
+			b.WriteByte(' ')
+			col++
+		}
+		b.WriteString(word)
+		col += len(word)
+	}
+	return b.String()
+}

@@ -1,0 +1,325 @@
+package compiler
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/ouroloop/ouro/lang"
+)
+
+type nodeKind int
+
+const (
+	tLocal nodeKind = iota
+	tModel
+	tDataset
+	tStage
+	tRounds // loop.L.rounds
+	tInit   // loop.L.init: the round-0 state expression
+	tState  // loop.L.state: the state inside a round
+	tNext   // loop.L.next
+	tUntil  // loop.L.until
+	tLoop   // loop.L: the loop's result
+	tOutput
+)
+
+// tnode is a node of the template graph: one declared object, with loops
+// not yet unrolled.
+type tnode struct {
+	addr  string
+	kind  nodeKind
+	name  string
+	loop  *lang.Loop // enclosing loop, for loop stages and loop parts
+	decl  hcl.Range
+	sig   *Signature
+	op    string // operator or provider name
+	exprs []*texpr
+	deps  []*tnode
+	depOf map[*tnode]*ref // first reference that made each dependency
+
+	typ   cty.Type
+	val   cty.Value
+	check *Check
+
+	rounds int // tRounds: the known number of rounds
+
+	stage *lang.Stage
+}
+
+// texpr is one expression of a node: a parameter of an operator, or the
+// node's only expression.
+type texpr struct {
+	name  string // parameter name; "" for single-expression nodes
+	param *Param
+	expr  hcl.Expression
+	refs  []*ref
+	// deferred are root names left for the per-item scope (item, scores, …).
+	deferred []hcl.Traversal
+	typ      cty.Type
+}
+
+// ref is one resolved reference.
+type ref struct {
+	key    string // "stage.tune", "var.rounds", "state", "round", "loop.star"
+	root   string
+	name   string
+	target string // template address; "" for var and round
+	rng    hcl.Range
+}
+
+func (c *compiler) passVariables() {
+	c.vars = map[string]cty.Value{}
+	decl := map[string]*lang.Variable{}
+	for _, v := range c.cfg.Variables {
+		decl[v.Name] = v
+	}
+	given := map[string]VarInput{}
+	for _, in := range c.opts.Vars {
+		if _, ok := decl[in.Name]; !ok {
+			var names []string
+			for n := range decl {
+				names = append(names, n)
+			}
+			detail := fmt.Sprintf("A value was given for %q, but the spec declares no variable of that name.", in.Name)
+			if s := suggest(in.Name, names); s != "" {
+				detail += fmt.Sprintf(" Did you mean %q?", s)
+			}
+			var rng *hcl.Range
+			if in.FromFile {
+				rng = in.Range.Ptr()
+			}
+			c.errorf(rng, "Value for undeclared variable", "%s", detail)
+			continue
+		}
+		given[in.Name] = in
+	}
+	for _, v := range c.cfg.Variables {
+		var val cty.Value
+		var subject *hcl.Range
+		if in, ok := given[v.Name]; ok {
+			subject = in.Range.Ptr()
+			if in.IsRaw && v.Type == cty.String {
+				val = cty.StringVal(in.Raw)
+			} else {
+				expr := in.Expr
+				if in.IsRaw {
+					var d hcl.Diagnostics
+					expr, d = hclsyntax.ParseExpression([]byte(in.Raw), fmt.Sprintf("<value for var.%s>", v.Name), hcl.InitialPos)
+					if d.HasErrors() {
+						c.diags = append(c.diags, d...)
+						continue
+					}
+				}
+				var d hcl.Diagnostics
+				val, d = expr.Value(nil)
+				c.diags = append(c.diags, d...)
+				if d.HasErrors() {
+					continue
+				}
+			}
+			if v.Defaults != nil {
+				val = v.Defaults.Apply(val)
+			}
+			conv, err := convert.Convert(val, v.Type)
+			if err != nil {
+				if !in.FromFile && in.IsRaw {
+					subject = nil
+				}
+				c.errorf(subject, "Invalid value for variable", "The value given for var.%s is not compatible with its type %s: %s.", v.Name, typeexpr.TypeString(v.Type), err)
+				continue
+			}
+			val = conv
+			if !in.FromFile {
+				subject = nil
+			}
+		} else if v.Default != cty.NilVal {
+			val = v.Default
+		} else {
+			c.errorf(v.DeclRange.Ptr(), "No value for required variable", "The variable %q has no default, so a value must be given with -var %s=… or -var-file.", v.Name, v.Name)
+			continue
+		}
+		c.vars[v.Name] = val
+		for _, rule := range v.Validations {
+			ctx := &hcl.EvalContext{
+				Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{v.Name: val})},
+				Functions: c.opts.Functions,
+			}
+			ok, d := rule.Condition.Value(ctx)
+			c.diags = append(c.diags, d...)
+			if d.HasErrors() {
+				continue
+			}
+			if ok.Type() != cty.Bool || !ok.IsKnown() || ok.IsNull() {
+				c.errorf(rule.Condition.Range().Ptr(), "Invalid validation condition", "A validation condition must be a known boolean; this one is %s.", TypeString(ok.Type()))
+				continue
+			}
+			if ok.True() {
+				continue
+			}
+			msg, d := rule.ErrorMessage.Value(ctx)
+			c.diags = append(c.diags, d...)
+			text := "The value is invalid."
+			if !d.HasErrors() && msg.Type() == cty.String && msg.IsKnown() && !msg.IsNull() {
+				text = msg.AsString()
+			}
+			rng := rule.Condition.Range().Ptr()
+			if subject != nil {
+				rng = subject
+			}
+			c.errorf(rng, "Invalid value for variable", "var.%s: %s\n\nThis was checked by the validation rule at %s.", v.Name, text, rule.DeclRange)
+		}
+	}
+	if c.cfg.Settings != nil && c.cfg.Settings.Seed != nil {
+		v, d := c.cfg.Settings.Seed.Value(c.varContext())
+		c.diags = append(c.diags, d...)
+		if !d.HasErrors() {
+			if n, err := convert.Convert(v, cty.Number); err != nil || !n.IsKnown() || n.IsNull() {
+				c.errorf(c.cfg.Settings.Seed.Range().Ptr(), "Invalid seed", "The seed must be a known whole number.")
+			} else {
+				bf := n.AsBigFloat()
+				if i, acc := bf.Int64(); acc != 0 {
+					c.errorf(c.cfg.Settings.Seed.Range().Ptr(), "Invalid seed", "The seed must be a whole number.")
+				} else {
+					c.seed = i
+				}
+			}
+		}
+	}
+}
+
+// varContext is an evaluation context holding only variables and functions.
+func (c *compiler) varContext() *hcl.EvalContext {
+	return &hcl.EvalContext{
+		Variables: map[string]cty.Value{"var": cty.ObjectVal(c.vars)},
+		Functions: c.opts.Functions,
+	}
+}
+
+func (c *compiler) passDeclare() {
+	for _, l := range c.cfg.Locals {
+		c.add(&tnode{addr: "local." + l.Name, kind: tLocal, name: l.Name, decl: l.DeclRange,
+			exprs: []*texpr{{expr: l.Expr}}})
+	}
+	for _, m := range c.cfg.Models {
+		n := c.add(&tnode{addr: "model." + m.Name, kind: tModel, name: m.Name, decl: m.DeclRange})
+		if m.Provider == nil {
+			continue
+		}
+		pv, d := m.Provider.Value(c.varContext())
+		if d.HasErrors() {
+			c.errorf(m.Provider.Range().Ptr(), "Invalid provider", "The provider must be known before the run: a string literal, or an expression of variables only.")
+			continue
+		}
+		if pv.Type() != cty.String || !pv.IsKnown() || pv.IsNull() {
+			c.errorf(m.Provider.Range().Ptr(), "Invalid provider", "The provider must be a string, such as \"builtin\" or \"openai\".")
+			continue
+		}
+		name := pv.AsString()
+		sig, ok := c.opts.Registry.Provider(name)
+		if !ok {
+			detail := fmt.Sprintf("There is no model provider named %q. Providers: %s.", name, strings.Join(c.opts.Registry.ProviderNames(), ", "))
+			if s := suggest(name, c.opts.Registry.ProviderNames()); s != "" {
+				detail += fmt.Sprintf(" Did you mean %q?", s)
+			}
+			c.errorf(m.Provider.Range().Ptr(), "Unknown model provider", "%s", detail)
+			continue
+		}
+		n.sig, n.op = sig, name
+		n.exprs = c.decodeBody(m.Body, sig)
+	}
+	for _, ds := range c.cfg.Datasets {
+		n := c.add(&tnode{addr: "dataset." + ds.Name, kind: tDataset, name: ds.Name, decl: ds.DeclRange, op: "dataset"})
+		sig, ok := c.opts.Registry.Operator("dataset")
+		if !ok {
+			c.errorf(ds.DeclRange.Ptr(), "No dataset operator", "The operator library has no `dataset` operator.")
+			continue
+		}
+		n.sig = sig
+		n.exprs = c.decodeBody(ds.Body, sig)
+	}
+	declareStage := func(s *lang.Stage) {
+		addr := "stage." + s.Name
+		if s.Loop != nil {
+			addr = "loop." + s.Loop.Name + "." + addr
+		}
+		n := c.add(&tnode{addr: addr, kind: tStage, name: s.Name, loop: s.Loop, decl: s.DeclRange, op: s.Operator, stage: s})
+		sig, ok := c.opts.Registry.Operator(s.Operator)
+		if !ok || s.Operator == "dataset" {
+			names := c.opts.Registry.OperatorNames()
+			detail := fmt.Sprintf("There is no operator named %q.", s.Operator)
+			if s.Operator == "dataset" {
+				detail = "Datasets are declared with a `dataset \"name\" { … }` block, not as a stage."
+			} else if sg := suggest(s.Operator, names); sg != "" {
+				detail += fmt.Sprintf(" Did you mean %q?", sg)
+			} else {
+				detail += " Operators: " + strings.Join(names, ", ") + "."
+			}
+			c.errorf(s.OperatorRange.Ptr(), "Unknown operator", "%s", detail)
+			return
+		}
+		n.sig = sig
+		n.exprs = c.decodeBody(s.Body, sig)
+	}
+	for _, s := range c.cfg.Stages {
+		declareStage(s)
+	}
+	for _, l := range c.cfg.Loops {
+		p := "loop." + l.Name
+		if l.Rounds != nil {
+			c.add(&tnode{addr: p + ".rounds", kind: tRounds, name: l.Name, loop: l, decl: l.Rounds.Range(), exprs: []*texpr{{expr: l.Rounds}}})
+		}
+		if l.State != nil {
+			c.add(&tnode{addr: p + ".init", kind: tInit, name: l.Name, loop: l, decl: l.State.Range(), exprs: []*texpr{{expr: l.State}}})
+			c.add(&tnode{addr: p + ".state", kind: tState, name: l.Name, loop: l, decl: l.State.Range()})
+		}
+		for _, s := range l.Stages {
+			declareStage(s)
+		}
+		if l.Next != nil {
+			c.add(&tnode{addr: p + ".next", kind: tNext, name: l.Name, loop: l, decl: l.Next.Range(), exprs: []*texpr{{expr: l.Next}}})
+		}
+		if l.Until != nil {
+			c.add(&tnode{addr: p + ".until", kind: tUntil, name: l.Name, loop: l, decl: l.Until.Range(), exprs: []*texpr{{expr: l.Until}}})
+		}
+		c.add(&tnode{addr: p, kind: tLoop, name: l.Name, loop: l, decl: l.DeclRange})
+	}
+	for _, o := range c.cfg.Outputs {
+		n := c.add(&tnode{addr: "output." + o.Name, kind: tOutput, name: o.Name, decl: o.DeclRange})
+		if o.Value != nil {
+			n.exprs = []*texpr{{expr: o.Value}}
+		}
+	}
+}
+
+// bodySchema is the HCL schema of an operator's arguments.
+func bodySchema(sig *Signature) *hcl.BodySchema {
+	s := &hcl.BodySchema{}
+	for _, p := range sig.Params {
+		s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: p.Name, Required: p.Required})
+	}
+	return s
+}
+
+// decodeBody decodes an operator body by the signature's schema, so unknown
+// arguments get "Did you mean" and missing required ones are reported.
+func (c *compiler) decodeBody(body hcl.Body, sig *Signature) []*texpr {
+	content, d := body.Content(bodySchema(sig))
+	c.diags = append(c.diags, d...)
+	var out []*texpr
+	for _, p := range sig.Params {
+		if a, ok := content.Attributes[p.Name]; ok {
+			out = append(out, &texpr{name: p.Name, param: p, expr: a.Expr})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		return lang.RangeLess(out[i].expr.Range(), out[j].expr.Range())
+	})
+	return out
+}

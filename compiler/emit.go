@@ -1,0 +1,245 @@
+package compiler
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+)
+
+// passEmit unrolls loops into per-round subgraphs and emits the plan.
+// Inside round r of loop L, `stage.x` (x a stage of L) reads
+// loop.L[r].stage.x and `state` reads loop.L[r].state; state r+1 is the
+// previous round's `next`. Every node of round r > 0 is gated by the
+// previous round's `until`.
+func (c *compiler) passEmit() {
+	p := &Plan{FormatVersion: FormatVersion, Variables: map[string]TypedValue{}, Seed: c.seed}
+	c.plan = p
+	h := sha256.New()
+	for _, name := range c.cfg.FileNames() {
+		src := c.cfg.Sources[name]
+		sum := sha256.Sum256(src)
+		base := filepath.Base(name)
+		p.Files = append(p.Files, PlanFile{Name: base, Digest: "sha256:" + hex.EncodeToString(sum[:])})
+		fmt.Fprintf(h, "%s\x00%x\x00", base, sum)
+	}
+	p.SpecDigest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	for name, v := range c.vars {
+		tj, err := ctyjson.MarshalType(v.Type())
+		if err != nil {
+			c.errorf(nil, "Cannot encode variable", "var.%s: %s", name, err)
+			continue
+		}
+		vj, err := ctyjson.Marshal(v, v.Type())
+		if err != nil {
+			c.errorf(nil, "Cannot encode variable", "var.%s: %s", name, err)
+			continue
+		}
+		p.Variables[name] = TypedValue{Type: tj, Value: vj}
+	}
+
+	for _, n := range c.topo {
+		switch n.kind {
+		case tLocal:
+			c.emit(&Node{Address: n.addr, Kind: KindLocal, Name: n.name, Round: -1, Expr: c.expr(n.exprs[0], "", 0)}, n)
+		case tModel:
+			c.emit(&Node{Address: n.addr, Kind: KindModel, Name: n.name, Provider: n.op, Round: -1, Params: c.params(n, "", 0)}, n)
+		case tDataset:
+			c.emit(&Node{Address: n.addr, Kind: KindDataset, Name: n.name, Operator: "dataset", Round: -1, Params: c.params(n, "", 0)}, n)
+		case tStage:
+			if n.loop == nil {
+				c.emit(&Node{Address: n.addr, Kind: KindStage, Name: n.name, Operator: n.op, Round: -1, Params: c.params(n, "", 0)}, n)
+			}
+		case tOutput:
+			if len(n.exprs) > 0 {
+				c.emit(&Node{Address: n.addr, Kind: KindOutput, Name: n.name, Round: -1, Expr: c.expr(n.exprs[0], "", 0)}, n)
+				p.Outputs = append(p.Outputs, n.addr)
+			}
+		case tLoop:
+			c.emitLoop(n)
+		}
+	}
+}
+
+func roundAddr(loop string, round int, rest string) string {
+	return fmt.Sprintf("loop.%s[%d].%s", loop, round, rest)
+}
+
+func (c *compiler) emitLoop(ln *tnode) {
+	name := ln.name
+	pre := "loop." + name
+	rounds := 0
+	if rn := c.nodes[pre+".rounds"]; rn != nil {
+		rounds = rn.rounds
+	}
+	init, next, until := c.nodes[pre+".init"], c.nodes[pre+".next"], c.nodes[pre+".until"]
+	info := &LoopInfo{Name: name, Rounds: rounds, DeclRange: ln.decl}
+	for _, s := range ln.loop.Stages {
+		info.Stages = append(info.Stages, s.Name)
+	}
+	var stages []*tnode
+	for _, n := range c.topo {
+		if n.kind == tStage && n.loop == ln.loop {
+			stages = append(stages, n)
+		}
+	}
+	loopNode := &Node{Address: pre, Kind: KindLoop, Name: name, Loop: name, Round: -1}
+	stateAddr := func(r int) string { return roundAddr(name, r, "state") }
+	for r := 0; r <= rounds; r++ {
+		gate := ""
+		if r > 0 && until != nil {
+			gate = roundAddr(name, r-1, "until")
+		}
+		if init != nil {
+			st := &Node{Address: stateAddr(r), Kind: KindState, Name: name, Loop: name, Round: r, Gate: gate}
+			switch {
+			case r == 0:
+				st.Expr = c.expr(init.exprs[0], "", 0)
+			case next != nil:
+				st.Expr = c.expr(next.exprs[0], name, r-1)
+				st.Round = r
+			default:
+				rng := init.decl
+				st.Expr = &Expr{Source: "state", Normalized: "state", Range: rng, Refs: map[string]string{"state": stateAddr(r - 1)}}
+			}
+			c.emit(st, c.nodes[pre+".state"])
+			if r == rounds {
+				info.FinalState = st.Address
+				loopNode.Deps = append(loopNode.Deps, st.Address)
+			}
+		}
+		if r == rounds {
+			break
+		}
+		ids := RoundIDs{}
+		if init != nil {
+			ids.State = stateAddr(r)
+		}
+		for _, s := range stages {
+			addr := roundAddr(name, r, "stage."+s.name)
+			c.emit(&Node{Address: addr, Kind: KindStage, Name: s.name, Operator: s.op, Loop: name, Round: r, Gate: gate, Params: c.params(s, name, r)}, s)
+			ids.Stages = append(ids.Stages, addr)
+			loopNode.Deps = append(loopNode.Deps, addr)
+		}
+		if until != nil {
+			u := &Node{Address: roundAddr(name, r, "until"), Kind: KindUntil, Name: name, Loop: name, Round: r, Gate: gate, Expr: c.expr(until.exprs[0], name, r)}
+			c.emit(u, until)
+			ids.Until = u.Address
+			loopNode.Deps = append(loopNode.Deps, u.Address)
+		}
+		info.Round = append(info.Round, ids)
+	}
+	c.emit(loopNode, ln)
+	c.plan.Loops = append(c.plan.Loops, info)
+}
+
+// emit finishes a node (dependencies from its references, its type, its
+// range) and appends it to the plan.
+func (c *compiler) emit(pn *Node, tn *tnode) {
+	deps := map[string]bool{}
+	for _, d := range pn.Deps {
+		deps[d] = true
+	}
+	collect := func(e *Expr) {
+		if e == nil {
+			return
+		}
+		for _, a := range e.Refs {
+			if !strings.HasPrefix(a, "var.") {
+				deps[a] = true
+			}
+		}
+	}
+	collect(pn.Expr)
+	for _, pe := range pn.Params {
+		collect(pe.Expr)
+	}
+	if pn.Gate != "" {
+		deps[pn.Gate] = true
+	}
+	delete(deps, pn.Address)
+	pn.Deps = pn.Deps[:0]
+	for d := range deps {
+		pn.Deps = append(pn.Deps, d)
+	}
+	sort.Strings(pn.Deps)
+	if tn != nil {
+		pn.DeclRange = tn.decl
+		if tj, err := MarshalType(tn.typ); err == nil {
+			pn.Type = tj
+		}
+	}
+	c.plan.Nodes = append(c.plan.Nodes, pn)
+}
+
+func (c *compiler) params(n *tnode, loop string, round int) []*ParamExpr {
+	var out []*ParamExpr
+	for _, e := range n.exprs {
+		out = append(out, &ParamExpr{Name: e.name, Mode: e.param.Mode.String(), Expr: c.expr(e, loop, round)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// expr converts a checked expression into its plan form, mapping
+// references into the scope of round `round` of loop `loop`.
+func (c *compiler) expr(e *texpr, loop string, round int) *Expr {
+	rng := e.expr.Range()
+	src := ""
+	if b, ok := c.cfg.Sources[rng.Filename]; ok && rng.End.Byte <= len(b) && rng.Start.Byte <= rng.End.Byte {
+		src = string(b[rng.Start.Byte:rng.End.Byte])
+	}
+	out := &Expr{Source: src, Normalized: Normalize(src), Range: rng}
+	for _, r := range e.refs {
+		if r.root == "round" {
+			continue
+		}
+		if out.Refs == nil {
+			out.Refs = map[string]string{}
+		}
+		target := r.target
+		if r.root == "var" {
+			target = r.key
+		} else if loop != "" {
+			pre := "loop." + loop + "."
+			if strings.HasPrefix(target, pre) {
+				target = roundAddr(loop, round, strings.TrimPrefix(target, pre))
+			}
+		}
+		out.Refs[r.key] = target
+	}
+	if e.typ != cty.NilType {
+		if tj, err := MarshalType(e.typ); err == nil {
+			out.Type = tj
+		}
+	}
+	return out
+}
+
+// Normalize returns an expression's source as its tokens separated by
+// single spaces, without comments or newlines: two spellings that differ
+// only in layout normalise to the same string, so reformatting a spec does
+// not invalidate its cache.
+func Normalize(src string) string {
+	toks, diags := hclsyntax.LexExpression([]byte(src), "", hcl.InitialPos)
+	if diags.HasErrors() {
+		return strings.Join(strings.Fields(src), " ")
+	}
+	var parts []string
+	for _, t := range toks {
+		switch t.Type {
+		case hclsyntax.TokenComment, hclsyntax.TokenNewline, hclsyntax.TokenEOF:
+			continue
+		}
+		parts = append(parts, string(t.Bytes))
+	}
+	return strings.Join(parts, " ")
+}
+
