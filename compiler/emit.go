@@ -242,4 +242,3 @@ func Normalize(src string) string {
 	}
 	return strings.Join(parts, " ")
 }
-

@@ -20,9 +20,9 @@ import (
 // ModelRef is the runtime value of a model: an identity the runtime resolves
 // to a provider and, for trained models, a checkpoint blob.
 type ModelRef struct {
-	Address  string `json:"address"`         // the plan address that produced it
-	Provider string `json:"provider"`        // provider name ("builtin", "openai", …)
-	Digest   string `json:"digest"`          // content identity (checkpoint digest or provider identity hash)
+	Address  string `json:"address"`          // the plan address that produced it
+	Provider string `json:"provider"`         // provider name ("builtin", "openai", …)
+	Digest   string `json:"digest"`           // content identity (checkpoint digest or provider identity hash)
 	Config   string `json:"config,omitempty"` // canonical JSON of provider settings, without secrets
 }
 
@@ -35,10 +35,10 @@ type DatasetRef struct {
 
 // ModelType is the type of every model value.
 var ModelType = cty.CapsuleWithOps("model", reflect.TypeOf(ModelRef{}), &cty.CapsuleOps{
-	GoString: func(v any) string { return fmt.Sprintf("model(%s)", v.(*ModelRef).Digest) },
+	GoString:     func(v any) string { return fmt.Sprintf("model(%s)", v.(*ModelRef).Digest) },
 	TypeGoString: func(reflect.Type) string { return "compiler.ModelType" },
-	RawEquals: func(a, b any) bool { return *a.(*ModelRef) == *b.(*ModelRef) },
-	Equals: func(a, b any) cty.Value { return cty.BoolVal(*a.(*ModelRef) == *b.(*ModelRef)) },
+	RawEquals:    func(a, b any) bool { return *a.(*ModelRef) == *b.(*ModelRef) },
+	Equals:       func(a, b any) cty.Value { return cty.BoolVal(*a.(*ModelRef) == *b.(*ModelRef)) },
 })
 
 type datasetElemKey struct{}
