@@ -1,0 +1,237 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/ouroloop/ouro/compiler"
+	"github.com/ouroloop/ouro/lang/pattern"
+	"github.com/ouroloop/ouro/runtime/dataset"
+	"github.com/ouroloop/ouro/runtime/store"
+)
+
+// Operator is the runtime half of an operator; the compiler checked its
+// signature (compiler.Signature of the same Name).
+type Operator interface {
+	Name() string
+	// Version is the implementation version. It is part of every cache
+	// key: bump it whenever the operator's results change for the same
+	// inputs, and cached results of older versions re-run ("operator
+	// upgraded").
+	Version() int
+	// Run computes the stage's value: a dataset (DatasetVal), or an object
+	// such as { model, loss, examples } or { metrics, items }, matching the
+	// type the compiler inferred (x.Node.Type). Everything it writes goes
+	// through x.Blobs; a failed Run leaves no reference to partial output.
+	Run(ctx context.Context, x *Exec) (cty.Value, error)
+}
+
+// Provider is the runtime half of a model provider.
+type Provider interface {
+	Name() string
+	Version() int
+	// Resolve turns a model block's evaluated arguments into a model
+	// value with a content identity (for builtin: the checkpoint digest,
+	// writing a freshly initialised checkpoint to the blob store; for
+	// openai: a hash of base URL, model name and revision — never the key).
+	Resolve(ctx context.Context, x *Exec) (compiler.ModelRef, error)
+	// Open returns a client for a model value of this provider.
+	Open(ctx context.Context, ref compiler.ModelRef, env *Env) (LM, error)
+}
+
+// Library is the set of operator and provider implementations the runtime
+// runs. Package stdlib provides the standard one.
+type Library interface {
+	Operator(name string) (Operator, bool)
+	Provider(name string) (Provider, bool)
+	// Signature returns the compiler signature of an operator or provider,
+	// so the runtime can fill in parameter defaults.
+	Signatures() compiler.Registry
+}
+
+// LM is a model a stage can sample from.
+type LM interface {
+	// Identity is the provider and model identity that keys the memo.
+	Identity() string
+	// Generate answers each request with req.N completions. Completion i
+	// of a request must depend only on the model, the request and i (not on
+	// N or the other requests), so memoised samples stay valid.
+	Generate(ctx context.Context, reqs []GenRequest) ([][]Completion, error)
+}
+
+// Scorer is implemented by models that can score a continuation.
+type Scorer interface {
+	LogProb(ctx context.Context, prompt, continuation string) (float64, error)
+}
+
+// Message is one chat message.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// GenRequest is one generation request. Its canonical JSON (without N) plus
+// the sample index keys the per-request memo.
+type GenRequest struct {
+	Prompt      string    `json:"prompt,omitempty"`
+	Messages    []Message `json:"messages,omitempty"`
+	N           int       `json:"-"`
+	Temperature float64   `json:"temperature"`
+	TopP        float64   `json:"top_p"`
+	TopK        int       `json:"top_k"`
+	MaxTokens   int       `json:"max_tokens"`
+	Stop        []string  `json:"stop,omitempty"`
+	Seed        uint64    `json:"seed"`
+	LogProbs    bool      `json:"logprobs,omitempty"`
+}
+
+// Completion is one sampled completion.
+type Completion struct {
+	Text         string  `json:"text"`
+	FinishReason string  `json:"finish_reason"`
+	LogProb      float64 `json:"logprob,omitempty"`
+	Tokens       int     `json:"tokens,omitempty"`
+}
+
+// Env is what providers see of the run: the blob store (for checkpoints),
+// the spec's directory, a scratch directory and a logger.
+type Env struct {
+	Blobs   store.BlobStore
+	SpecDir string
+	Scratch string
+	Log     *slog.Logger
+}
+
+// Progress receives item-level progress of a running stage.
+type Progress interface {
+	SetTotal(n int64)
+	Add(n int64)
+}
+
+// Memo is the per-request memo (store.Memo satisfies it).
+type Memo interface {
+	Get(key []byte) ([]byte, bool, error)
+	Put(key, value []byte) error
+}
+
+// Exec is everything an operator's Run sees.
+type Exec struct {
+	Node *compiler.Node
+	Sig  *compiler.Signature
+	// Params holds every ModeValue parameter: the evaluated value, or the
+	// signature's default when the spec omits it (cty.NullVal of the
+	// parameter's type when there is neither).
+	Params   map[string]cty.Value
+	Items    map[string]*ItemExpr // per-item parameters present in the spec
+	Patterns map[string]*pattern.Pattern
+	Schemas  map[string]cty.Type
+	// Seed is the stage's seed: the spec's seed mixed with the node address.
+	Seed     uint64
+	Blobs    store.BlobStore
+	Memo     Memo
+	Env      *Env
+	Log      *slog.Logger
+	Progress Progress
+	// Counts are reported in the run record (e.g. "skipped", "dropped").
+	Counts map[string]int64
+	// OpenModel returns a client for a model value (the runtime resolves
+	// the provider); calls through it are memoised.
+	OpenModel func(ctx context.Context, m cty.Value) (LM, error)
+}
+
+// Count adds n to a named counter of the run record.
+func (x *Exec) Count(name string, n int64) {
+	if x.Counts == nil {
+		x.Counts = map[string]int64{}
+	}
+	x.Counts[name] += n
+}
+
+// Param returns a value parameter (never cty.NilVal).
+func (x *Exec) Param(name string) cty.Value {
+	if v, ok := x.Params[name]; ok {
+		return v
+	}
+	return cty.DynamicVal
+}
+
+// Dataset returns the dataset reference held by a parameter.
+func (x *Exec) Dataset(name string) (*compiler.DatasetRef, error) {
+	v := x.Param(name)
+	if v.IsNull() || !v.IsKnown() || !compiler.IsDatasetType(v.Type()) {
+		return nil, fmt.Errorf("%s: parameter %q is not a dataset", x.Node.Address, name)
+	}
+	return v.EncapsulatedValue().(*compiler.DatasetRef), nil
+}
+
+// Open opens the dataset held by a parameter for streaming reads.
+func (x *Exec) Open(name string) (*dataset.Reader, io.Closer, error) {
+	ref, err := x.Dataset(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return dataset.OpenBlob(x.Blobs, store.Digest(ref.Digest))
+}
+
+// OutputElem is the record type of the stage's output dataset as the
+// compiler inferred it (cty.DynamicPseudoType when unknown).
+func (x *Exec) OutputElem() cty.Type {
+	t, err := compiler.UnmarshalType(x.Node.Type)
+	if err != nil {
+		return cty.DynamicPseudoType
+	}
+	if compiler.IsDatasetType(t) {
+		return compiler.DatasetElem(t)
+	}
+	return cty.DynamicPseudoType
+}
+
+// WriteDataset writes records through fill into a new dataset blob and
+// returns its value. Nothing is referenced if fill fails.
+func (x *Exec) WriteDataset(schema cty.Type, fill func(write func(rec cty.Value) error) error) (cty.Value, error) {
+	d, n, err := dataset.WriteBlob(x.Blobs, schema, fill)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	return compiler.DatasetVal(compiler.DatasetRef{Digest: string(d), Count: n, Schema: schema}), nil
+}
+
+// ItemExpr is a per-item parameter: an expression evaluated once per
+// record with `item` (and any other per-item names) bound.
+type ItemExpr struct {
+	Name string
+	Expr hcl.Expression
+	// Scope holds the node's non-item references (var, state, stages…),
+	// already evaluated.
+	Scope *hcl.EvalContext
+}
+
+// Eval evaluates the expression with the given per-item names bound.
+func (e *ItemExpr) Eval(vars map[string]cty.Value) (cty.Value, error) {
+	ctx := e.Scope.NewChild()
+	ctx.Variables = vars
+	v, diags := e.Expr.Value(ctx)
+	if diags.HasErrors() {
+		return cty.NilVal, diagError(diags)
+	}
+	return v, nil
+}
+
+// EvalItem evaluates the expression for one record.
+func (e *ItemExpr) EvalItem(item cty.Value) (cty.Value, error) {
+	return e.Eval(map[string]cty.Value{"item": item})
+}
+
+// diagError turns diagnostics into an error carrying them.
+func diagError(diags hcl.Diagnostics) error { return DiagnosticsError{diags} }
+
+// DiagnosticsError is an error made of HCL diagnostics (with ranges), so
+// the CLI can render it with a snippet.
+type DiagnosticsError struct{ Diags hcl.Diagnostics }
+
+func (e DiagnosticsError) Error() string { return e.Diags.Error() }
