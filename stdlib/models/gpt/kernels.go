@@ -24,7 +24,7 @@ func parallelFor(n int, work int, f func(lo, hi int)) {
 	if p > n {
 		p = n
 	}
-	if p <= 1 || n*work < 1<<15 {
+	if p <= 1 || n*work < 1<<18 {
 		f(0, n)
 		return
 	}
