@@ -1,0 +1,294 @@
+package runtime
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/ouroloop/ouro/compiler"
+	"github.com/ouroloop/ouro/lang/pattern"
+)
+
+// parseExpr re-parses a plan expression at its original position, so
+// runtime diagnostics point at the spec.
+func parseExpr(e *compiler.Expr) (hcl.Expression, error) {
+	x, diags := hclsyntax.ParseExpression([]byte(e.Source), e.Range.Filename, e.Range.Start)
+	if diags.HasErrors() {
+		return nil, DiagnosticsError{diags}
+	}
+	return x, nil
+}
+
+// scope builds the evaluation context of an expression from the values of
+// the nodes it references.
+func (r *run) scope(n *compiler.Node, e *compiler.Expr) (*hcl.EvalContext, error) {
+	vars := map[string]cty.Value{}
+	objs := map[string]map[string]cty.Value{}
+	for key, target := range e.Refs {
+		root, name, _ := strings.Cut(key, ".")
+		var v cty.Value
+		if root == "var" {
+			v = r.vars[name]
+		} else {
+			st := r.state(target)
+			if st == nil || st.status != statusDone {
+				return nil, fmt.Errorf("%s reads %s, which has no value", n.Address, target)
+			}
+			v = st.value
+		}
+		if name == "" {
+			vars[root] = v
+			continue
+		}
+		if objs[root] == nil {
+			objs[root] = map[string]cty.Value{}
+		}
+		objs[root][name] = v
+	}
+	for root, m := range objs {
+		vars[root] = cty.ObjectVal(m)
+	}
+	if n.Round >= 0 {
+		round := n.Round
+		if n.Kind == compiler.KindState && n.Round > 0 {
+			round = n.Round - 1 // `next` is evaluated at the end of the previous round
+		}
+		vars["round"] = cty.NumberIntVal(int64(round))
+	}
+	return &hcl.EvalContext{Variables: vars, Functions: r.opts.Functions}, nil
+}
+
+// evalExpr evaluates one expression of a node with real values.
+func (r *run) evalExpr(n *compiler.Node, e *compiler.Expr) (cty.Value, error) {
+	x, err := parseExpr(e)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	ctx, err := r.scope(n, e)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	v, diags := x.Value(ctx)
+	if diags.HasErrors() {
+		return cty.NilVal, DiagnosticsError{diags}
+	}
+	return v, nil
+}
+
+// prepared is a stage's evaluated arguments and its cache key.
+type prepared struct {
+	exec   *Exec
+	key    string
+	params map[string]string // param -> digest, for explain
+	inputs map[string]string // dataset/model params -> digest
+}
+
+// prepare evaluates a stage's (or dataset's, or model's) arguments and
+// computes its cache key: hash of operator name and version, canonical
+// evaluated parameters (datasets and models by content digest), normalised
+// per-item sources, patterns and types, and the stage seed.
+func (r *run) prepare(n *compiler.Node, sig *compiler.Signature, opName string, version int) (*prepared, error) {
+	x := &Exec{
+		Node: n, Sig: sig,
+		Params:   map[string]cty.Value{},
+		Items:    map[string]*ItemExpr{},
+		Patterns: map[string]*pattern.Pattern{},
+		Schemas:  map[string]cty.Type{},
+		Blobs:    r.opts.Store.Blobs(),
+		Env:      r.env,
+		Log:      r.log.With("stage", n.Address),
+		Seed:     stageSeed(r.plan.Seed, n.Address),
+	}
+	p := &prepared{exec: x, params: map[string]string{}, inputs: map[string]string{}}
+	keyParts := map[string]any{}
+	given := map[string]*compiler.ParamExpr{}
+	for _, pe := range n.Params {
+		given[pe.Name] = pe
+	}
+	for _, sp := range sig.Params {
+		pe, ok := given[sp.Name]
+		if !ok {
+			if sp.Mode == compiler.ModeValue {
+				def := sp.Default
+				if def == cty.NilVal {
+					t := sp.Type
+					if t == cty.NilType {
+						t = cty.DynamicPseudoType
+					}
+					def = cty.NullVal(t)
+				}
+				x.Params[sp.Name] = def
+			}
+			continue
+		}
+		switch sp.Mode {
+		case compiler.ModeValue:
+			v, err := r.evalExpr(n, pe.Expr)
+			if err != nil {
+				return nil, err
+			}
+			if !compiler.IsDatasetType(sp.Type) && !compiler.IsModelType(sp.Type) && sp.Type != cty.NilType {
+				if cv, err := convert.Convert(v, sp.Type); err == nil {
+					v = cv
+				}
+			}
+			x.Params[sp.Name] = v
+			enc, err := r.keyValue(sp.Name, v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: argument %s: %w", n.Address, sp.Name, err)
+			}
+			keyParts[sp.Name] = enc
+			d := digestJSON(enc)
+			p.params[sp.Name] = d
+			if len(referencedBlobs(v)) > 0 {
+				p.inputs[sp.Name] = d
+			}
+		case compiler.ModePerItem:
+			expr, err := parseExpr(pe.Expr)
+			if err != nil {
+				return nil, err
+			}
+			ctx, err := r.scope(n, pe.Expr)
+			if err != nil {
+				return nil, err
+			}
+			x.Items[sp.Name] = &ItemExpr{Name: sp.Name, Expr: expr, Scope: ctx}
+			// The normalised source and the values it reads from its scope.
+			scopeVals := map[string]any{}
+			for k := range pe.Expr.Refs {
+				root, name, _ := strings.Cut(k, ".")
+				v := ctx.Variables[root]
+				if name != "" && v.Type().IsObjectType() {
+					v = v.GetAttr(name)
+				}
+				enc, err := r.keyValue(k, v)
+				if err != nil {
+					return nil, err
+				}
+				scopeVals[k] = enc
+			}
+			part := map[string]any{"src": pe.Expr.Normalized, "scope": scopeVals}
+			if strings.Contains(pe.Expr.Normalized, "round") {
+				part["round"] = n.Round
+			}
+			keyParts[sp.Name] = part
+			p.params[sp.Name] = digestJSON(part)
+		case compiler.ModePattern:
+			expr, err := parseExpr(pe.Expr)
+			if err != nil {
+				return nil, err
+			}
+			pat, diags := pattern.ParseExpr(expr)
+			if diags.HasErrors() {
+				return nil, DiagnosticsError{diags}
+			}
+			x.Patterns[sp.Name] = pat
+			keyParts[sp.Name] = map[string]any{"pattern": pe.Expr.Normalized}
+			p.params[sp.Name] = digestJSON(keyParts[sp.Name])
+		case compiler.ModeType:
+			t, err := compiler.UnmarshalType(pe.Expr.Type)
+			if err != nil {
+				return nil, err
+			}
+			x.Schemas[sp.Name] = t
+			keyParts[sp.Name] = map[string]any{"type": pe.Expr.Normalized}
+			p.params[sp.Name] = digestJSON(keyParts[sp.Name])
+		}
+	}
+	key := map[string]any{"op": opName, "version": version, "params": keyParts, "seed": x.Seed, "kind": n.Kind}
+	p.key = digestJSON(key)
+	return p, nil
+}
+
+// keyValue is the canonical, key-safe encoding of an argument value:
+// datasets and models by content; files named by `source`/`checkpoint` by
+// their contents, not their paths.
+func (r *run) keyValue(name string, v cty.Value) (any, error) {
+	if (name == "source" || name == "checkpoint") && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
+		return r.fileDigests(v.AsString())
+	}
+	return keyJSONable(v)
+}
+
+func keyJSONable(v cty.Value) (any, error) {
+	if v.IsKnown() && !v.IsNull() && compiler.IsModelType(v.Type()) {
+		ref := *v.EncapsulatedValue().(*compiler.ModelRef)
+		return map[string]any{"model": ref.Digest, "provider": ref.Provider, "config": ref.Config}, nil
+	}
+	if v.IsKnown() && !v.IsNull() && compiler.IsDatasetType(v.Type()) {
+		return map[string]any{"dataset": v.EncapsulatedValue().(*compiler.DatasetRef).Digest}, nil
+	}
+	if v.IsKnown() && !v.IsNull() && (v.Type().IsObjectType() || v.Type().IsTupleType() || v.Type().IsListType() || v.Type().IsMapType()) {
+		if len(referencedBlobs(v)) > 0 {
+			var out []any
+			for it := v.ElementIterator(); it.Next(); {
+				k, e := it.Element()
+				j, err := keyJSONable(e)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, []any{k.GoString(), j})
+			}
+			return out, nil
+		}
+	}
+	b, err := ctyjson.Marshal(v, v.Type())
+	if err != nil {
+		return nil, err
+	}
+	return json.RawMessage(b), nil
+}
+
+// fileDigests hashes the files a path or glob names (relative to the spec).
+func (r *run) fileDigests(pattern string) (any, error) {
+	path := pattern
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(r.opts.SpecDir, path)
+	}
+	matches, err := filepath.Glob(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(matches) == 0 {
+		return map[string]any{"missing": pattern}, nil
+	}
+	sort.Strings(matches)
+	var out []string
+	for _, m := range matches {
+		b, err := os.ReadFile(m)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(b)
+		out = append(out, hex.EncodeToString(sum[:]))
+	}
+	return map[string]any{"files": out}, nil
+}
+
+func digestJSON(v any) string {
+	b, _ := json.Marshal(v)
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// stageSeed mixes the spec's seed with the node's address.
+func stageSeed(seed int64, addr string) uint64 {
+	h := sha256.New()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(seed))
+	h.Write(b[:])
+	h.Write([]byte(addr))
+	return binary.LittleEndian.Uint64(h.Sum(nil)[:8])
+}

@@ -1,0 +1,735 @@
+package runtime
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/ouroloop/ouro/compiler"
+	"github.com/ouroloop/ouro/runtime/store"
+)
+
+// StageRunner runs one prepared stage. The local runner calls the operator
+// in-process; a distributed engine (e.g. Temporal activities on worker
+// machines reading blobs from an object store) can take its place, while
+// the Badger index stays with the coordinating process.
+type StageRunner interface {
+	RunStage(ctx context.Context, op Operator, x *Exec) (cty.Value, error)
+}
+
+// LocalRunner runs stages in this process.
+type LocalRunner struct{}
+
+// RunStage implements StageRunner.
+func (LocalRunner) RunStage(ctx context.Context, op Operator, x *Exec) (cty.Value, error) {
+	return op.Run(ctx, x)
+}
+
+// Options configure a run.
+type Options struct {
+	Store     *store.Store
+	Library   Library
+	Functions map[string]function.Function
+	Runner    StageRunner // default LocalRunner
+	// Parallelism bounds the stages running at once (default: cores).
+	Parallelism int
+	SpecDir     string
+	// Force re-runs these stages (names like "tune" match every round;
+	// addresses like "loop.star[1].stage.tune" match one).
+	Force []string
+	// From re-runs this stage and everything downstream of it.
+	From string
+	// DryRun decides what would run without running anything (`ouro plan`).
+	DryRun bool
+	Log    *slog.Logger
+	// Events, when set, receives a line-oriented account of the run.
+	Events func(Event)
+}
+
+// Event reports a node's progress.
+type Event struct {
+	Address  string
+	Kind     compiler.NodeKind
+	Status   string // running | ran | cached | failed | skipped | will-run
+	Reason   string
+	Duration time.Duration
+	Err      error
+}
+
+// Statuses of a node.
+const (
+	statusPending = iota
+	statusDone
+	statusFailed
+	statusSkipped
+)
+
+type nodeState struct {
+	node   *compiler.Node
+	status int
+	value  cty.Value
+	err    error
+	reason string // why it ran / was skipped
+	run    store.StageRun
+	waits  int
+	users  []*nodeState
+	stop   bool // until nodes: the loop stopped here
+}
+
+type run struct {
+	plan   *compiler.Plan
+	opts   Options
+	vars   map[string]cty.Value
+	env    *Env
+	log    *slog.Logger
+	mu     sync.Mutex
+	states map[string]*nodeState
+	record *store.RunRecord
+	lms    map[string]LM
+	lmMu   sync.Mutex
+	forced map[string]bool
+}
+
+func (r *run) state(addr string) *nodeState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.states[addr]
+}
+
+// Result is what a run produced.
+type Result struct {
+	Record *store.RunRecord
+	// Explain holds, for DryRun, each stage's decision and reason.
+	Explain []Event
+	Outputs map[string]cty.Value
+}
+
+// Run executes a plan. It returns the run record (also stored) even when
+// stages failed; the error is non-nil if any stage failed or the run was
+// cancelled.
+func Run(ctx context.Context, plan *compiler.Plan, opts Options) (*Result, error) {
+	if opts.Runner == nil {
+		opts.Runner = LocalRunner{}
+	}
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = runtime.NumCPU()
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	r := &run{plan: plan, opts: opts, log: opts.Log, states: map[string]*nodeState{}, lms: map[string]LM{}, forced: map[string]bool{}}
+	scratch, err := os.MkdirTemp("", "ouro-scratch-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(scratch)
+	r.env = &Env{Blobs: opts.Store.Blobs(), SpecDir: opts.SpecDir, Scratch: scratch, Log: opts.Log}
+	r.vars = map[string]cty.Value{}
+	for name, tv := range plan.Variables {
+		t, err := ctyjson.UnmarshalType(tv.Type)
+		if err != nil {
+			return nil, err
+		}
+		v, err := ctyjson.Unmarshal(tv.Value, t)
+		if err != nil {
+			return nil, err
+		}
+		r.vars[name] = v
+	}
+	now := time.Now().UTC()
+	r.record = &store.RunRecord{ID: store.NewRunID(now), Started: now, SpecDigest: plan.SpecDigest,
+		Variables: map[string]json.RawMessage{}, Metrics: map[string]json.RawMessage{}, Outputs: map[string]json.RawMessage{}, Status: "running"}
+	for name, tv := range plan.Variables {
+		r.record.Variables[name] = tv.Value
+	}
+	for _, n := range plan.Nodes {
+		r.states[n.Address] = &nodeState{node: n, run: store.StageRun{Name: n.Name, Address: n.Address, Round: n.Round}}
+	}
+	for _, n := range plan.Nodes {
+		s := r.states[n.Address]
+		for _, d := range n.Deps {
+			ds := r.states[d]
+			if ds == nil {
+				return nil, fmt.Errorf("plan node %s depends on unknown node %s", n.Address, d)
+			}
+			s.waits++
+			ds.users = append(ds.users, s)
+		}
+	}
+	r.markForced()
+	if !opts.DryRun {
+		if err := opts.Store.PutRun(r.record); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{Outputs: map[string]cty.Value{}}
+	r.execute(ctx)
+
+	// The record, in plan order.
+	failed := false
+	for _, n := range plan.Nodes {
+		s := r.states[n.Address]
+		switch n.Kind {
+		case compiler.KindStage, compiler.KindDataset, compiler.KindModel:
+		default:
+			if s.status == statusFailed {
+				failed = true
+				s.run.Status = "failed"
+				r.record.Stages = append(r.record.Stages, s.run)
+			}
+			continue
+		}
+		if s.run.Status == "" {
+			s.run.Status = "skipped"
+		}
+		if s.status == statusFailed {
+			failed = true
+		}
+		if opts.DryRun {
+			res.Explain = append(res.Explain, Event{Address: n.Address, Kind: n.Kind, Status: s.run.Status, Reason: s.reason})
+		}
+		r.record.Stages = append(r.record.Stages, s.run)
+		if s.status == statusDone && s.value.Type().IsObjectType() && s.value.Type().HasAttribute("metrics") {
+			if j, err := EncodeValue(s.value.GetAttr("metrics")); err == nil {
+				r.record.Metrics[n.Address] = j
+			}
+		}
+	}
+	for _, o := range plan.Outputs {
+		s := r.states[o]
+		if s.status == statusDone {
+			res.Outputs[s.node.Name] = s.value
+			if j, err := EncodeValue(s.value); err == nil {
+				r.record.Outputs[s.node.Name] = j
+			}
+		}
+	}
+	r.record.Finished = time.Now().UTC()
+	r.record.Status = "ok"
+	var runErr error
+	if failed {
+		r.record.Status = "failed"
+		runErr = r.firstError()
+	}
+	if ctx.Err() != nil {
+		r.record.Status = "cancelled"
+		runErr = ctx.Err()
+	}
+	if !opts.DryRun {
+		if err := opts.Store.PutRun(r.record); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	res.Record = r.record
+	return res, runErr
+}
+
+// StageError is a failed node with its address.
+type StageError struct {
+	Address string
+	Err     error
+}
+
+func (e *StageError) Error() string { return e.Address + ": " + e.Err.Error() }
+func (e *StageError) Unwrap() error { return e.Err }
+
+// FailedError lists every failed node of a run.
+type FailedError struct{ Stages []*StageError }
+
+func (e *FailedError) Error() string {
+	var parts []string
+	for _, s := range e.Stages {
+		parts = append(parts, s.Error())
+	}
+	return fmt.Sprintf("%d stage(s) failed:\n  %s", len(e.Stages), strings.Join(parts, "\n  "))
+}
+
+func (r *run) firstError() error {
+	fe := &FailedError{}
+	for _, n := range r.plan.Nodes {
+		s := r.states[n.Address]
+		if s.status == statusFailed && s.err != nil {
+			fe.Stages = append(fe.Stages, &StageError{Address: n.Address, Err: s.err})
+		}
+	}
+	if len(fe.Stages) == 0 {
+		return errors.New("run failed")
+	}
+	return fe
+}
+
+func (r *run) markForced() {
+	match := func(n *compiler.Node, sel string) bool {
+		return sel == n.Address || sel == n.Name || sel == "stage."+n.Name
+	}
+	for _, n := range r.plan.Nodes {
+		for _, f := range r.opts.Force {
+			if match(n, f) {
+				r.forced[n.Address] = true
+			}
+		}
+	}
+	if r.opts.From == "" {
+		return
+	}
+	var mark func(s *nodeState)
+	mark = func(s *nodeState) {
+		if r.forced[s.node.Address] {
+			return
+		}
+		r.forced[s.node.Address] = true
+		for _, u := range s.users {
+			mark(u)
+		}
+	}
+	for _, n := range r.plan.Nodes {
+		if match(n, r.opts.From) {
+			mark(r.states[n.Address])
+		}
+	}
+}
+
+// execute schedules nodes as their dependencies finish. Cheap nodes
+// (expressions) run inline; stages run on up to Parallelism goroutines.
+func (r *run) execute(ctx context.Context) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, r.opts.Parallelism)
+	var schedule func(s *nodeState)
+	finish := func(s *nodeState) {
+		r.mu.Lock()
+		var ready []*nodeState
+		for _, u := range s.users {
+			u.waits--
+			if u.waits == 0 {
+				ready = append(ready, u)
+			}
+		}
+		r.mu.Unlock()
+		for _, u := range ready {
+			schedule(u)
+		}
+	}
+	schedule = func(s *nodeState) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			heavy := s.node.Kind == compiler.KindStage || s.node.Kind == compiler.KindDataset || s.node.Kind == compiler.KindModel
+			if heavy {
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+				}
+			}
+			r.step(ctx, s)
+			if heavy {
+				select {
+				case <-sem:
+				default:
+				}
+			}
+			finish(s)
+		}()
+	}
+	var roots []*nodeState
+	for _, n := range r.plan.Nodes {
+		if s := r.states[n.Address]; s.waits == 0 {
+			roots = append(roots, s)
+		}
+	}
+	for _, s := range roots {
+		schedule(s)
+	}
+	wg.Wait()
+}
+
+func (r *run) emit(ev Event) {
+	if r.opts.Events != nil {
+		r.mu.Lock()
+		r.opts.Events(ev)
+		r.mu.Unlock()
+	}
+}
+
+// step decides and runs one node whose dependencies are all settled.
+func (r *run) step(ctx context.Context, s *nodeState) {
+	n := s.node
+	if r.opts.DryRun {
+		for _, d := range n.Deps {
+			if ds := r.state(d); ds.run.Status == "will-run" {
+				s.status, s.reason = statusSkipped, "upstream "+d+" will run"
+				s.run.Status = "will-run"
+				if ds.node.Kind != compiler.KindStage && ds.node.Kind != compiler.KindDataset && ds.node.Kind != compiler.KindModel {
+					s.reason = ds.reason
+				}
+				if n.Kind == compiler.KindStage || n.Kind == compiler.KindDataset || n.Kind == compiler.KindModel {
+					r.emit(Event{Address: n.Address, Kind: n.Kind, Status: "will-run", Reason: s.reason})
+				}
+				return
+			}
+		}
+	}
+	// Skip when an input failed or was skipped, or the loop stopped.
+	for _, d := range n.Deps {
+		ds := r.state(d)
+		if ds.status == statusFailed || ds.status == statusSkipped {
+			if n.Kind == compiler.KindLoop && ds.status == statusSkipped && ds.reason == "loop stopped" {
+				continue
+			}
+			s.status, s.reason = statusSkipped, "upstream "+d+" did not finish"
+			if ds.status == statusSkipped && ds.reason == "loop stopped" {
+				s.reason = "loop stopped"
+			}
+			r.skipEvent(s)
+			return
+		}
+	}
+	if n.Gate != "" {
+		g := r.state(n.Gate)
+		if g.stop && n.Kind != compiler.KindState {
+			s.status, s.reason = statusSkipped, "loop stopped"
+			r.skipEvent(s)
+			return
+		}
+		if g.stop && n.Kind == compiler.KindState {
+			// The final state of a stopped loop; later states are skipped.
+			s.reason = "final"
+		}
+	}
+	if ctx.Err() != nil {
+		s.status, s.err, s.reason = statusSkipped, ctx.Err(), "cancelled"
+		r.skipEvent(s)
+		return
+	}
+	var err error
+	switch n.Kind {
+	case compiler.KindLocal, compiler.KindState, compiler.KindOutput:
+		s.value, err = r.evalExpr(n, n.Expr)
+		if err == nil && n.Kind == compiler.KindState {
+			s.value, err = r.conform(n, s.value)
+		}
+	case compiler.KindUntil:
+		var v cty.Value
+		v, err = r.evalExpr(n, n.Expr)
+		if err == nil {
+			v, err = convert.Convert(v, cty.Bool)
+		}
+		if err == nil {
+			if v.IsNull() || !v.IsKnown() {
+				err = fmt.Errorf("`until` evaluated to null")
+			} else {
+				s.value = v
+				s.stop = v.True()
+			}
+		}
+	case compiler.KindLoop:
+		s.value, err = r.loopValue(n)
+	default:
+		err = r.runStage(ctx, s)
+		if s.status == statusSkipped {
+			return
+		}
+	}
+	if err != nil {
+		s.status, s.err = statusFailed, err
+		s.run.Status, s.run.Error = "failed", err.Error()
+		r.emit(Event{Address: n.Address, Kind: n.Kind, Status: "failed", Err: err})
+		return
+	}
+	s.status = statusDone
+}
+
+func (r *run) skipEvent(s *nodeState) {
+	s.run.Status = "skipped"
+	if s.node.Kind == compiler.KindStage {
+		r.emit(Event{Address: s.node.Address, Kind: s.node.Kind, Status: "skipped", Reason: s.reason})
+	}
+}
+
+// conform converts a state value to the loop's state type.
+func (r *run) conform(n *compiler.Node, v cty.Value) (cty.Value, error) {
+	t, err := compiler.UnmarshalType(n.Type)
+	if err != nil || t == cty.DynamicPseudoType {
+		return v, nil
+	}
+	return convert.Convert(v, t)
+}
+
+// loopValue assembles loop.L: the rounds that ran and the final state.
+func (r *run) loopValue(n *compiler.Node) (cty.Value, error) {
+	var info *compiler.LoopInfo
+	for _, l := range r.plan.Loops {
+		if l.Name == n.Name {
+			info = l
+		}
+	}
+	t, err := compiler.UnmarshalType(n.Type)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	roundType := t.AttributeType("rounds").ElementType()
+	var rounds []cty.Value
+	final := cty.NullVal(t.AttributeType("state"))
+	for i, ids := range info.Round {
+		ok := true
+		attrs := map[string]cty.Value{"round": cty.NumberIntVal(int64(i))}
+		for j, addr := range ids.Stages {
+			st := r.state(addr)
+			if st.status != statusDone {
+				ok = false
+				break
+			}
+			attrs[info.Stages[j]] = st.value
+		}
+		if !ok {
+			break
+		}
+		if ids.State != "" {
+			attrs["state"] = r.state(ids.State).value
+		}
+		v, err := convert.Convert(cty.ObjectVal(attrs), roundType)
+		if err != nil {
+			return cty.NilVal, fmt.Errorf("round %d: %w", i, err)
+		}
+		rounds = append(rounds, v)
+		if ids.Until != "" && r.state(ids.Until).stop {
+			break
+		}
+	}
+	// The final state is the last state node that was evaluated.
+	for i := info.Rounds; i >= 0; i-- {
+		st := r.state(fmt.Sprintf("loop.%s[%d].state", info.Name, i))
+		if st != nil && st.status == statusDone {
+			final = st.value
+			break
+		}
+	}
+	list := cty.ListValEmpty(roundType)
+	if len(rounds) > 0 {
+		list = cty.ListVal(rounds)
+	}
+	return cty.ObjectVal(map[string]cty.Value{"rounds": list, "state": final}), nil
+}
+
+// runStage runs (or finds in the cache) a stage, dataset or model node.
+func (r *run) runStage(ctx context.Context, s *nodeState) error {
+	n := s.node
+	lib := r.opts.Library
+	var sig *compiler.Signature
+	var op Operator
+	var prov Provider
+	var name string
+	var version int
+	if n.Kind == compiler.KindModel {
+		var ok bool
+		if prov, ok = lib.Provider(n.Provider); !ok {
+			return fmt.Errorf("no implementation of model provider %q", n.Provider)
+		}
+		sig, _ = lib.Signatures().Provider(n.Provider)
+		name, version = "provider:"+prov.Name(), prov.Version()
+	} else {
+		var ok bool
+		if op, ok = lib.Operator(n.Operator); !ok {
+			return fmt.Errorf("operator %q has no implementation yet", n.Operator)
+		}
+		sig, _ = lib.Signatures().Operator(n.Operator)
+		name, version = op.Name(), op.Version()
+	}
+	if sig == nil {
+		return fmt.Errorf("no signature for %s", n.Address)
+	}
+	p, err := r.prepare(n, sig, name, version)
+	if err != nil {
+		return err
+	}
+	s.run.Key = p.key
+	forced := r.forced[n.Address]
+	if !forced {
+		entry, ok, err := r.opts.Store.GetStage(p.key)
+		if err != nil {
+			return err
+		}
+		if ok {
+			t, err := compiler.UnmarshalType(n.Type)
+			if err == nil {
+				v, derr := DecodeValue(entry.Result, t)
+				if derr == nil {
+					s.value = v
+					s.status = statusDone
+					s.run.Status = "cached"
+					r.emit(Event{Address: n.Address, Kind: n.Kind, Status: "cached"})
+					return nil
+				}
+			}
+		}
+	}
+	s.reason = r.explain(n, p, version, forced)
+	if r.opts.DryRun {
+		s.status = statusSkipped
+		s.run.Status = "will-run"
+		r.emit(Event{Address: n.Address, Kind: n.Kind, Status: "will-run", Reason: s.reason})
+		return nil
+	}
+	r.emit(Event{Address: n.Address, Kind: n.Kind, Status: "running", Reason: s.reason})
+	start := time.Now()
+	s.run.Started = start.UTC()
+	x := p.exec
+	x.Memo = r.opts.Store.Memo()
+	x.Progress = nopProgress{}
+	x.OpenModel = r.openModel
+	var v cty.Value
+	if prov != nil {
+		var ref compiler.ModelRef
+		ref, err = prov.Resolve(ctx, x)
+		ref.Address = ""
+		if ref.Provider == "" {
+			ref.Provider = prov.Name()
+		}
+		v = compiler.ModelVal(ref)
+	} else {
+		v, err = r.opts.Runner.RunStage(ctx, op, x)
+	}
+	s.run.Duration = time.Since(start)
+	s.run.Counts = x.Counts
+	if err != nil {
+		return err
+	}
+	if t, terr := compiler.UnmarshalType(n.Type); terr == nil && t != cty.DynamicPseudoType && !compiler.IsModelType(t) && !compiler.IsDatasetType(t) {
+		if cv, cerr := convert.Convert(v, t); cerr == nil {
+			v = cv
+		}
+	}
+	enc, err := EncodeValue(v)
+	if err != nil {
+		return fmt.Errorf("encoding result: %w", err)
+	}
+	var blobs []store.Digest
+	for _, d := range referencedBlobs(v) {
+		if has, _ := r.opts.Store.HasBlob(store.Digest(d)); has {
+			blobs = append(blobs, store.Digest(d))
+		}
+	}
+	entry := &store.StageEntry{Key: p.key, Address: n.Address, Operator: name, Version: version,
+		Params: p.params, Inputs: p.inputs, Result: enc, Blobs: blobs, Created: time.Now().UTC(), Duration: s.run.Duration}
+	if err := r.opts.Store.PutStage(entry); err != nil {
+		return err
+	}
+	s.value = v
+	s.run.Status = "ran"
+	r.emit(Event{Address: n.Address, Kind: n.Kind, Status: "ran", Duration: s.run.Duration, Reason: s.reason})
+	// Keep the record current so GC and `ouro runs` see work of a run that
+	// is still going.
+	return nil
+}
+
+// explain says why a stage runs, comparing with the last cached entry of
+// the same address.
+func (r *run) explain(n *compiler.Node, p *prepared, version int, forced bool) string {
+	if forced {
+		return "forced"
+	}
+	last, ok, err := r.opts.Store.LastForAddress(n.Address)
+	if err != nil || !ok {
+		return "new"
+	}
+	if last.Version != version {
+		return fmt.Sprintf("operator upgraded (v%d → v%d)", last.Version, version)
+	}
+	var inputs, params []string
+	for k, d := range p.params {
+		if last.Params[k] == d {
+			continue
+		}
+		if _, isInput := p.inputs[k]; isInput {
+			inputs = append(inputs, k)
+		} else {
+			params = append(params, k)
+		}
+	}
+	for k := range last.Params {
+		if _, ok := p.params[k]; !ok {
+			params = append(params, k)
+		}
+	}
+	sort.Strings(inputs)
+	sort.Strings(params)
+	var parts []string
+	if len(inputs) > 0 {
+		parts = append(parts, "input changed: "+strings.Join(inputs, ", "))
+	}
+	if len(params) > 0 {
+		parts = append(parts, "params changed: "+strings.Join(params, ", "))
+	}
+	if len(parts) == 0 {
+		return "seed or scope changed"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// openModel returns a memoised client for a model value.
+func (r *run) openModel(ctx context.Context, m cty.Value) (LM, error) {
+	if !m.IsKnown() || m.IsNull() || !compiler.IsModelType(m.Type()) {
+		return nil, fmt.Errorf("not a model value")
+	}
+	ref := *m.EncapsulatedValue().(*compiler.ModelRef)
+	key := ref.Provider + "\x00" + ref.Digest + "\x00" + ref.Config
+	r.lmMu.Lock()
+	defer r.lmMu.Unlock()
+	if lm, ok := r.lms[key]; ok {
+		return lm, nil
+	}
+	prov, ok := r.opts.Library.Provider(ref.Provider)
+	if !ok {
+		return nil, fmt.Errorf("no implementation of model provider %q", ref.Provider)
+	}
+	lm, err := prov.Open(ctx, ref, r.env)
+	if err != nil {
+		return nil, err
+	}
+	wrapped := &memoLM{lm: lm, memo: r.opts.Store.Memo()}
+	r.lms[key] = wrapped
+	return wrapped, nil
+}
+
+type nopProgress struct{}
+
+func (nopProgress) SetTotal(int64) {}
+func (nopProgress) Add(int64)      {}
+
+// SpecDigestShort abbreviates a digest for display.
+func SpecDigestShort(d string) string {
+	d = strings.TrimPrefix(d, "sha256:")
+	if len(d) > 12 {
+		return d[:12]
+	}
+	return d
+}
+
+// DefaultStoreDir is where a spec's store lives unless --store says
+// otherwise: .ouro beside the spec.
+func DefaultStoreDir(specPath string) string {
+	info, err := os.Stat(specPath)
+	if err == nil && info.IsDir() {
+		return filepath.Join(specPath, ".ouro")
+	}
+	return filepath.Join(filepath.Dir(specPath), ".ouro")
+}
+
+var _ = sha256.New
+var _ = hex.EncodeToString
