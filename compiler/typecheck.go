@@ -164,6 +164,7 @@ func (c *compiler) eval(n *tnode, e *texpr, extra map[string]cty.Type) cty.Value
 		c.errorf(t.SourceRange().Ptr(), "Unknown name", "%s", detail)
 		return cty.NilVal
 	}
+	checkLogic(e.expr)
 	v, d := e.expr.Value(c.context(n, e, extra))
 	c.diags = append(c.diags, d...)
 	if d.HasErrors() {
@@ -316,6 +317,14 @@ func (c *compiler) convertParam(n *tnode, p *Param, e *texpr, v cty.Value) (cty.
 	}
 	if IsDatasetType(v.Type()) && want != cty.DynamicPseudoType {
 		c.errorf(rng, "Invalid value for "+kind+" "+fmt.Sprintf("%q", p.Name), "%s of %s must be %s, but this is a dataset.", p.Name, n.addr, TypeString(want))
+		return cty.NilVal, false
+	}
+	if !v.IsWhollyKnown() && convert.GetConversion(v.Type(), want) == nil && convert.GetConversionUnsafe(v.Type(), want) != nil {
+		// An unknown value only converts unsafely (string to bool or
+		// number): whether it will succeed depends on data not seen yet,
+		// so `where = item.question` would fail on every record at run
+		// time. Demand the type itself.
+		c.errorf(rng, "Invalid value for "+kind+" "+fmt.Sprintf("%q", p.Name), "%s of %s must be %s, but this is %s; it is only known at run time, so it cannot be checked to convert. Convert explicitly (e.g. tonumber(…), … == \"true\").", p.Name, n.addr, TypeString(want), TypeString(v.Type()))
 		return cty.NilVal, false
 	}
 	conv, err := convert.Convert(v, want)

@@ -1,0 +1,3 @@
+model "m" {
+  provider = "opanai" # ERROR: Did you mean "openai"?
+}

@@ -1,0 +1,7 @@
+locals {
+  size = 3
+}
+
+output "o" {
+  value = local.sizes # ERROR: Reference to undeclared local value
+}

@@ -1,0 +1,14 @@
+dataset "problems" {
+  rows   = [{ question = "1+1", answer = 2 }]
+  schema = object({ question = string, answer = number })
+}
+
+stage "filter" "kept" {
+  input = dataset.problems
+  where = item.answer > 0
+}
+
+stage "filter" "more" {
+  input = stage.kep # ERROR@11: Did you mean stage.kept?
+  where = item.answer > 1
+}

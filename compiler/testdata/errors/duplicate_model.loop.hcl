@@ -1,0 +1,7 @@
+model "m" {
+  provider = "builtin"
+}
+
+model "m" { # ERROR: Duplicate model "m"
+  provider = "builtin"
+}

@@ -1,0 +1,3 @@
+locals {
+  r = round + 1 # ERROR: Invalid reference to round
+}

@@ -1,0 +1,7 @@
+model "m" {
+  provider = "builtin"
+}
+
+output "policy" {
+  value = state.policy # ERROR: Invalid reference to state
+}

@@ -1,0 +1,3 @@
+datset "problems" { # ERROR: Unsupported block type
+  rows = []
+}

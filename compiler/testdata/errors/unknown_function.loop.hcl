@@ -1,0 +1,3 @@
+locals {
+  n = extract_numbr("answer 3") # ERROR: Call to unknown function
+}

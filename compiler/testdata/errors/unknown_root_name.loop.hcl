@@ -1,0 +1,3 @@
+locals {
+  n = vars.rounds # ERROR: Did you mean "var"?
+}

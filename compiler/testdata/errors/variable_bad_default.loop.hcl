@@ -1,0 +1,4 @@
+variable "rounds" {
+  type    = number
+  default = "many" # ERROR: Invalid default value for variable
+}

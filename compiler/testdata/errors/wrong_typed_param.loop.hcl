@@ -1,0 +1,15 @@
+dataset "problems" {
+  rows   = [{ question = "1+1", answer = 2 }]
+  schema = object({ question = string, answer = number })
+}
+
+model "m" {
+  provider = "builtin"
+}
+
+stage "generate" "attempts" {
+  model   = model.m
+  input   = dataset.problems
+  prompt  = "Q: ${item.question}\nA:"
+  samples = "eight" # ERROR: Invalid value for argument "samples"
+}
