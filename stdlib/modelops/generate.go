@@ -1,0 +1,126 @@
+package modelops
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/ouroloop/ouro/runtime"
+	"github.com/ouroloop/ouro/stdlib/providers"
+)
+
+// Generate samples completions per record: one output record per (record,
+// sample), in input order, with the input fields plus prompt, completion,
+// sample, finish_reason and, when logprobs is set, logprob.
+type Generate struct{}
+
+func (*Generate) Name() string { return "generate" }
+func (*Generate) Version() int { return 1 }
+
+// sampled is one record's request and its completions.
+type sampled struct {
+	rec    cty.Value
+	prompt string // the prompt as recorded (messages rendered with the chat template)
+	comps  []runtime.Completion
+}
+
+// sampleRecords builds one request per record (prompt or messages), sends
+// them all in chunks, and returns the records with their completions.
+func sampleRecords(ctx context.Context, x *runtime.Exec, lm runtime.LM, recs []cty.Value, tmpl runtime.GenRequest, n int) ([]sampled, error) {
+	reqs := make([]runtime.GenRequest, len(recs))
+	out := make([]sampled, len(recs))
+	_, useMsgs := x.Items["messages"]
+	if _, ok := x.Items["prompt"]; ok {
+		useMsgs = false
+	}
+	for i, rec := range recs {
+		r := tmpl
+		r.N = n
+		if useMsgs {
+			msgs, err := itemMessages(x, i, rec)
+			if err != nil {
+				return nil, err
+			}
+			r.Messages = msgs
+			out[i].prompt = providers.ChatPrompt(msgs)
+		} else {
+			p, err := itemString(x, "prompt", i, itemVars(rec))
+			if err != nil {
+				return nil, err
+			}
+			r.Prompt = p
+			out[i].prompt = p
+		}
+		reqs[i] = r
+		out[i].rec = rec
+	}
+	progressTotal(x, int64(len(reqs)))
+	res, err := generateAll(ctx, x, lm, reqs)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].comps = res[i][:n]
+	}
+	return out, nil
+}
+
+// sampleFields are the fields generate and evaluate add to a record.
+func sampleFields(s sampled, i int, logprob bool) map[string]cty.Value {
+	c := s.comps[i]
+	add := map[string]cty.Value{
+		"prompt":        cty.StringVal(s.prompt),
+		"completion":    cty.StringVal(c.Text),
+		"sample":        cty.NumberIntVal(int64(i)),
+		"finish_reason": cty.StringVal(c.FinishReason),
+	}
+	if logprob {
+		add["logprob"] = cty.NumberFloatVal(c.LogProb)
+	}
+	return add
+}
+
+var sampleTypes = map[string]cty.Type{"prompt": cty.String, "completion": cty.String, "sample": cty.Number, "finish_reason": cty.String}
+
+func (*Generate) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
+	_, hasP := x.Items["prompt"]
+	_, hasM := x.Items["messages"]
+	if hasP == hasM {
+		return cty.NilVal, fmt.Errorf("%s: give exactly one of prompt or messages", addr(x))
+	}
+	tmpl, n, err := sampling(x)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	recs, in, err := readInput(x, "input")
+	if err != nil {
+		return cty.NilVal, err
+	}
+	lm, err := openModel(ctx, x, "model")
+	if err != nil {
+		return cty.NilVal, err
+	}
+	got, err := sampleRecords(ctx, x, lm, recs, tmpl, n)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	add := map[string]cty.Type{}
+	for k, v := range sampleTypes {
+		add[k] = v
+	}
+	if tmpl.LogProbs {
+		add["logprob"] = cty.Number
+	}
+	schema := outSchema(x, in, add)
+	return x.WriteDataset(schema, func(write func(cty.Value) error) error {
+		for _, s := range got {
+			for i := range s.comps {
+				if err := write(extend(s.rec, sampleFields(s, i, tmpl.LogProbs))); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,4 @@
+package modelops
+
+type Judge struct{ Generate }
+type Refine struct{ Generate }

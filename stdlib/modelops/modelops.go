@@ -1,0 +1,410 @@
+// Package modelops implements ouro's model operators: generate, judge,
+// refine, evaluate, sft and dpo. Their compiler signatures live in package
+// stdlib; models are reached through runtime.Exec.OpenModel (which the
+// executor wraps with the per-request memo) and, for training, through the
+// builtin provider's checkpoint blobs.
+package modelops
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"math/big"
+	"sort"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/ouroloop/ouro/compiler"
+	"github.com/ouroloop/ouro/runtime"
+)
+
+// Operators returns the model operators.
+func Operators() []runtime.Operator {
+	return []runtime.Operator{&Generate{}, &Judge{}, &Refine{}, &Evaluate{}, &SFT{}, &DPO{}}
+}
+
+// chunk is how many requests go to LM.Generate at once: large enough for
+// the builtin model to batch, small enough to report progress and to keep a
+// killed run's lost work (the memo saves finished chunks) small.
+const chunk = 256
+
+// MixSeed combines the stage's seed with a parameter seed: the first 8 bytes
+// (little-endian) of SHA-256("ouro-modelops-seed\x00" || le64(stage) ||
+// le64(param)).
+func MixSeed(stage, param uint64) uint64 {
+	h := sha256.New()
+	h.Write([]byte("ouro-modelops-seed\x00"))
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], stage)
+	binary.LittleEndian.PutUint64(b[8:], param)
+	h.Write(b[:])
+	return binary.LittleEndian.Uint64(h.Sum(nil)[:8])
+}
+
+// --- parameters ---
+
+func addr(x *runtime.Exec) string {
+	if x.Node != nil && x.Node.Address != "" {
+		return x.Node.Address
+	}
+	return "stage"
+}
+
+func num(x *runtime.Exec, name string) (float64, bool) {
+	v := x.Param(name)
+	if v.IsNull() || !v.IsKnown() || v.Type() != cty.Number {
+		return 0, false
+	}
+	f, _ := v.AsBigFloat().Float64()
+	return f, true
+}
+
+func numDef(x *runtime.Exec, name string, def float64) float64 {
+	if f, ok := num(x, name); ok {
+		return f
+	}
+	return def
+}
+
+func intParam(x *runtime.Exec, name string, def int) (int, error) {
+	v := x.Param(name)
+	if v.IsNull() || !v.IsKnown() || v.Type() != cty.Number {
+		return def, nil
+	}
+	bf := v.AsBigFloat()
+	i, acc := bf.Int64()
+	if !bf.IsInt() || acc != big.Exact {
+		return 0, fmt.Errorf("%s: %s must be a whole number", addr(x), name)
+	}
+	return int(i), nil
+}
+
+func uintParam(x *runtime.Exec, name string) (uint64, error) {
+	v := x.Param(name)
+	if v.IsNull() || !v.IsKnown() || v.Type() != cty.Number {
+		return 0, nil
+	}
+	bf := v.AsBigFloat()
+	if !bf.IsInt() {
+		return 0, fmt.Errorf("%s: %s must be a whole number", addr(x), name)
+	}
+	if bf.Sign() < 0 {
+		i, _ := bf.Int64()
+		return uint64(i), nil
+	}
+	u, _ := bf.Uint64()
+	return u, nil
+}
+
+func strParam(x *runtime.Exec, name, def string) string {
+	v := x.Param(name)
+	if v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
+		return def
+	}
+	return v.AsString()
+}
+
+func boolParam(x *runtime.Exec, name string) bool {
+	v := x.Param(name)
+	return !v.IsNull() && v.IsKnown() && v.Type() == cty.Bool && v.True()
+}
+
+func strList(v cty.Value) []string {
+	if v.IsNull() || !v.IsKnown() || !(v.Type().IsListType() || v.Type().IsTupleType() || v.Type().IsSetType()) {
+		return nil
+	}
+	var out []string
+	for it := v.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		if !e.IsNull() && e.Type() == cty.String {
+			out = append(out, e.AsString())
+		}
+	}
+	return out
+}
+
+// sampling reads the shared sampling parameters into a request template and
+// the number of samples.
+func sampling(x *runtime.Exec) (runtime.GenRequest, int, error) {
+	n, err := intParam(x, "samples", 1)
+	if err != nil {
+		return runtime.GenRequest{}, 0, err
+	}
+	if n < 0 {
+		return runtime.GenRequest{}, 0, fmt.Errorf("%s: samples must be ≥ 0", addr(x))
+	}
+	topK, err := intParam(x, "top_k", 0)
+	if err != nil {
+		return runtime.GenRequest{}, 0, err
+	}
+	maxTok, err := intParam(x, "max_tokens", 64)
+	if err != nil {
+		return runtime.GenRequest{}, 0, err
+	}
+	seed, err := uintParam(x, "seed")
+	if err != nil {
+		return runtime.GenRequest{}, 0, err
+	}
+	return runtime.GenRequest{
+		Temperature: numDef(x, "temperature", 1),
+		TopP:        numDef(x, "top_p", 1),
+		TopK:        topK,
+		MaxTokens:   maxTok,
+		Stop:        strList(x.Param("stop")),
+		Seed:        MixSeed(x.Seed, seed),
+		LogProbs:    boolParam(x, "logprobs"),
+	}, n, nil
+}
+
+// --- models ---
+
+func modelRef(x *runtime.Exec, name string) (*compiler.ModelRef, error) {
+	v := x.Param(name)
+	if v.IsNull() || !v.IsKnown() || !compiler.IsModelType(v.Type()) {
+		return nil, fmt.Errorf("%s: parameter %q is not a model", addr(x), name)
+	}
+	return v.EncapsulatedValue().(*compiler.ModelRef), nil
+}
+
+func openModel(ctx context.Context, x *runtime.Exec, name string) (runtime.LM, error) {
+	if _, err := modelRef(x, name); err != nil {
+		return nil, err
+	}
+	if x.OpenModel == nil {
+		return nil, fmt.Errorf("%s: the runtime gave no way to open models", addr(x))
+	}
+	lm, err := x.OpenModel(ctx, x.Param(name))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", addr(x), name, err)
+	}
+	return lm, nil
+}
+
+// generateAll sends reqs in chunks and reports each finished request as
+// progress. It checks that every request got its N completions.
+func generateAll(ctx context.Context, x *runtime.Exec, lm runtime.LM, reqs []runtime.GenRequest) ([][]runtime.Completion, error) {
+	out := make([][]runtime.Completion, 0, len(reqs))
+	for lo := 0; lo < len(reqs); lo += chunk {
+		hi := min(lo+chunk, len(reqs))
+		res, err := lm.Generate(ctx, reqs[lo:hi])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", addr(x), err)
+		}
+		if len(res) != hi-lo {
+			return nil, fmt.Errorf("%s: model %s answered %d of %d requests", addr(x), lm.Identity(), len(res), hi-lo)
+		}
+		for i, cs := range res {
+			if len(cs) < reqs[lo+i].N {
+				return nil, fmt.Errorf("%s: model %s returned %d of %d samples for request %d", addr(x), lm.Identity(), len(cs), reqs[lo+i].N, lo+i)
+			}
+		}
+		out = append(out, res...)
+		progressAdd(x, int64(hi-lo))
+	}
+	return out, nil
+}
+
+func progressTotal(x *runtime.Exec, n int64) {
+	if x.Progress != nil {
+		x.Progress.SetTotal(n)
+	}
+}
+
+func progressAdd(x *runtime.Exec, n int64) {
+	if x.Progress != nil {
+		x.Progress.Add(n)
+	}
+}
+
+// --- records ---
+
+// readInput reads every record of a dataset parameter.
+func readInput(x *runtime.Exec, name string) ([]cty.Value, cty.Type, error) {
+	r, c, err := x.Open(name)
+	if err != nil {
+		return nil, cty.NilType, err
+	}
+	defer c.Close()
+	recs, err := r.ReadAll()
+	if err != nil {
+		return nil, cty.NilType, fmt.Errorf("%s: reading %s: %w", addr(x), name, err)
+	}
+	return recs, r.Schema(), nil
+}
+
+// extendType adds fields to a record type.
+func extendType(elem cty.Type, add map[string]cty.Type) cty.Type {
+	attrs := map[string]cty.Type{}
+	if elem.IsObjectType() {
+		for k, v := range elem.AttributeTypes() {
+			attrs[k] = v
+		}
+	}
+	for k, v := range add {
+		attrs[k] = v
+	}
+	return cty.Object(attrs)
+}
+
+// extend adds fields to a record.
+func extend(rec cty.Value, add map[string]cty.Value) cty.Value {
+	attrs := map[string]cty.Value{}
+	if !rec.IsNull() && rec.Type().IsObjectType() {
+		for k, v := range rec.AsValueMap() {
+			attrs[k] = v
+		}
+	}
+	for k, v := range add {
+		attrs[k] = v
+	}
+	return cty.ObjectVal(attrs)
+}
+
+// outSchema is the record type of the stage's output: what the compiler
+// inferred, or else the input type with the added fields.
+func outSchema(x *runtime.Exec, in cty.Type, add map[string]cty.Type) cty.Type {
+	if e := x.OutputElem(); e.IsObjectType() {
+		return e
+	}
+	return extendType(in, add)
+}
+
+// nodeType is the stage's value type as the compiler inferred it.
+func nodeType(x *runtime.Exec) cty.Type {
+	if x.Node == nil || len(x.Node.Type) == 0 {
+		return cty.DynamicPseudoType
+	}
+	t, err := compiler.UnmarshalType(x.Node.Type)
+	if err != nil {
+		return cty.DynamicPseudoType
+	}
+	return t
+}
+
+func recErr(x *runtime.Exec, i int, what string, err error) error {
+	return fmt.Errorf("%s: record %d: %s: %w", addr(x), i+1, what, err)
+}
+
+// itemString evaluates a per-item string expression.
+func itemString(x *runtime.Exec, name string, i int, vars map[string]cty.Value) (string, error) {
+	e, ok := x.Items[name]
+	if !ok {
+		return "", fmt.Errorf("%s: missing %s", addr(x), name)
+	}
+	v, err := e.Eval(vars)
+	if err != nil {
+		return "", recErr(x, i, name, err)
+	}
+	if !v.IsKnown() || v.IsNull() {
+		return "", recErr(x, i, name, fmt.Errorf("value is null"))
+	}
+	s, err := convert.Convert(v, cty.String)
+	if err != nil {
+		return "", recErr(x, i, name, err)
+	}
+	return s.AsString(), nil
+}
+
+func itemVars(rec cty.Value) map[string]cty.Value { return map[string]cty.Value{"item": rec} }
+
+// itemMessages evaluates the per-item `messages` expression.
+func itemMessages(x *runtime.Exec, i int, rec cty.Value) ([]runtime.Message, error) {
+	v, err := x.Items["messages"].EvalItem(rec)
+	if err != nil {
+		return nil, recErr(x, i, "messages", err)
+	}
+	if v.IsNull() || !v.IsKnown() || !(v.Type().IsListType() || v.Type().IsTupleType()) {
+		return nil, recErr(x, i, "messages", fmt.Errorf("not a list of {role, content}"))
+	}
+	var out []runtime.Message
+	for it := v.ElementIterator(); it.Next(); {
+		_, m := it.Element()
+		if m.IsNull() || !m.Type().IsObjectType() || !m.Type().HasAttribute("role") || !m.Type().HasAttribute("content") {
+			return nil, recErr(x, i, "messages", fmt.Errorf("each message needs role and content"))
+		}
+		role, err1 := convert.Convert(m.GetAttr("role"), cty.String)
+		content, err2 := convert.Convert(m.GetAttr("content"), cty.String)
+		if err1 != nil || err2 != nil || role.IsNull() || content.IsNull() {
+			return nil, recErr(x, i, "messages", fmt.Errorf("role and content must be strings"))
+		}
+		out = append(out, runtime.Message{Role: role.AsString(), Content: content.AsString()})
+	}
+	return out, nil
+}
+
+// listOf builds a list of vals of type elem (converted when elem is known);
+// values of differing types make a tuple.
+func listOf(vals []cty.Value, elem cty.Type) (cty.Value, error) {
+	if elem != cty.NilType && elem != cty.DynamicPseudoType && !elem.HasDynamicTypes() {
+		if len(vals) == 0 {
+			return cty.ListValEmpty(elem), nil
+		}
+		cv := make([]cty.Value, len(vals))
+		for i, v := range vals {
+			c, err := convert.Convert(v, elem)
+			if err != nil {
+				return cty.NilVal, err
+			}
+			cv[i] = c
+		}
+		return cty.ListVal(cv), nil
+	}
+	if len(vals) == 0 {
+		return cty.ListValEmpty(cty.DynamicPseudoType), nil
+	}
+	t := vals[0].Type()
+	same := true
+	for _, v := range vals[1:] {
+		if !v.Type().Equals(t) {
+			same = false
+			break
+		}
+	}
+	if same && t != cty.DynamicPseudoType {
+		return cty.ListVal(vals), nil
+	}
+	if ut, conv := convert.UnifyUnsafe(typesOf(vals)); ut != cty.NilType && ut != cty.DynamicPseudoType {
+		cv := make([]cty.Value, len(vals))
+		for i, v := range vals {
+			if conv[i] == nil {
+				cv[i] = v
+				continue
+			}
+			c, err := conv[i](v)
+			if err != nil {
+				return cty.TupleVal(vals), nil
+			}
+			cv[i] = c
+		}
+		return cty.ListVal(cv), nil
+	}
+	return cty.TupleVal(vals), nil
+}
+
+func typesOf(vals []cty.Value) []cty.Type {
+	ts := make([]cty.Type, len(vals))
+	for i, v := range vals {
+		ts[i] = v.Type()
+	}
+	return ts
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func promptPrefix(s string) string {
+	s = strings.ReplaceAll(s, "\n", `\n`)
+	if len(s) > 60 {
+		return s[:60] + "…"
+	}
+	return s
+}
