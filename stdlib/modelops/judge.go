@@ -1,4 +1,218 @@
 package modelops
 
-type Judge struct{ Generate }
-type Refine struct{ Generate }
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/ouroloop/ouro/runtime"
+)
+
+// Judge is LLM-as-a-judge: per record, k completions of the rubric prompt,
+// each parsed with the pattern; score is the mean of the parsed `score`
+// captures (judgements that do not parse are left out; none parsing gives
+// a null score) and judgements lists the k raw texts.
+type Judge struct{}
+
+func (*Judge) Name() string { return "judge" }
+func (*Judge) Version() int { return 1 }
+
+func (*Judge) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
+	pat := x.Patterns["pattern"]
+	if pat == nil {
+		return cty.NilVal, fmt.Errorf("%s: no pattern", addr(x))
+	}
+	tmpl, _, err := sampling(x)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	tmpl.LogProbs = false
+	k, err := intParam(x, "k", 1)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	if k < 1 {
+		return cty.NilVal, fmt.Errorf("%s: k must be at least 1", addr(x))
+	}
+	recs, in, err := readInput(x, "input")
+	if err != nil {
+		return cty.NilVal, err
+	}
+	lm, err := openModel(ctx, x, "model")
+	if err != nil {
+		return cty.NilVal, err
+	}
+	got, err := sampleRecords(ctx, x, lm, recs, tmpl, k)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	schema := outSchema(x, in, map[string]cty.Type{"score": cty.Number, "judgements": cty.List(cty.String)})
+	var unparsed int64
+	v, err := x.WriteDataset(schema, func(write func(cty.Value) error) error {
+		for _, s := range got {
+			texts := make([]cty.Value, len(s.comps))
+			var sum float64
+			var n int
+			for i, c := range s.comps {
+				texts[i] = cty.StringVal(c.Text)
+				if f, ok := judgeScore(pat.Match, c.Text); ok {
+					sum += f
+					n++
+				} else {
+					unparsed++
+				}
+			}
+			score := cty.NullVal(cty.Number)
+			if n > 0 {
+				score = cty.NumberFloatVal(sum / float64(n))
+			}
+			if err := write(extend(s.rec, map[string]cty.Value{"score": score, "judgements": cty.ListVal(texts)})); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if unparsed > 0 {
+		x.Count("unparsed_judgements", unparsed)
+	}
+	return v, err
+}
+
+func judgeScore(match func(string) (map[string]cty.Value, bool), text string) (float64, bool) {
+	caps, ok := match(text)
+	if !ok {
+		return 0, false
+	}
+	sv, ok := caps["score"]
+	if !ok || sv.IsNull() || !sv.IsKnown() {
+		return 0, false
+	}
+	nv, err := convert.Convert(sv, cty.Number)
+	if err != nil || nv.IsNull() {
+		return 0, false
+	}
+	f, _ := nv.AsBigFloat().Float64()
+	return f, true
+}
+
+// Refine is Self-Refine: per record, a draft from prompt, then up to
+// `iterations` rounds of critique (sees item, draft) and revision (sees
+// item, draft, feedback); a critique containing stop_when ends the record's
+// refinement. Adds draft (the first), refined (the last) and history (every
+// critiqued draft with its feedback). All records advance in lockstep, so
+// each round is one batch of requests.
+type Refine struct{}
+
+func (*Refine) Name() string { return "refine" }
+func (*Refine) Version() int { return 1 }
+
+func (*Refine) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
+	tmpl, _, err := sampling(x)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	tmpl.LogProbs = false
+	tmpl.N = 1
+	iters, err := intParam(x, "iterations", 2)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	stopWhen := strParam(x, "stop_when", "")
+	recs, in, err := readInput(x, "input")
+	if err != nil {
+		return cty.NilVal, err
+	}
+	lm, err := openModel(ctx, x, "model")
+	if err != nil {
+		return cty.NilVal, err
+	}
+	progressTotal(x, int64(len(recs)*(1+2*max(iters, 0))))
+
+	ask := func(prompts []string) ([]string, error) {
+		reqs := make([]runtime.GenRequest, len(prompts))
+		for i, p := range prompts {
+			reqs[i] = tmpl
+			reqs[i].Prompt = p
+		}
+		res, err := generateAll(ctx, x, lm, reqs)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]string, len(res))
+		for i, cs := range res {
+			out[i] = cs[0].Text
+		}
+		return out, nil
+	}
+
+	prompts := make([]string, len(recs))
+	for i, rec := range recs {
+		if prompts[i], err = itemString(x, "prompt", i, itemVars(rec)); err != nil {
+			return cty.NilVal, err
+		}
+	}
+	first, err := ask(prompts)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	current := append([]string(nil), first...)
+	history := make([][]cty.Value, len(recs))
+	active := make([]int, len(recs))
+	for i := range active {
+		active[i] = i
+	}
+	for it := 0; it < iters && len(active) > 0; it++ {
+		cp := make([]string, len(active))
+		for j, i := range active {
+			vars := map[string]cty.Value{"item": recs[i], "draft": cty.StringVal(current[i])}
+			if cp[j], err = itemString(x, "critique", i, vars); err != nil {
+				return cty.NilVal, err
+			}
+		}
+		fb, err := ask(cp)
+		if err != nil {
+			return cty.NilVal, err
+		}
+		var revise []int
+		var rp []string
+		for j, i := range active {
+			history[i] = append(history[i], cty.ObjectVal(map[string]cty.Value{"draft": cty.StringVal(current[i]), "feedback": cty.StringVal(fb[j])}))
+			if stopWhen != "" && strings.Contains(fb[j], stopWhen) {
+				progressAdd(x, int64(1+2*(iters-it-1))) // the rounds this record skips
+				continue
+			}
+			vars := map[string]cty.Value{"item": recs[i], "draft": cty.StringVal(current[i]), "feedback": cty.StringVal(fb[j])}
+			p, err := itemString(x, "revise", i, vars)
+			if err != nil {
+				return cty.NilVal, err
+			}
+			revise = append(revise, i)
+			rp = append(rp, p)
+		}
+		rev, err := ask(rp)
+		if err != nil {
+			return cty.NilVal, err
+		}
+		for j, i := range revise {
+			current[i] = rev[j]
+		}
+		active = revise
+	}
+	step := cty.Object(map[string]cty.Type{"draft": cty.String, "feedback": cty.String})
+	schema := outSchema(x, in, map[string]cty.Type{"draft": cty.String, "refined": cty.String, "history": cty.List(step)})
+	return x.WriteDataset(schema, func(write func(cty.Value) error) error {
+		for i, rec := range recs {
+			h := cty.ListValEmpty(step)
+			if len(history[i]) > 0 {
+				h = cty.ListVal(history[i])
+			}
+			if err := write(extend(rec, map[string]cty.Value{"draft": cty.StringVal(first[i]), "refined": cty.StringVal(current[i]), "history": h})); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
