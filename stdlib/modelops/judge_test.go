@@ -36,7 +36,9 @@ func withFake(x *runtime.Exec, f *fakeLM) {
 	x.OpenModel = func(context.Context, cty.Value) (runtime.LM, error) { return f, nil }
 }
 
-func fakeModel() cty.Value { return compiler.ModelVal(compiler.ModelRef{Provider: "fake", Digest: "fake"}) }
+func fakeModel() cty.Value {
+	return compiler.ModelVal(compiler.ModelRef{Provider: "fake", Digest: "fake"})
+}
 
 func TestJudge(t *testing.T) {
 	h := newHarness(t)
