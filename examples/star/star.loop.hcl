@@ -17,8 +17,21 @@ variable "rounds" {
 }
 
 variable "samples" {
-  type    = number
-  default = 4
+  type        = number
+  default     = 4
+  description = "Rationales sampled per training question each round."
+}
+
+variable "base_steps" {
+  type        = number
+  default     = 300
+  description = "SFT steps that teach the base model the rationale format."
+}
+
+variable "tune_steps" {
+  type        = number
+  default     = 400
+  description = "SFT steps per round on the kept rationales."
 }
 
 settings {
@@ -45,19 +58,27 @@ model "init" {
   layers    = 2
   dim       = 64
   heads     = 4
-  max_seq   = 96
+  max_seq   = 64
   positions = "rope"
   seed      = 7
 }
 
-# A few-shot-free stand-in for the paper's prompted base model: teach the
-# format on a handful of worked examples.
+# The paper prompts a pretrained model with a few worked examples; our
+# from-scratch model instead learns the rationale format from them.
+stage "map" "seed_examples" {
+  input  = dataset.seed_rationales
+  fields = { prompt = "Q: ${item.question}\nA:", completion = " ${item.rationale}" }
+  drop   = ["rationale"]
+}
+
 stage "sft" "base" {
-  base   = model.init
-  data   = dataset.seed_rationales
-  prompt = "Q: ${item.question}\nA:"
-  target = " ${item.rationale}"
-  steps  = 300
+  base          = model.init
+  data          = stage.seed_examples
+  prompt        = item.prompt
+  target        = item.completion
+  steps         = var.base_steps
+  batch_size    = 16
+  learning_rate = 0.003
 }
 
 stage "evaluate" "eval0" {
@@ -65,7 +86,8 @@ stage "evaluate" "eval0" {
   input       = dataset.heldout
   prompt      = "Q: ${item.question}\nA:"
   temperature = 0
-  max_tokens  = 40
+  max_tokens  = 32
+  stop        = ["\n"]
   score       = extract_number(item.completion) == item.answer
   metrics     = { accuracy = fraction(scores) }
 }
@@ -74,20 +96,22 @@ loop "star" {
   rounds = var.rounds
   state  = { policy = stage.base.model, best = stage.eval0.metrics.accuracy }
 
+  # 1. Sample rationales from the current policy.
   stage "generate" "attempts" {
     model       = state.policy
     input       = dataset.train
     prompt      = "Q: ${item.question}\nA:"
     samples     = var.samples
     temperature = 0.7
-    max_tokens  = 40
+    max_tokens  = 32
     stop        = ["\n"]
   }
 
+  # 2. Keep the rationales whose final answer is right.
   stage "extract" "parsed" {
     input   = stage.attempts
     from    = item.completion
-    pattern = "= {answer:number}"
+    pattern = "= {answer:int}"
   }
 
   stage "filter" "correct" {
@@ -95,14 +119,20 @@ loop "star" {
     where = item.parsed.answer == item.answer
   }
 
-  # Rationalisation: for problems the model got wrong, show the answer as a
-  # hint and keep rationales that reach it.
+  stage "map" "correct_examples" {
+    input  = stage.correct
+    fields = {}
+    drop   = ["a", "b", "answer", "sample", "finish_reason", "parsed"]
+  }
+
+  # 3. Rationalisation: show the answer as a hint; keep rationales that
+  #    reach it, and train on them *without* the hint.
   stage "generate" "hinted" {
     model       = state.policy
     input       = dataset.train
-    prompt      = "Q: ${item.question} (answer ${item.answer})\nA:"
+    prompt      = "Q: ${item.question} (${item.answer})\nA:"
     temperature = 0.7
-    max_tokens  = 40
+    max_tokens  = 32
     stop        = ["\n"]
   }
 
@@ -111,35 +141,36 @@ loop "star" {
     where = extract_number(item.completion) == item.answer
   }
 
-  stage "map" "plain_prompts" {
+  stage "map" "rationalised_examples" {
     input  = stage.rationalised
     fields = { prompt = "Q: ${item.question}\nA:" }
-  }
-
-  stage "map" "correct_plain" {
-    input  = stage.correct
-    fields = {}
-    drop   = ["parsed"]
+    drop   = ["a", "b", "answer", "sample", "finish_reason"]
   }
 
   stage "concat" "kept" {
-    inputs = [stage.correct_plain, stage.plain_prompts]
+    inputs = [stage.seed_examples, stage.correct_examples, stage.rationalised_examples]
   }
 
+  # 4. Fine-tune the *base* model on everything kept (STaR restarts from
+  #    the base each round rather than continuing from the policy).
   stage "sft" "tune" {
-    base   = stage.base.model # STaR restarts from the base model each round
-    data   = stage.kept
-    prompt = item.prompt
-    target = item.completion
-    steps  = 200
+    base          = stage.base.model
+    data          = stage.kept
+    prompt        = item.prompt
+    target        = item.completion
+    steps         = var.tune_steps
+    batch_size    = 16
+    learning_rate = 0.003
   }
 
+  # 5. Held-out accuracy of this round's model.
   stage "evaluate" "eval" {
     model       = stage.tune.model
     input       = dataset.heldout
     prompt      = "Q: ${item.question}\nA:"
     temperature = 0
-    max_tokens  = 40
+    max_tokens  = 32
+    stop        = ["\n"]
     score       = extract_number(item.completion) == item.answer
     metrics     = { accuracy = fraction(scores) }
   }

@@ -1,0 +1,78 @@
+//go:build ignore
+
+// gendata writes the STaR example's data: a few worked seed rationales,
+// training questions without rationales, and held-out questions.
+//
+//	go run gendata.go
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+)
+
+type problem struct {
+	Question string `json:"question"`
+	A        int    `json:"a"`
+	B        int    `json:"b"`
+	Answer   int    `json:"answer"`
+}
+
+type seed struct {
+	Question  string `json:"question"`
+	Rationale string `json:"rationale"`
+}
+
+// Rationale spells out column addition: ones, then tens with the carry.
+func Rationale(a, b int) string {
+	s0 := a%10 + b%10
+	c := s0 / 10
+	s1 := a/10 + b/10 + c
+	return fmt.Sprintf("%d+%d=%d, %d+%d+%d=%d = %d", a%10, b%10, s0, a/10, b/10, c, s1, a+b)
+}
+
+func write(name string, rows []any) {
+	f, err := os.Create(name)
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	enc := json.NewEncoder(f)
+	for _, r := range rows {
+		if err := enc.Encode(r); err != nil {
+			panic(err)
+		}
+	}
+}
+
+func main() {
+	r := rand.New(rand.NewPCG(2022, 3))
+	seen := map[[2]int]bool{}
+	next := func() (int, int) {
+		for {
+			a, b := 10+r.IntN(90), 10+r.IntN(90)
+			if !seen[[2]int{a, b}] {
+				seen[[2]int{a, b}] = true
+				return a, b
+			}
+		}
+	}
+	var seeds, train, heldout []any
+	for range 40 {
+		a, b := next()
+		seeds = append(seeds, seed{Question: fmt.Sprintf("%d+%d", a, b), Rationale: Rationale(a, b)})
+	}
+	for range 400 {
+		a, b := next()
+		train = append(train, problem{fmt.Sprintf("%d+%d", a, b), a, b, a + b})
+	}
+	for range 100 {
+		a, b := next()
+		heldout = append(heldout, problem{fmt.Sprintf("%d+%d", a, b), a, b, a + b})
+	}
+	write("data/seed.jsonl", seeds)
+	write("data/train.jsonl", train)
+	write("data/heldout.jsonl", heldout)
+}
