@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"sync"
 )
 
 // memoLM wraps a model client with the per-request memo: completion i of a
@@ -33,6 +34,11 @@ func requestKey(identity string, req GenRequest, i int) []byte {
 // Generate answers from the memo where every sample of a request is there,
 // and sends the rest to the model in one call.
 func (m *memoLM) Generate(ctx context.Context, reqs []GenRequest) ([][]Completion, error) {
+	out, _, err := m.generate(ctx, reqs)
+	return out, err
+}
+
+func (m *memoLM) generate(ctx context.Context, reqs []GenRequest) ([][]Completion, int, error) {
 	out := make([][]Completion, len(reqs))
 	var missIdx []int
 	var miss []GenRequest
@@ -47,7 +53,7 @@ func (m *memoLM) Generate(ctx context.Context, reqs []GenRequest) ([][]Completio
 		for i := 0; i < n; i++ {
 			b, ok, err := m.memo.Get(requestKey(id, req, i))
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			if !ok || json.Unmarshal(b, &comps[i]) != nil {
 				all = false
@@ -62,22 +68,41 @@ func (m *memoLM) Generate(ctx context.Context, reqs []GenRequest) ([][]Completio
 		miss = append(miss, req)
 	}
 	if len(miss) == 0 {
-		return out, nil
+		return out, 0, nil
 	}
 	got, err := m.lm.Generate(ctx, miss)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for j, ri := range missIdx {
 		out[ri] = got[j]
 		for i, c := range got[j] {
 			b, _ := json.Marshal(c)
 			if err := m.memo.Put(requestKey(id, reqs[ri], i), b); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		}
 	}
-	return out, nil
+	return out, len(miss), nil
+}
+
+// countingLM reports, per stage, how many requests were answered from the
+// memo and how many were sent to the model.
+type countingLM struct {
+	*memoLM
+	x  *Exec
+	mu *sync.Mutex
+}
+
+func (c *countingLM) Generate(ctx context.Context, reqs []GenRequest) ([][]Completion, error) {
+	out, sent, err := c.memoLM.generate(ctx, reqs)
+	if err == nil {
+		c.mu.Lock()
+		c.x.Count("requests_sent", int64(sent))
+		c.x.Count("requests_memoised", int64(len(reqs)-sent))
+		c.mu.Unlock()
+	}
+	return out, err
 }
 
 // LogProb passes through to models that can score.

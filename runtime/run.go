@@ -592,7 +592,13 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 	x := p.exec
 	x.Memo = r.opts.Store.Memo()
 	x.Progress = nopProgress{}
-	x.OpenModel = r.openModel
+	x.OpenModel = func(ctx context.Context, m cty.Value) (LM, error) {
+		lm, err := r.openModel(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		return &countingLM{memoLM: lm.(*memoLM), x: x, mu: &r.mu}, nil
+	}
 	var v cty.Value
 	if prov != nil {
 		var ref compiler.ModelRef
