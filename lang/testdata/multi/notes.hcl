@@ -1,0 +1,1 @@
+this file is not a spec and must be ignored

@@ -1,0 +1,2 @@
+rounds = 3
+name   = "x"
