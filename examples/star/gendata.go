@@ -60,7 +60,7 @@ func main() {
 		}
 	}
 	var seeds, train, heldout []any
-	for range 40 {
+	for range 150 {
 		a, b := next()
 		seeds = append(seeds, seed{Question: fmt.Sprintf("%d+%d", a, b), Rationale: Rationale(a, b)})
 	}

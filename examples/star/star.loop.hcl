@@ -24,13 +24,13 @@ variable "samples" {
 
 variable "base_steps" {
   type        = number
-  default     = 300
+  default     = 800
   description = "SFT steps that teach the base model the rationale format."
 }
 
 variable "tune_steps" {
   type        = number
-  default     = 400
+  default     = 800
   description = "SFT steps per round on the kept rationales."
 }
 
@@ -109,9 +109,10 @@ loop "star" {
 
   # 2. Keep the rationales whose final answer is right.
   stage "extract" "parsed" {
-    input   = stage.attempts
-    from    = item.completion
-    pattern = "= {answer:int}"
+    input       = stage.attempts
+    from        = item.completion
+    pattern     = "= {answer:int}"
+    on_mismatch = "drop"
   }
 
   stage "filter" "correct" {
