@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -50,6 +51,8 @@ type tnode struct {
 
 	rounds int // tRounds: the known number of rounds
 
+	typJSON json.RawMessage // MarshalType(typ), set by passEmit
+
 	stage *lang.Stage
 }
 
@@ -63,6 +66,12 @@ type texpr struct {
 	// deferred are root names left for the per-item scope (item, scores, …).
 	deferred []hcl.Traversal
 	typ      cty.Type
+
+	// Set by passEmit the first time the expression is emitted.
+	emitted    bool
+	src        string
+	normalized string
+	typJSON    json.RawMessage
 }
 
 // ref is one resolved reference.

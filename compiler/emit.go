@@ -20,6 +20,9 @@ import (
 // previous round's `next`. Every node of round r > 0 is gated by the
 // previous round's `until`.
 func (c *compiler) passEmit() {
+	if !c.checkPlanSize() {
+		return
+	}
 	p := &Plan{FormatVersion: FormatVersion, Variables: map[string]TypedValue{}, Seed: c.seed}
 	c.plan = p
 	h := sha256.New()
@@ -66,6 +69,34 @@ func (c *compiler) passEmit() {
 			c.emitLoop(n)
 		}
 	}
+}
+
+// MaxPlanNodes bounds the size of an unrolled plan. Loops multiply their
+// stages by their rounds; a typo such as `rounds = 100000` on a loop of ten
+// stages would otherwise build a million-node plan before anyone notices.
+const MaxPlanNodes = 100000
+
+// checkPlanSize reports loops whose unrolling would exceed MaxPlanNodes.
+func (c *compiler) checkPlanSize() bool {
+	total := len(c.topo)
+	for _, l := range c.cfg.Loops {
+		rn := c.nodes["loop."+l.Name+".rounds"]
+		if rn == nil {
+			continue
+		}
+		total += rn.rounds * (len(l.Stages) + 2)
+	}
+	if total <= MaxPlanNodes {
+		return true
+	}
+	for _, l := range c.cfg.Loops {
+		if rn := c.nodes["loop."+l.Name+".rounds"]; rn != nil && rn.rounds*(len(l.Stages)+2) > MaxPlanNodes/10 {
+			c.errorf(l.Rounds.Range().Ptr(), "Plan too large", "Unrolled, this spec has about %d nodes; the limit is %d. Loop %q contributes %d rounds of %d stages: lower its rounds (use `until` to stop early rather than a huge bound).", total, MaxPlanNodes, l.Name, rn.rounds, len(l.Stages))
+			return false
+		}
+	}
+	c.errorf(nil, "Plan too large", "Unrolled, this spec has about %d nodes; the limit is %d. Lower the loops' rounds.", total, MaxPlanNodes)
+	return false
 }
 
 func roundAddr(loop string, round int, rest string) string {
@@ -172,9 +203,12 @@ func (c *compiler) emit(pn *Node, tn *tnode) {
 	sort.Strings(pn.Deps)
 	if tn != nil {
 		pn.DeclRange = tn.decl
-		if tj, err := MarshalType(tn.typ); err == nil {
-			pn.Type = tj
+		if tn.typJSON == nil {
+			if tj, err := MarshalType(tn.typ); err == nil {
+				tn.typJSON = tj
+			}
 		}
+		pn.Type = tn.typJSON
 	}
 	c.plan.Nodes = append(c.plan.Nodes, pn)
 }
@@ -192,11 +226,21 @@ func (c *compiler) params(n *tnode, loop string, round int) []*ParamExpr {
 // references into the scope of round `round` of loop `loop`.
 func (c *compiler) expr(e *texpr, loop string, round int) *Expr {
 	rng := e.expr.Range()
-	src := ""
-	if b, ok := c.cfg.Sources[rng.Filename]; ok && rng.End.Byte <= len(b) && rng.Start.Byte <= rng.End.Byte {
-		src = string(b[rng.Start.Byte:rng.End.Byte])
+	if !e.emitted {
+		// A loop's expressions are emitted once per round: compute the
+		// round-independent parts once.
+		e.emitted = true
+		if b, ok := c.cfg.Sources[rng.Filename]; ok && rng.End.Byte <= len(b) && rng.Start.Byte <= rng.End.Byte {
+			e.src = string(b[rng.Start.Byte:rng.End.Byte])
+		}
+		e.normalized = Normalize(e.src)
+		if e.typ != cty.NilType {
+			if tj, err := MarshalType(e.typ); err == nil {
+				e.typJSON = tj
+			}
+		}
 	}
-	out := &Expr{Source: src, Normalized: Normalize(src), Range: rng}
+	out := &Expr{Source: e.src, Normalized: e.normalized, Range: rng, Type: e.typJSON}
 	for _, r := range e.refs {
 		if r.root == "round" {
 			continue
@@ -214,11 +258,6 @@ func (c *compiler) expr(e *texpr, loop string, round int) *Expr {
 			}
 		}
 		out.Refs[r.key] = target
-	}
-	if e.typ != cty.NilType {
-		if tj, err := MarshalType(e.typ); err == nil {
-			out.Type = tj
-		}
 	}
 	return out
 }
