@@ -1,0 +1,449 @@
+package ops
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/ouroloop/ouro/compiler"
+	"github.com/ouroloop/ouro/runtime"
+)
+
+// inferSample is how many records schema inference looks at.
+const inferSample = 1000
+
+// Dataset reads records from JSONL, CSV or Parquet files (or a glob of
+// them), or from inline rows, checked against the declared schema.
+type Dataset struct{}
+
+func (Dataset) Name() string { return "dataset" }
+func (Dataset) Version() int { return 1 }
+
+// rawRec is one record of a data file before conversion.
+type rawRec struct {
+	loc  string // "data/train.jsonl:12", "data/x.parquet: row 7", "rows[3]"
+	v    any    // decoded value: map[string]any for a record
+	text bool   // v holds CSV strings
+}
+
+// rawReader yields the records of one source; Next returns io.EOF at the
+// end. A *recordErr is a bad record that on_error = "skip" may skip; any
+// other error ends the stage.
+type rawReader interface {
+	Next() (rawRec, error)
+	Close() error
+}
+
+type recordErr struct {
+	loc string
+	err error
+}
+
+func (e *recordErr) Error() string { return e.loc + ": " + e.err.Error() }
+func (e *recordErr) Unwrap() error { return e.err }
+
+func specDir(x *runtime.Exec) string {
+	if x.Env != nil && x.Env.SpecDir != "" {
+		return x.Env.SpecDir
+	}
+	return "."
+}
+
+// resolve makes a spec-relative path absolute and returns it with the
+// name to show in messages (the path as the user wrote it, joined).
+func resolve(x *runtime.Exec, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(specDir(x), p)
+}
+
+func display(x *runtime.Exec, abs string) string {
+	if rel, err := filepath.Rel(specDir(x), abs); err == nil && !strings.HasPrefix(rel, "..") {
+		return filepath.ToSlash(rel)
+	}
+	return abs
+}
+
+func (Dataset) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
+	src, rows := x.Param("source"), x.Param("rows")
+	hasSrc, hasRows := !src.IsNull(), !rows.IsNull()
+	if hasSrc == hasRows {
+		return cty.NilVal, stageError(x, "a dataset needs exactly one of source or rows")
+	}
+	if hasRows && (!rows.IsWhollyKnown() || !(rows.Type().IsTupleType() || rows.Type().IsListType() || rows.Type().IsSetType())) {
+		return cty.NilVal, stageError(x, "rows must be a list of objects")
+	}
+	skip := strParam(x, "on_error", "fail") == "skip"
+	limit, hasLimit, err := intParam(x, "limit")
+	if err != nil {
+		return cty.NilVal, err
+	}
+	if hasLimit && limit < 0 {
+		return cty.NilVal, stageError(x, "limit must not be negative")
+	}
+	var files []string
+	if hasSrc {
+		files, err = expand(x, src.AsString())
+		if err != nil {
+			return cty.NilVal, err
+		}
+	}
+	format := strParam(x, "format", "auto")
+	open := func() ([]func() (rawReader, error), error) {
+		if hasRows {
+			return []func() (rawReader, error){func() (rawReader, error) { return newRowsReader(rows) }}, nil
+		}
+		var out []func() (rawReader, error)
+		for _, f := range files {
+			f := f
+			fm := format
+			if fm == "auto" {
+				fm = formatOf(f)
+				if fm == "" {
+					return nil, stageError(x, "%s: cannot tell the format from the extension; set format = \"jsonl\", \"csv\" or \"parquet\"", display(x, f))
+				}
+			}
+			name := display(x, f)
+			out = append(out, func() (rawReader, error) { return openRaw(fm, f, name) })
+		}
+		return out, nil
+	}
+	sources, err := open()
+	if err != nil {
+		return cty.NilVal, err
+	}
+
+	schema, declared := x.Schemas["schema"]
+	lenient := false
+	if !declared {
+		schema, err = infer(ctx, x, sources)
+		if err != nil {
+			return cty.NilVal, err
+		}
+		lenient = true
+		x.Log.Warn("dataset without a schema: inferred the record type from the first records", "stage", x.Node.Address, "records", inferSample, "schema", compiler.TypeString(schema))
+	}
+	if !schema.IsObjectType() {
+		return cty.NilVal, stageError(x, "the schema must be an object type, not %s", compiler.TypeString(schema))
+	}
+	var skipped int64
+	v, err := x.WriteDataset(schema, func(write func(cty.Value) error) error {
+		var n int64
+		for _, openSrc := range sources {
+			r, err := openSrc()
+			if err != nil {
+				return stageError(x, "%v", err)
+			}
+			for !hasLimit || n < limit {
+				raw, err := r.Next()
+				if err == io.EOF {
+					break
+				}
+				if err == nil {
+					var rec cty.Value
+					rec, err = toRecord(raw, schema, lenient)
+					if err == nil {
+						if err = write(rec); err != nil {
+							err = &recordErr{raw.loc, err}
+						}
+					}
+				}
+				if err != nil {
+					var re *recordErr
+					if skip && errors.As(err, &re) {
+						if skipped < 5 {
+							x.Log.Warn("skipped a record that does not fit the schema", "stage", x.Node.Address, "error", err.Error())
+						}
+						skipped++
+						continue
+					}
+					r.Close()
+					return stageError(x, "%v", err)
+				}
+				n++
+				if n%1024 == 0 {
+					if err := ctx.Err(); err != nil {
+						r.Close()
+						return err
+					}
+					if x.Progress != nil {
+						x.Progress.Add(1024)
+					}
+				}
+			}
+			if err := r.Close(); err != nil {
+				return stageError(x, "%v", err)
+			}
+		}
+		return nil
+	})
+	if err == nil && skip {
+		x.Count("skipped", skipped)
+	}
+	return v, err
+}
+
+// toRecord converts one raw record to the schema.
+func toRecord(raw rawRec, schema cty.Type, lenient bool) (cty.Value, error) {
+	if _, ok := raw.v.(map[string]any); !ok {
+		return cty.NilVal, &recordErr{raw.loc, fmt.Errorf("a record must be an object, found %s", kindOf(raw.v))}
+	}
+	v, err := conv{text: raw.text, lenient: lenient}.value(raw.v, schema, "")
+	if err != nil {
+		return cty.NilVal, &recordErr{raw.loc, err}
+	}
+	return v, nil
+}
+
+// infer reads the first records of the sources and returns their type.
+func infer(ctx context.Context, x *runtime.Exec, sources []func() (rawReader, error)) (cty.Type, error) {
+	t := cty.Object(map[string]cty.Type{})
+	n := 0
+	for _, openSrc := range sources {
+		if n >= inferSample {
+			break
+		}
+		r, err := openSrc()
+		if err != nil {
+			return cty.NilType, stageError(x, "%v", err)
+		}
+		for n < inferSample {
+			raw, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				var re *recordErr
+				if errors.As(err, &re) {
+					continue // reported by the real pass
+				}
+				r.Close()
+				return cty.NilType, stageError(x, "%v", err)
+			}
+			if _, ok := raw.v.(map[string]any); !ok {
+				continue
+			}
+			t = mergeType(t, inferType(raw.v, raw.text))
+			n++
+		}
+		r.Close()
+	}
+	return settle(t), ctx.Err()
+}
+
+// expand resolves source (a path or glob) into files, sorted.
+func expand(x *runtime.Exec, source string) ([]string, error) {
+	p := resolve(x, source)
+	if !strings.ContainsAny(source, "*?[") {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, stageError(x, "source %q: %v", source, errors.Unwrap(err))
+		}
+		if st.IsDir() {
+			return nil, stageError(x, "source %q is a directory; use a glob such as %q", source, strings.TrimSuffix(source, "/")+"/*.jsonl")
+		}
+		return []string{p}, nil
+	}
+	files, err := filepath.Glob(p)
+	if err != nil {
+		return nil, stageError(x, "source %q: %v", source, err)
+	}
+	var out []string
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil && !st.IsDir() {
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		return nil, stageError(x, "source %q matches no files", source)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func formatOf(path string) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".jsonl", ".ndjson", ".json":
+		return "jsonl"
+	case ".csv":
+		return "csv"
+	case ".parquet", ".pq":
+		return "parquet"
+	}
+	return ""
+}
+
+func openRaw(format, path, name string) (rawReader, error) {
+	switch format {
+	case "jsonl":
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		return &jsonlReader{f: f, r: bufio.NewReaderSize(f, 256<<10), name: name}, nil
+	case "csv":
+		return openCSV(path, name)
+	case "parquet":
+		return openParquet(path, name)
+	}
+	return nil, fmt.Errorf("unknown format %q", format)
+}
+
+// jsonlReader reads one JSON object per line; blank lines are skipped.
+type jsonlReader struct {
+	f    *os.File
+	r    *bufio.Reader
+	name string
+	line int
+	buf  []byte
+}
+
+func (j *jsonlReader) Next() (rawRec, error) {
+	for {
+		j.buf = j.buf[:0]
+		var err error
+		for {
+			var chunk []byte
+			chunk, err = j.r.ReadSlice('\n')
+			j.buf = append(j.buf, chunk...)
+			if err != bufio.ErrBufferFull {
+				break
+			}
+		}
+		if err != nil && err != io.EOF {
+			return rawRec{}, fmt.Errorf("%s: %v", j.name, err)
+		}
+		if len(j.buf) == 0 && err == io.EOF {
+			return rawRec{}, io.EOF
+		}
+		j.line++
+		loc := j.name + ":" + strconv.Itoa(j.line)
+		line := bytes.TrimSpace(j.buf)
+		if len(line) == 0 {
+			if err == io.EOF {
+				return rawRec{}, io.EOF
+			}
+			continue
+		}
+		v, derr := decodeJSON(line)
+		if derr != nil {
+			msg := derr.Error()
+			if err == io.EOF {
+				msg += " (the file ends inside this record: truncated?)"
+			}
+			return rawRec{}, &recordErr{loc, fmt.Errorf("invalid JSON: %s", msg)}
+		}
+		return rawRec{loc: loc, v: v}, nil
+	}
+}
+
+func (j *jsonlReader) Close() error { return j.f.Close() }
+
+// csvReader reads a CSV file with a header row.
+type csvReader struct {
+	f      *os.File
+	r      *csv.Reader
+	name   string
+	header []string
+	row    int
+}
+
+func openCSV(path, name string) (rawReader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	r := csv.NewReader(bufio.NewReaderSize(f, 256<<10))
+	r.ReuseRecord = false
+	header, err := r.Read()
+	if err == io.EOF {
+		return &csvReader{f: f, r: r, name: name}, nil
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s:1: header: %v", name, err)
+	}
+	if len(header) > 0 {
+		header[0] = strings.TrimPrefix(header[0], "\ufeff")
+	}
+	seen := map[string]bool{}
+	for _, h := range header {
+		if seen[h] {
+			f.Close()
+			return nil, fmt.Errorf("%s:1: header: column %q appears twice", name, h)
+		}
+		seen[h] = true
+	}
+	return &csvReader{f: f, r: r, name: name, header: header}, nil
+}
+
+func (c *csvReader) Next() (rawRec, error) {
+	if c.header == nil {
+		return rawRec{}, io.EOF
+	}
+	rec, err := c.r.Read()
+	if err == io.EOF {
+		return rawRec{}, io.EOF
+	}
+	c.row++
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		if errors.Is(err, csv.ErrFieldCount) {
+			return rawRec{}, &recordErr{fmt.Sprintf("%s:%d", c.name, pe.StartLine), fmt.Errorf("row has %d fields, the header has %d", len(rec), len(c.header))}
+		}
+		return rawRec{}, &recordErr{fmt.Sprintf("%s:%d", c.name, pe.StartLine), pe.Err}
+	}
+	if err != nil {
+		return rawRec{}, fmt.Errorf("%s: %v", c.name, err)
+	}
+	line, _ := c.r.FieldPos(0)
+	m := make(map[string]any, len(rec))
+	for i, h := range c.header {
+		m[h] = rec[i]
+	}
+	return rawRec{loc: fmt.Sprintf("%s:%d", c.name, line), v: m, text: true}, nil
+}
+
+func (c *csvReader) Close() error { return c.f.Close() }
+
+// rowsReader yields inline rows.
+type rowsReader struct {
+	rows []any
+	i    int
+}
+
+func newRowsReader(rows cty.Value) (rawReader, error) {
+	b, err := ctyjson.Marshal(rows, rows.Type())
+	if err != nil {
+		return nil, fmt.Errorf("rows: %v", err)
+	}
+	v, err := decodeJSON(b)
+	if err != nil {
+		return nil, fmt.Errorf("rows: %v", err)
+	}
+	arr, _ := v.([]any)
+	return &rowsReader{rows: arr}, nil
+}
+
+func (r *rowsReader) Next() (rawRec, error) {
+	if r.i >= len(r.rows) {
+		return rawRec{}, io.EOF
+	}
+	r.i++
+	return rawRec{loc: fmt.Sprintf("rows[%d]", r.i-1), v: r.rows[r.i-1]}, nil
+}
+
+func (r *rowsReader) Close() error { return nil }

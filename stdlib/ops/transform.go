@@ -1,0 +1,246 @@
+package ops
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/ouroloop/ouro/compiler"
+	"github.com/ouroloop/ouro/runtime"
+	"github.com/ouroloop/ouro/runtime/dataset"
+	"github.com/ouroloop/ouro/runtime/store"
+)
+
+// Filter keeps the records for which `where` is true (null is false).
+type Filter struct{}
+
+func (Filter) Name() string { return "filter" }
+func (Filter) Version() int { return 1 }
+
+func (Filter) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
+	in, err := inputSchema(x, "input")
+	if err != nil {
+		return cty.NilVal, err
+	}
+	return stream(ctx, x, "input", in, func(n int64, rec cty.Value) (cty.Value, bool, error) {
+		v, err := item(x, "where", rec, cty.Bool)
+		if err != nil {
+			return cty.NilVal, false, recordError(x, n, err)
+		}
+		return rec, truth(v), nil
+	})
+}
+
+// Map adds or replaces fields computed per item and drops fields.
+type Map struct{}
+
+func (Map) Name() string { return "map" }
+func (Map) Version() int { return 1 }
+
+func (Map) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
+	in, err := inputSchema(x, "input")
+	if err != nil {
+		return cty.NilVal, err
+	}
+	ft := itemType(x, "fields", in)
+	if !ft.IsObjectType() {
+		if oe := x.OutputElem(); oe.IsObjectType() && !oe.HasDynamicTypes() {
+			ft = oe
+		} else {
+			return cty.NilVal, stageError(x, "fields must be an object whose type is known before the run; it is %s", compiler.TypeString(ft))
+		}
+	}
+	drop := map[string]bool{}
+	if d := x.Param("drop"); !d.IsNull() && d.IsKnown() && d.CanIterateElements() {
+		for it := d.ElementIterator(); it.Next(); {
+			_, v := it.Element()
+			if v.IsNull() || v.Type() != cty.String {
+				continue
+			}
+			name := v.AsString()
+			if !in.HasAttribute(name) && !ft.HasAttribute(name) {
+				return cty.NilVal, stageError(x, "drop: the records have no field %q", name)
+			}
+			drop[name] = true
+		}
+	}
+	attrs := map[string]cty.Type{}
+	for k, t := range in.AttributeTypes() {
+		attrs[k] = t
+	}
+	for k, t := range ft.AttributeTypes() {
+		attrs[k] = t
+	}
+	for k := range drop {
+		delete(attrs, k)
+	}
+	out := cty.Object(attrs)
+	return stream(ctx, x, "input", out, func(n int64, rec cty.Value) (cty.Value, bool, error) {
+		f, err := item(x, "fields", rec, cty.DynamicPseudoType)
+		if err != nil {
+			return cty.NilVal, false, recordError(x, n, err)
+		}
+		if f.IsNull() || !f.Type().IsObjectType() {
+			return cty.NilVal, false, recordError(x, n, fmt.Errorf("fields: want an object, found %s", typeOrNull(f)))
+		}
+		m := make(map[string]cty.Value, len(attrs))
+		for it := rec.ElementIterator(); it.Next(); {
+			k, v := it.Element()
+			m[k.AsString()] = v
+		}
+		for it := f.ElementIterator(); it.Next(); {
+			k, v := it.Element()
+			m[k.AsString()] = v
+		}
+		for k := range drop {
+			delete(m, k)
+		}
+		if len(m) == 0 {
+			return cty.EmptyObjectVal, true, nil
+		}
+		return cty.ObjectVal(m), true, nil
+	})
+}
+
+func typeOrNull(v cty.Value) string {
+	if v.IsNull() {
+		return "null"
+	}
+	return compiler.TypeString(v.Type())
+}
+
+// Extract parses a text field with a pattern into typed fields under `as`.
+type Extract struct{}
+
+func (Extract) Name() string { return "extract" }
+func (Extract) Version() int { return 1 }
+
+func (Extract) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
+	in, err := inputSchema(x, "input")
+	if err != nil {
+		return cty.NilVal, err
+	}
+	pat := x.Patterns["pattern"]
+	if pat == nil {
+		return cty.NilVal, stageError(x, "no pattern")
+	}
+	as := strParam(x, "as", "parsed")
+	drop := strParam(x, "on_mismatch", "null") == "drop"
+	pt := pat.ObjectType()
+	out := extend(in, map[string]cty.Type{as: pt})
+	var dropped counter
+	v, err := stream(ctx, x, "input", out, func(n int64, rec cty.Value) (cty.Value, bool, error) {
+		from, err := item(x, "from", rec, cty.String)
+		if err != nil {
+			return cty.NilVal, false, recordError(x, n, err)
+		}
+		m := cty.NullVal(pt)
+		if !from.IsNull() {
+			m = pat.MatchValue(from.AsString())
+		}
+		if m.IsNull() && drop {
+			dropped.add(1)
+			return cty.NilVal, false, nil
+		}
+		return with(rec, map[string]cty.Value{as: m}), true, nil
+	})
+	if err == nil && drop {
+		x.Count("dropped", dropped.load())
+	}
+	return v, err
+}
+
+// Concat concatenates datasets in order.
+type Concat struct{}
+
+func (Concat) Name() string { return "concat" }
+func (Concat) Version() int { return 1 }
+
+func (Concat) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
+	inputs := x.Param("inputs")
+	if inputs.IsNull() || !inputs.IsWhollyKnown() || !inputs.CanIterateElements() || inputs.LengthInt() == 0 {
+		return cty.NilVal, stageError(x, "inputs must be a non-empty list of datasets")
+	}
+	var refs []*compiler.DatasetRef
+	for it := inputs.ElementIterator(); it.Next(); {
+		_, v := it.Element()
+		if v.IsNull() || !compiler.IsDatasetType(v.Type()) {
+			return cty.NilVal, stageError(x, "inputs[%d] is not a dataset", len(refs))
+		}
+		refs = append(refs, v.EncapsulatedValue().(*compiler.DatasetRef))
+	}
+	schema := cty.NilType
+	if oe := x.OutputElem(); oe.IsObjectType() && !oe.HasDynamicTypes() {
+		schema = oe
+	}
+	var n int64
+	return x.WriteDataset(schemaOr(x, schema, refs[0]), func(write func(cty.Value) error) error {
+		for i, ref := range refs {
+			r, c, err := dataset.OpenBlob(x.Blobs, store.Digest(ref.Digest))
+			if err != nil {
+				return stageError(x, "inputs[%d]: %v", i, err)
+			}
+			for {
+				rec, err := r.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					c.Close()
+					return stageError(x, "inputs[%d]: %v", i, err)
+				}
+				n++
+				if n%1024 == 0 && ctx.Err() != nil {
+					c.Close()
+					return ctx.Err()
+				}
+				if err := write(rec); err != nil {
+					c.Close()
+					return stageError(x, "inputs[%d] record %d: %v", i, r.Count(), err)
+				}
+			}
+			c.Close()
+		}
+		return nil
+	})
+}
+
+// schemaOr returns s, or the schema of the dataset ref when s is nil.
+func schemaOr(x *runtime.Exec, s cty.Type, ref *compiler.DatasetRef) cty.Type {
+	if s != cty.NilType {
+		return s
+	}
+	if ref.Schema.IsObjectType() {
+		return ref.Schema
+	}
+	if r, c, err := dataset.OpenBlob(x.Blobs, store.Digest(ref.Digest)); err == nil {
+		c.Close()
+		return r.Schema()
+	}
+	return ref.Schema
+}
+
+// openValue opens a dataset value for reading.
+func openValue(x *runtime.Exec, v cty.Value) (*dataset.Reader, io.Closer, error) {
+	if v.IsNull() || !v.IsKnown() || !compiler.IsDatasetType(v.Type()) {
+		return nil, nil, stageError(x, "not a dataset")
+	}
+	ref := v.EncapsulatedValue().(*compiler.DatasetRef)
+	return dataset.OpenBlob(x.Blobs, store.Digest(ref.Digest))
+}
+
+// sortedAttrs returns the attribute names of an object type, sorted.
+func sortedAttrs(t cty.Type) []string {
+	names := make([]string, 0, len(t.AttributeTypes()))
+	for k := range t.AttributeTypes() {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func lower(s string) string { return strings.ToLower(s) }
