@@ -417,7 +417,7 @@ func inferType(v any, text bool) cty.Type {
 	case map[string]any:
 		attrs := map[string]cty.Type{}
 		for k, e := range x {
-			attrs[k] = inferType(e, false)
+			attrs[k] = inferType(e, text)
 		}
 		return cty.Object(attrs)
 	}

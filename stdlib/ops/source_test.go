@@ -1,0 +1,137 @@
+package ops_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/ouroloop/ouro/runtime/runtimetest"
+)
+
+func TestDatasetFiles(t *testing.T) {
+	env := runtimetest.New(t)
+	copyFixture(t, env, "good.jsonl", "wrongtype.jsonl", "truncated.jsonl", "good.csv", "ragged.csv", "extra.jsonl")
+	src := func(p string) map[string]cty.Value { return map[string]cty.Value{"source": cty.StringVal(p)} }
+	for _, tc := range []struct {
+		name   string
+		params map[string]cty.Value
+		schema bool
+		want   []string // answers
+		err    []string
+		counts int64 // skipped
+	}{
+		{name: "jsonl", params: src("good.jsonl"), schema: true, want: []string{"2", "3.5", "null"}},
+		{name: "csv", params: src("good.csv"), schema: true, want: []string{"2", "3.5", "null"}},
+		{name: "extra fields ignored", params: src("extra.jsonl"), schema: true, want: []string{"1", "2"}},
+		{name: "wrong type", params: src("wrongtype.jsonl"), schema: true, err: []string{"stage.test", "wrongtype.jsonl:2", `field "answer"`, "want number"}},
+		{name: "wrong type skipped", params: map[string]cty.Value{"source": cty.StringVal("wrongtype.jsonl"), "on_error": cty.StringVal("skip")}, schema: true, want: []string{"1", "3"}, counts: 1},
+		{name: "truncated", params: src("truncated.jsonl"), schema: true, err: []string{"truncated.jsonl:3", "invalid JSON", "truncated"}},
+		{name: "ragged csv", params: src("ragged.csv"), schema: true, err: []string{"ragged.csv:3", "3 fields", "header has 2"}},
+		{name: "ragged csv skipped", params: map[string]cty.Value{"source": cty.StringVal("ragged.csv"), "on_error": cty.StringVal("skip")}, schema: true, want: []string{"1", "3"}, counts: 1},
+		{name: "glob", params: src("g*.jsonl"), schema: true, want: []string{"2", "3.5", "null"}},
+		{name: "limit", params: map[string]cty.Value{"source": cty.StringVal("good.jsonl"), "limit": cty.NumberIntVal(2)}, schema: true, want: []string{"2", "3.5"}},
+		{name: "inferred", params: src("good.jsonl"), want: []string{"2", "3.5", "null"}},
+		{name: "inferred csv", params: src("good.csv"), want: []string{"2", "3.5", "null"}},
+		{name: "missing file", params: src("nope.jsonl"), schema: true, err: []string{"nope.jsonl"}},
+		{name: "no match", params: src("*.none"), schema: true, err: []string{"matches no files"}},
+		{name: "rows", params: map[string]cty.Value{"rows": cty.TupleVal([]cty.Value{qaRec("a", 1), qaRec("ü", nil)})}, schema: true, want: []string{"1", "null"}},
+		{name: "rows bad", params: map[string]cty.Value{"rows": cty.TupleVal([]cty.Value{qaRec("a", 1), obj("question", "b", "answer", "x")})}, schema: true, err: []string{"rows[1]", `field "answer"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := runtimetest.Call{Params: tc.params}
+			if tc.schema {
+				c.Schemas = map[string]cty.Type{"schema": qa}
+			}
+			before := blobCount(t, env)
+			v, x, err := run(t, env, "dataset", c)
+			if tc.err != nil {
+				errContains(t, err, tc.err...)
+				if blobCount(t, env) != before {
+					t.Fatal("a failed dataset committed a blob")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs := env.ReadAll(t, v)
+			eq(t, field(recs, "answer"), tc.want...)
+			if x.Counts["skipped"] != tc.counts {
+				t.Fatalf("skipped = %d, want %d", x.Counts["skipped"], tc.counts)
+			}
+			if !recs[0].Type().AttributeType("answer").Equals(cty.Number) {
+				t.Fatalf("answer type %s", recs[0].Type().AttributeType("answer").GoString())
+			}
+		})
+	}
+}
+
+type pqRow struct {
+	Question string  `parquet:"question"`
+	Answer   float64 `parquet:"answer"`
+}
+
+type pqOther struct {
+	Prompt string `parquet:"prompt"`
+	Score  int64  `parquet:"score"`
+}
+
+func TestDatasetParquet(t *testing.T) {
+	env := runtimetest.New(t)
+	write := func(name string, rows any) {
+		f, err := os.Create(filepath.Join(env.Dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		switch r := rows.(type) {
+		case []pqRow:
+			err = parquet.Write(f, r)
+		case []pqOther:
+			err = parquet.Write(f, r)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("good.parquet", []pqRow{{"1+1", 2}, {"ünï", 3.5}})
+	write("other.parquet", []pqOther{{"p", 1}})
+	os.WriteFile(filepath.Join(env.Dir, "junk.parquet"), []byte("PAR1 not really"), 0o644)
+
+	recs, _ := mustRun(t, env, "dataset", runtimetest.Call{Params: map[string]cty.Value{"source": cty.StringVal("good.parquet")}, Schemas: map[string]cty.Type{"schema": qa}})
+	eq(t, field(recs, "question"), "1+1", "ünï")
+	eq(t, field(recs, "answer"), "2", "3.5")
+	recs, _ = mustRun(t, env, "dataset", runtimetest.Call{Params: map[string]cty.Value{"source": cty.StringVal("good.parquet")}})
+	eq(t, field(recs, "answer"), "2", "3.5")
+
+	before := blobCount(t, env)
+	_, _, err := run(t, env, "dataset", runtimetest.Call{Params: map[string]cty.Value{"source": cty.StringVal("other.parquet")}, Schemas: map[string]cty.Type{"schema": qa}})
+	errContains(t, err, "other.parquet: row 1", "field", "missing")
+	_, _, err = run(t, env, "dataset", runtimetest.Call{Params: map[string]cty.Value{"source": cty.StringVal("junk.parquet")}, Schemas: map[string]cty.Type{"schema": qa}})
+	errContains(t, err, "junk.parquet", "Parquet")
+	if blobCount(t, env) != before {
+		t.Fatal("failed loads committed blobs")
+	}
+}
+
+func TestExportRoundTrip(t *testing.T) {
+	env := runtimetest.New(t)
+	in := env.DatasetOf(t, qa, []cty.Value{qaRec("a,\"b\"", 1), qaRec("日本", nil), qaRec("c", 2.5)})
+	for _, f := range []string{"out/x.jsonl", "out/x.csv", "out/x.parquet"} {
+		t.Run(f, func(t *testing.T) {
+			v, _, err := run(t, env, "export", runtimetest.Call{Params: map[string]cty.Value{"input": in, "path": cty.StringVal(f)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !v.RawEquals(in) {
+				t.Fatal("export's value is not its input")
+			}
+			recs, _ := mustRun(t, env, "dataset", runtimetest.Call{Params: map[string]cty.Value{"source": cty.StringVal(f)}, Schemas: map[string]cty.Type{"schema": qa}})
+			eq(t, field(recs, "question"), "a,\"b\"", "日本", "c")
+			eq(t, field(recs, "answer"), "1", "null", "2.5")
+		})
+	}
+}
