@@ -122,6 +122,8 @@ func newValidateCmd(stdout, stderr io.Writer) *cobra.Command {
 
 func newPlanCmd(stdout, stderr io.Writer) *cobra.Command {
 	f := &specFlags{}
+	sf := &storeFlags{}
+	path := specPath
 	cmd := &cobra.Command{
 		Use:   "plan [PATH]",
 		Short: "Show the stages that would run, per round, with their operators and inputs",
@@ -139,10 +141,11 @@ func newPlanCmd(stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			writePlanText(stdout, l.result.Plan)
-			return nil
+			return explainPlan(stdout, path(args), sf, l.result.Plan)
 		},
 	}
 	f.register(cmd)
+	sf.register(cmd)
 	return cmd
 }
 

@@ -28,7 +28,7 @@ stage "generate" "gen" {
 
 stage "filter" "short" {
   input = stage.gen
-  where = length(item.completion) < 20
+  where = strlen(item.completion) < 20
 }
 
 output "kept" {

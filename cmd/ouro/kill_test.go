@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ouroloop/ouro/runtime/store"
+)
+
+// buildOuro compiles the CLI once per test binary.
+func buildOuro(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ouro")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func killSpec(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	src, err := os.ReadFile("testdata/kill/gen.loop.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "gen.loop.hcl"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	for i := 0; i < 4000; i++ {
+		fmt.Fprintf(&b, "{\"id\":%d,\"text\":\"item %d\"}\n", i, i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "prompts.jsonl"), b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+type runOut struct {
+	Status string `json:"status"`
+	Stages []struct {
+		Address string           `json:"address"`
+		Status  string           `json:"status"`
+		Counts  map[string]int64 `json:"counts"`
+	} `json:"stages"`
+	Outputs map[string]json.RawMessage `json:"outputs"`
+}
+
+func runJSONCmd(t *testing.T, bin, dir string) runOut {
+	t.Helper()
+	cmd := exec.Command(bin, "run", dir, "--json", "--progress=none")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ouro run: %v\n%s", err, stderr.String())
+	}
+	var r runOut
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("bad --json output: %v\n%s", err, out)
+	}
+	return r
+}
+
+// TestKillResume kills `ouro run` with SIGKILL at several points, re-runs,
+// and checks that the result is byte-identical to an uninterrupted run,
+// that no finished stage runs again and that no memoised request is sent
+// again.
+func TestKillResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the CLI and runs real subprocesses")
+	}
+	bin := buildOuro(t)
+
+	ref := runJSONCmd(t, bin, killSpec(t))
+	if ref.Status != "ok" {
+		t.Fatalf("reference run: %s", ref.Status)
+	}
+	want := string(ref.Outputs["kept"])
+
+	for _, delay := range []time.Duration{150 * time.Millisecond, 600 * time.Millisecond, 1200 * time.Millisecond, 2500 * time.Millisecond} {
+		t.Run(delay.String(), func(t *testing.T) {
+			dir := killSpec(t)
+			cmd := exec.Command(bin, "run", dir, "--progress=none")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(delay)
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			_ = cmd.Wait()
+
+			st, err := store.Open(filepath.Join(dir, ".ouro"), store.Options{})
+			if err != nil {
+				t.Fatalf("store after kill: %v", err)
+			}
+			stats, err := st.Stats()
+			if err != nil {
+				t.Fatal(err)
+			}
+			memoised := int(stats.Memo.Count)
+			damage, err := st.Verify()
+			if err != nil || len(damage) > 0 {
+				t.Fatalf("store damaged after kill: %v %v", damage, err)
+			}
+			st.Close()
+
+			got := runJSONCmd(t, bin, dir)
+			if got.Status != "ok" {
+				t.Fatalf("resumed run: %s", got.Status)
+			}
+			if string(got.Outputs["kept"]) != want {
+				t.Errorf("resumed output %s, want %s", got.Outputs["kept"], want)
+			}
+			for _, s := range got.Stages {
+				if s.Address != "stage.gen" || s.Status != "ran" {
+					continue
+				}
+				if m := s.Counts["requests_memoised"]; int(m) != memoised {
+					t.Errorf("resumed generate answered %d requests from the memo, want the %d memoised before the kill", m, memoised)
+				}
+				if s.Counts["requests_sent"]+s.Counts["requests_memoised"] != 4000 {
+					t.Errorf("counts %v do not add up to 4000", s.Counts)
+				}
+				t.Logf("killed after %s: %d requests memoised, %d sent on resume", delay, s.Counts["requests_memoised"], s.Counts["requests_sent"])
+			}
+			// A third run does nothing.
+			again := runJSONCmd(t, bin, dir)
+			for _, s := range again.Stages {
+				if s.Status != "cached" {
+					t.Errorf("third run: %s %s", s.Address, s.Status)
+				}
+			}
+		})
+	}
+}
+
+// TestSecondProcessRefused holds the store with one process and checks a
+// second `ouro run` fails at once with a clear message.
+func TestSecondProcessRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the CLI")
+	}
+	bin := buildOuro(t)
+	dir := killSpec(t)
+	st, err := store.Open(filepath.Join(dir, ".ouro"), store.Options{Command: "test holder"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cmd := exec.Command(bin, "run", dir)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("second process was not refused:\n%s", out)
+	}
+	if !strings.Contains(string(out), "is in use by pid") {
+		t.Errorf("message does not say who holds the store:\n%s", out)
+	}
+}

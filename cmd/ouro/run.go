@@ -1,0 +1,450 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/ouroloop/ouro/compiler"
+	"github.com/ouroloop/ouro/runtime"
+	"github.com/ouroloop/ouro/runtime/store"
+	"github.com/ouroloop/ouro/stdlib"
+)
+
+type storeFlags struct {
+	dir  string
+	wait bool
+}
+
+func (f *storeFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.dir, "store", "", "store directory (default: .ouro beside the spec)")
+	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait for another ouro process holding the store instead of failing")
+}
+
+func (f *storeFlags) open(specPath, command string) (*store.Store, error) {
+	dir := f.dir
+	if dir == "" {
+		dir = runtime.DefaultStoreDir(specPath)
+	}
+	return store.Open(dir, store.Options{Wait: f.wait, Command: command})
+}
+
+func specDir(path string) string {
+	info, err := os.Stat(path)
+	if err == nil && info.IsDir() {
+		return path
+	}
+	return filepath.Dir(path)
+}
+
+func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
+	f := &specFlags{}
+	sf := &storeFlags{}
+	var jobs int
+	var force []string
+	var from, progress string
+	cmd := &cobra.Command{
+		Use:   "run [PATH]",
+		Short: "Run a spec: every stage not already cached, in parallel, recording a run",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := specPath(args)
+			l := load(path, f)
+			if f.json {
+				if l.diags.HasErrors() {
+					_ = writeJSON(stdout, map[string]any{"diagnostics": toJSONDiags(l.files, l.diags)})
+					return exitError{exitDiags}
+				}
+			} else if err := l.report(stdout, stderr, false); err != nil {
+				return err
+			}
+			st, err := sf.open(path, "ouro run")
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer cancel()
+			quiet := progress == "none"
+			res, runErr := runtime.Run(ctx, l.result.Plan, runtime.Options{
+				Store:       st,
+				Library:     stdlib.NewLibrary(),
+				Functions:   stdlib.Functions(),
+				Parallelism: jobs,
+				SpecDir:     specDir(path),
+				Force:       force,
+				From:        from,
+				Events: func(ev runtime.Event) {
+					if !quiet {
+						writeEvent(stderr, ev)
+					}
+				},
+			})
+			if res == nil {
+				return runErr
+			}
+			if f.json {
+				_ = writeJSON(stdout, runJSON(res.Record))
+			} else {
+				writeRunSummary(stdout, l.result.Plan, res.Record)
+			}
+			if runErr != nil {
+				reportRunError(stderr, l.files, runErr)
+				return exitError{exitDiags}
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	sf.register(cmd)
+	cmd.Flags().IntVarP(&jobs, "jobs", "j", 0, "stages run at once (default: number of cores)")
+	cmd.Flags().StringArrayVar(&force, "force", nil, "re-run this stage even if cached (name or address; repeatable)")
+	cmd.Flags().StringVar(&from, "from", "", "re-run this stage and everything downstream of it")
+	cmd.Flags().StringVar(&progress, "progress", "plain", "progress on stderr: plain or none")
+	return cmd
+}
+
+func writeEvent(w io.Writer, ev runtime.Event) {
+	switch ev.Status {
+	case "running":
+		fmt.Fprintf(w, "  … %-40s running (%s)\n", ev.Address, ev.Reason)
+	case "ran":
+		fmt.Fprintf(w, "  ✓ %-40s ran in %s\n", ev.Address, ev.Duration.Round(time.Millisecond))
+	case "cached":
+		fmt.Fprintf(w, "  · %-40s cached\n", ev.Address)
+	case "failed":
+		fmt.Fprintf(w, "  ✗ %-40s failed\n", ev.Address)
+	case "skipped":
+		fmt.Fprintf(w, "  - %-40s skipped (%s)\n", ev.Address, ev.Reason)
+	case "will-run":
+		fmt.Fprintf(w, "  + %-40s will run (%s)\n", ev.Address, ev.Reason)
+	}
+}
+
+func reportRunError(w io.Writer, files map[string]*hcl.File, err error) {
+	var fe *runtime.FailedError
+	if errors.As(err, &fe) {
+		for _, s := range fe.Stages {
+			var de runtime.DiagnosticsError
+			if errors.As(s.Err, &de) {
+				fmt.Fprintf(w, "Error in %s:\n", s.Address)
+				writeDiagnostics(w, files, de.Diags)
+				continue
+			}
+			fmt.Fprintf(w, "Error: %s: %v\n", s.Address, s.Err)
+		}
+		return
+	}
+	fmt.Fprintf(w, "Error: %v\n", err)
+}
+
+// runJSON is the documented --json shape of a run (docs/runs.md).
+func runJSON(r *store.RunRecord) map[string]any {
+	stages := []map[string]any{}
+	for _, s := range r.Stages {
+		m := map[string]any{"name": s.Name, "address": s.Address, "round": s.Round, "status": s.Status, "key": s.Key,
+			"duration_ms": s.Duration.Milliseconds()}
+		if s.Error != "" {
+			m["error"] = s.Error
+		}
+		if len(s.Counts) > 0 {
+			m["counts"] = s.Counts
+		}
+		stages = append(stages, m)
+	}
+	return map[string]any{
+		"run_id":      r.ID,
+		"status":      r.Status,
+		"spec_digest": r.SpecDigest,
+		"started":     r.Started,
+		"finished":    r.Finished,
+		"stages":      stages,
+		"metrics":     r.Metrics,
+		"outputs":     r.Outputs,
+	}
+}
+
+func writeRunSummary(w io.Writer, p *compiler.Plan, r *store.RunRecord) {
+	counts := map[string]int{}
+	for _, s := range r.Stages {
+		counts[s.Status]++
+	}
+	fmt.Fprintf(w, "\nRun %s: %s — %d ran, %d cached, %d skipped, %d failed (%s)\n", r.ID, r.Status,
+		counts["ran"], counts["cached"], counts["skipped"], counts["failed"], r.Finished.Sub(r.Started).Round(time.Millisecond))
+	writeMetrics(w, r)
+	if len(r.Outputs) > 0 {
+		fmt.Fprintln(w, "\nOutputs:")
+		names := make([]string, 0, len(r.Outputs))
+		for k := range r.Outputs {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			fmt.Fprintf(w, "  %s = %s\n", k, r.Outputs[k])
+		}
+	}
+}
+
+// writeMetrics prints one row per evaluated stage (rounds in order) and one
+// column per metric.
+func writeMetrics(w io.Writer, r *store.RunRecord) {
+	if len(r.Metrics) == 0 {
+		return
+	}
+	var addrs []string
+	cols := map[string]bool{}
+	rows := map[string]map[string]any{}
+	for addr, raw := range r.Metrics {
+		var m map[string]any
+		if json.Unmarshal(raw, &m) != nil {
+			continue
+		}
+		addrs = append(addrs, addr)
+		rows[addr] = m
+		for k := range m {
+			cols[k] = true
+		}
+	}
+	order := map[string]int{}
+	for i, s := range r.Stages {
+		order[s.Address] = i
+	}
+	sort.Slice(addrs, func(i, j int) bool { return order[addrs[i]] < order[addrs[j]] })
+	var colNames []string
+	for c := range cols {
+		colNames = append(colNames, c)
+	}
+	sort.Strings(colNames)
+	fmt.Fprintln(w, "\nMetrics:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  STAGE\t%s\n", strings.ToUpper(strings.Join(colNames, "\t")))
+	for _, a := range addrs {
+		var vals []string
+		for _, c := range colNames {
+			vals = append(vals, formatMetric(rows[a][c]))
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", a, strings.Join(vals, "\t"))
+	}
+	tw.Flush()
+}
+
+func formatMetric(v any) string {
+	switch x := v.(type) {
+	case float64:
+		return fmt.Sprintf("%.4g", x)
+	case nil:
+		return "-"
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func newRunsCmd(stdout, _ io.Writer) *cobra.Command {
+	sf := &storeFlags{}
+	var limit int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "runs [PATH]",
+		Short: "List recorded runs, newest first",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := sf.open(specPath(args), "ouro runs")
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			runs, err := st.ListRuns(limit)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				var out []map[string]any
+				for _, r := range runs {
+					out = append(out, runJSON(r))
+				}
+				return writeJSON(stdout, out)
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "RUN\tSTATUS\tSTARTED\tDURATION\tRAN\tCACHED\tFAILED\tPINNED")
+			for _, r := range runs {
+				c := map[string]int{}
+				for _, s := range r.Stages {
+					c[s.Status]++
+				}
+				dur := "-"
+				if !r.Finished.IsZero() {
+					dur = r.Finished.Sub(r.Started).Round(time.Millisecond).String()
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%v\n", r.ID, r.Status, r.Started.Format(time.RFC3339), dur, c["ran"], c["cached"], c["failed"], r.Pinned)
+			}
+			return tw.Flush()
+		},
+	}
+	sf.register(cmd)
+	cmd.Flags().IntVar(&limit, "limit", 20, "how many runs")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return cmd
+}
+
+func newShowCmd(stdout, _ io.Writer) *cobra.Command {
+	sf := &storeFlags{}
+	var asJSON bool
+	var spec string
+	cmd := &cobra.Command{
+		Use:   "show RUN",
+		Short: "Show one run: its stages, metrics and outputs (RUN may be a unique prefix)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := sf.open(spec, "ouro show")
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			r, err := st.GetRun(args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(stdout, runJSON(r))
+			}
+			fmt.Fprintf(stdout, "Run %s (%s), spec %s\n", r.ID, r.Status, runtime.SpecDigestShort(r.SpecDigest))
+			fmt.Fprintf(stdout, "Started %s", r.Started.Format(time.RFC3339))
+			if !r.Finished.IsZero() {
+				fmt.Fprintf(stdout, ", took %s", r.Finished.Sub(r.Started).Round(time.Millisecond))
+			}
+			fmt.Fprintln(stdout)
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "\nSTAGE\tSTATUS\tDURATION\tKEY")
+			for _, s := range r.Stages {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Address, s.Status, s.Duration.Round(time.Millisecond), runtime.SpecDigestShort(s.Key))
+			}
+			tw.Flush()
+			writeMetrics(stdout, r)
+			if len(r.Outputs) > 0 {
+				fmt.Fprintln(stdout, "\nOutputs:")
+				for k, v := range r.Outputs {
+					fmt.Fprintf(stdout, "  %s = %s\n", k, v)
+				}
+			}
+			return nil
+		},
+	}
+	sf.register(cmd)
+	cmd.Flags().StringVar(&spec, "spec", ".", "the spec whose store to read (default store: .ouro beside it)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return cmd
+}
+
+func newCacheCmd(stdout, _ io.Writer) *cobra.Command {
+	cache := &cobra.Command{Use: "cache", Short: "Inspect and maintain the store: stats, verify, gc"}
+	sf := &storeFlags{}
+	var keep int
+	var spec string
+	open := func(what string) (*store.Store, error) { return sf.open(spec, "ouro cache "+what) }
+	stats := &cobra.Command{Use: "stats", Short: "Counts and sizes of what the store holds", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := open("stats")
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			s, err := st.Stats()
+			if err != nil {
+				return err
+			}
+			return writeJSON(stdout, s)
+		}}
+	verify := &cobra.Command{Use: "verify", Short: "Re-hash every blob; report and drop damaged ones so the next run recomputes them", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := open("verify")
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			dmg, err := st.Verify()
+			if err != nil {
+				return err
+			}
+			if len(dmg) == 0 {
+				fmt.Fprintln(stdout, "All blobs verified.")
+				return nil
+			}
+			for _, d := range dmg {
+				fmt.Fprintf(stdout, "damaged: %+v\n", d)
+			}
+			rs, err := st.Repair(dmg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "Repaired: %+v\nThe next run recomputes what used them.\n", rs)
+			return exitError{exitDiags}
+		}}
+	gc := &cobra.Command{Use: "gc", Short: "Remove blobs and entries not reachable from the last N runs or pinned runs", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := open("gc")
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			s, err := st.GC(keep)
+			if err != nil {
+				return err
+			}
+			return writeJSON(stdout, s)
+		}}
+	gc.Flags().IntVar(&keep, "keep", 5, "keep what the last N runs use")
+	for _, c := range []*cobra.Command{stats, verify, gc} {
+		sf.register(c)
+		c.Flags().StringVar(&spec, "spec", ".", "the spec whose store to use (default store: .ouro beside it)")
+		cache.AddCommand(c)
+	}
+	return cache
+}
+
+// explainPlan marks each stage cached or will-run, with the reason, when
+// the spec has a store (a dry run: nothing executes).
+func explainPlan(w io.Writer, path string, sf *storeFlags, p *compiler.Plan) error {
+	dir := sf.dir
+	if dir == "" {
+		dir = runtime.DefaultStoreDir(path)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		fmt.Fprintf(w, "\nNo store at %s yet: every stage will run.\n", dir)
+		return nil
+	}
+	st, err := sf.open(path, "ouro plan")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	res, err := runtime.Run(context.Background(), p, runtime.Options{
+		Store: st, Library: stdlib.NewLibrary(), Functions: stdlib.Functions(),
+		SpecDir: specDir(path), DryRun: true,
+	})
+	if res == nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nCache:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, e := range res.Explain {
+		reason := e.Reason
+		if e.Status == "cached" {
+			reason = ""
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", e.Address, e.Status, reason)
+	}
+	return tw.Flush()
+}
