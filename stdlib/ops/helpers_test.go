@@ -166,3 +166,10 @@ func blobCount(t testing.TB, env *runtimetest.Env) int {
 	}
 	return n
 }
+
+func writeFile(t testing.TB, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

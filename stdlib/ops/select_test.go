@@ -61,7 +61,7 @@ func TestDedupeMinhash(t *testing.T) {
 	base := "write a short poem about the sea and the wind at night near the old harbour town"
 	texts := []string{
 		base,
-		base + " please",  // near duplicate
+		base + " please", // near duplicate
 		"Write a short poem about the SEA and the wind at night, near the old harbour town!", // same words
 		"explain how a binary search tree keeps its keys ordered and how lookups work",
 		"",
