@@ -49,7 +49,7 @@ stage "join" "labelled" {
 
 stage "command" "upper" {
   input   = stage.best
-  command = ["sh", "-c", "tr a-z A-Z"]
+  command = ["sed", "s/\"question\"/\"QUESTION\"/; s/\"answer\"/\"ANSWER\"/"]
   schema  = object({ QUESTION = string, ANSWER = number })
   timeout = "30s"
 }
