@@ -247,7 +247,13 @@ type StageError struct {
 	Err     error
 }
 
-func (e *StageError) Error() string { return e.Address + ": " + e.Err.Error() }
+func (e *StageError) Error() string {
+	msg := e.Err.Error()
+	if strings.HasPrefix(msg, e.Address+":") {
+		return msg // the operator already named the stage
+	}
+	return e.Address + ": " + msg
+}
 func (e *StageError) Unwrap() error { return e.Err }
 
 // FailedError lists every failed node of a run.

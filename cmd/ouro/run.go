@@ -144,7 +144,7 @@ func reportRunError(w io.Writer, files map[string]*hcl.File, err error) {
 				writeDiagnostics(w, files, de.Diags)
 				continue
 			}
-			fmt.Fprintf(w, "Error: %s: %v\n", s.Address, s.Err)
+			fmt.Fprintf(w, "Error: %v\n", s)
 		}
 		return
 	}
