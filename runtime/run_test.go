@@ -33,7 +33,9 @@ type testLib struct {
 	calls int64
 }
 
-type testReg struct{ ops map[string]*compiler.Signature }
+type testReg struct {
+	ops map[string]*compiler.Signature
+}
 
 func (r *testReg) Operator(n string) (*compiler.Signature, bool) { s, ok := r.ops[n]; return s, ok }
 func (r *testReg) OperatorNames() []string {
@@ -140,7 +142,7 @@ func (l *testLib) Operator(name string) (runtime.Operator, bool) {
 	return nil, false
 }
 func (l *testLib) Provider(string) (runtime.Provider, bool) { return nil, false }
-func (l *testLib) Signatures() compiler.Registry             { return l.sigs }
+func (l *testLib) Signatures() compiler.Registry            { return l.sigs }
 
 var _ = dataset.NewReader
 
@@ -218,7 +220,9 @@ func statuses(r *runtime.Result) map[string]string {
 	return m
 }
 
-func newLib() *testLib { return &testLib{runs: map[string]*int64{}, fail: map[string]bool{}, sigs: newReg()} }
+func newLib() *testLib {
+	return &testLib{runs: map[string]*int64{}, fail: map[string]bool{}, sigs: newReg()}
+}
 
 func TestRunCachesAndStopsLoop(t *testing.T) {
 	st, err := store.Open(t.TempDir(), store.Options{})
