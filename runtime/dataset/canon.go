@@ -1,11 +1,12 @@
 package dataset
 
 import (
+	"bytes"
 	"fmt"
+	"math"
 	"math/big"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/zclconf/go-cty/cty"
 )
@@ -144,6 +145,15 @@ func appendString(buf []byte, s string) []byte {
 // reads back as the same number (at float64 precision when f is exactly a
 // float64, else at f's own precision), laid out as JavaScript does: plain
 // digits for 1e-6 <= |f| < 1e21, exponent form ("1e+21", "1.5e-7") outside.
+//
+// The common cases avoid big.Float.Text, which costs microseconds at the
+// 512-bit precision numbers read back from an artifact have (see
+// parseNumber): a float64 (or small integer) is formatted by strconv, and a
+// value of higher precision first tries the float64 shortest form and keeps
+// it when it parses back to exactly f at f's precision. For precision >= 64
+// that candidate is then also f's own shortest form: it has at most 17
+// significant digits, and two different such decimals are further apart
+// than f's rounding interval is wide, so no shorter decimal rounds to f.
 func appendNumber(buf []byte, f *big.Float, path string) ([]byte, error) {
 	if f.IsInf() {
 		return nil, fmt.Errorf("%s: infinity cannot be stored", fieldName(path))
@@ -151,64 +161,97 @@ func appendNumber(buf []byte, f *big.Float, path string) ([]byte, error) {
 	if f.Sign() == 0 {
 		return append(buf, '0'), nil
 	}
-	var e string
-	if f64, acc := f.Float64(); acc == big.Exact {
+	var scratch [32]byte
+	f64, acc := f.Float64()
+	if acc == big.Exact {
 		if i := int64(f64); float64(i) == f64 && i > -1<<53 && i < 1<<53 {
 			return strconv.AppendInt(buf, i, 10), nil
 		}
-		e = strconv.FormatFloat(f64, 'e', -1, 64)
-	} else {
-		e = f.Text('e', -1)
+		return appendCanonical(buf, strconv.AppendFloat(scratch[:0], f64, 'e', -1, 64)), nil
 	}
-	return append(buf, formatNumber(e)...), nil
+	if f.Prec() >= 64 && f64 != 0 && !math.IsInf(f64, 0) {
+		e := strconv.AppendFloat(scratch[:0], f64, 'e', -1, 64)
+		if back, _, err := big.ParseFloat(string(e), 10, f.Prec(), big.ToNearestEven); err == nil && back.Cmp(f) == 0 {
+			return appendCanonical(buf, e), nil
+		}
+	}
+	return appendCanonical(buf, []byte(f.Text('e', -1))), nil
 }
 
-// formatNumber turns "-d.ddde±XX" into the canonical layout.
-func formatNumber(e string) string {
-	neg := strings.HasPrefix(e, "-")
-	e = strings.TrimPrefix(e, "-")
-	mant, exps, _ := strings.Cut(e, "e")
-	exp, _ := strconv.Atoi(exps)
-	digits := strings.Replace(mant, ".", "", 1)
-	digits = strings.TrimRight(digits, "0")
-	if digits == "" {
-		return "0"
+// appendCanonical appends the canonical layout of e, which is in the form
+// "-d.ddde±XX" (as strconv and big.Float format with 'e').
+func appendCanonical(buf, e []byte) []byte {
+	neg := len(e) > 0 && e[0] == '-'
+	if neg {
+		e = e[1:]
+	}
+	mant, exps := e, []byte(nil)
+	if i := bytes.IndexByte(e, 'e'); i >= 0 {
+		mant, exps = e[:i], e[i+1:]
+	}
+	exp := 0
+	if len(exps) > 0 {
+		expNeg := exps[0] == '-'
+		if exps[0] == '-' || exps[0] == '+' {
+			exps = exps[1:]
+		}
+		for _, c := range exps {
+			exp = exp*10 + int(c-'0')
+		}
+		if expNeg {
+			exp = -exp
+		}
+	}
+	// digits = mant without the '.' and without trailing zeros.
+	var dbuf [64]byte
+	digits := dbuf[:0]
+	for _, c := range mant {
+		if c != '.' {
+			digits = append(digits, c)
+		}
+	}
+	for len(digits) > 0 && digits[len(digits)-1] == '0' {
+		digits = digits[:len(digits)-1]
+	}
+	if len(digits) == 0 {
+		return append(buf, '0')
 	}
 	k := len(digits)
 	n := exp + 1 // position of the decimal point relative to the digits
-	var b strings.Builder
 	if neg {
-		b.WriteByte('-')
+		buf = append(buf, '-')
 	}
 	switch {
 	case k <= n && n <= 21:
-		b.WriteString(digits)
-		b.WriteString(strings.Repeat("0", n-k))
+		buf = append(buf, digits...)
+		for i := k; i < n; i++ {
+			buf = append(buf, '0')
+		}
 	case 0 < n && n <= 21:
-		b.WriteString(digits[:n])
-		b.WriteByte('.')
-		b.WriteString(digits[n:])
+		buf = append(buf, digits[:n]...)
+		buf = append(buf, '.')
+		buf = append(buf, digits[n:]...)
 	case -6 < n && n <= 0:
-		b.WriteString("0.")
-		b.WriteString(strings.Repeat("0", -n))
-		b.WriteString(digits)
+		buf = append(buf, '0', '.')
+		for i := 0; i < -n; i++ {
+			buf = append(buf, '0')
+		}
+		buf = append(buf, digits...)
 	default:
-		b.WriteByte(digits[0])
+		buf = append(buf, digits[0])
 		if k > 1 {
-			b.WriteByte('.')
-			b.WriteString(digits[1:])
+			buf = append(buf, '.')
+			buf = append(buf, digits[1:]...)
 		}
-		b.WriteByte('e')
-		if n-1 >= 0 {
-			b.WriteByte('+')
-		} else {
-			b.WriteByte('-')
-		}
+		buf = append(buf, 'e')
 		x := n - 1
-		if x < 0 {
+		if x >= 0 {
+			buf = append(buf, '+')
+		} else {
+			buf = append(buf, '-')
 			x = -x
 		}
-		b.WriteString(strconv.Itoa(x))
+		buf = strconv.AppendInt(buf, int64(x), 10)
 	}
-	return b.String()
+	return buf
 }

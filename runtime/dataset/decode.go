@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/big"
 	"sort"
 	"strconv"
 
@@ -52,7 +54,7 @@ func toCty(x any, ty cty.Type, path string) (cty.Value, error) {
 		if !ok {
 			return mismatch()
 		}
-		v, err := cty.ParseNumberVal(string(n))
+		v, err := parseNumber(string(n))
 		if err != nil {
 			return cty.NilVal, fmt.Errorf("%s: %v", fieldName(path), err)
 		}
@@ -178,7 +180,7 @@ func implied(x any, path string) (cty.Value, error) {
 	case bool:
 		return cty.BoolVal(x), nil
 	case json.Number:
-		v, err := cty.ParseNumberVal(string(x))
+		v, err := parseNumber(string(x))
 		if err != nil {
 			return cty.NilVal, fmt.Errorf("%s: %v", fieldName(path), err)
 		}
@@ -273,4 +275,123 @@ func jsonKind(x any) string {
 		return "an object"
 	}
 	return "null"
+}
+
+// parseNumber is cty.ParseNumberVal (a 512-bit big.Float, rounding to
+// nearest even) with a fast path: a decimal whose value is exactly a
+// float64 with a mantissa below 2^53 (integers up to 2^53, "1.5", "0.25",
+// "-2.5e-10" is not: 2.5e-10 is not a binary fraction) is converted without
+// decimal big-number arithmetic. The result is the same value at the same
+// precision and rounding mode, so arithmetic on it behaves identically.
+func parseNumber(s string) (cty.Value, error) {
+	if f, ok := exactFloat(s); ok {
+		return cty.NumberVal(new(big.Float).SetPrec(512).SetMode(big.ToNearestEven).SetFloat64(f)), nil
+	}
+	return cty.ParseNumberVal(s)
+}
+
+// pow5[k] = 5^k for 5^k < 2^53.
+var pow5 = func() (p [23]uint64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 5
+	}
+	return p
+}()
+
+// exactFloat reports the float64 that the JSON number s denotes when that
+// float64 is exactly s's value (and its integer mantissa is below 2^53).
+func exactFloat(s string) (float64, bool) {
+	i := 0
+	neg := false
+	if i < len(s) && s[i] == '-' {
+		neg = true
+		i++
+	}
+	var m uint64
+	nd, frac := 0, 0
+	seenDigit, seenDot := false, false
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c == '.' {
+			if seenDot {
+				return 0, false
+			}
+			seenDot = true
+			continue
+		}
+		if c < '0' || c > '9' {
+			break
+		}
+		seenDigit = true
+		if m != 0 || c != '0' {
+			nd++
+			if nd > 16 {
+				return 0, false
+			}
+		}
+		m = m*10 + uint64(c-'0')
+		if seenDot {
+			frac++
+		}
+	}
+	if !seenDigit {
+		return 0, false
+	}
+	exp := 0
+	if i < len(s) {
+		if s[i] != 'e' && s[i] != 'E' {
+			return 0, false
+		}
+		i++
+		expNeg := false
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			expNeg = s[i] == '-'
+			i++
+		}
+		if i == len(s) {
+			return 0, false
+		}
+		for ; i < len(s); i++ {
+			c := s[i]
+			if c < '0' || c > '9' || exp > 10000 {
+				return 0, false
+			}
+			exp = exp*10 + int(c-'0')
+		}
+		if expNeg {
+			exp = -exp
+		}
+	}
+	if m == 0 {
+		if neg {
+			return math.Copysign(0, -1), true
+		}
+		return 0, true
+	}
+	if m >= 1<<53 {
+		return 0, false
+	}
+	e := exp - frac
+	var f float64
+	switch {
+	case e >= 0:
+		for ; e > 0; e-- {
+			if m > (1<<53)/10 {
+				return 0, false
+			}
+			m *= 10
+		}
+		f = float64(m)
+	default:
+		k := -e
+		if k >= len(pow5) || m%pow5[k] != 0 {
+			return 0, false
+		}
+		f = math.Ldexp(float64(m/pow5[k]), -k)
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
 }

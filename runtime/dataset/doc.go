@@ -11,7 +11,7 @@
 // (bytewise), no insignificant spaces, every schema field present (null
 // written explicitly), strings as UTF-8 (NFC, as cty keeps them) escaping only
 // '"', '\' and control characters, and numbers in one shortest form (see
-// formatNumber). So the same records in the same order always give the same
+// appendCanonical). So the same records in the same order always give the same
 // bytes, hence the same blob digest.
 //
 // Where its job stops: the package knows records and schemas, not operators,
