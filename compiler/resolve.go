@@ -7,8 +7,6 @@ import (
 
 	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
-
-	"github.com/ouroloop/ouro/lang"
 )
 
 // The names an expression may start with, besides per-item names.
@@ -132,7 +130,7 @@ func (c *compiler) resolve(n *tnode, e *texpr, t hcl.Traversal) {
 	switch root {
 	case "var":
 		if _, ok := c.vars[name]; !ok {
-			c.undeclared(rng, "input variable", "var", name, c.namesOf(func(string) bool { return false }, "var"))
+			c.undeclared(rng, "input variable", "var", name, c.varNames())
 			return
 		}
 	case "local", "model", "dataset":
@@ -212,14 +210,12 @@ func (c *compiler) loopNames() []string {
 	return out
 }
 
-func (c *compiler) namesOf(_ func(string) bool, root string) []string {
-	var out []string
-	if root == "var" {
-		for n := range c.vars {
-			out = append(out, n)
-		}
-		sort.Strings(out)
+func (c *compiler) varNames() []string {
+	out := make([]string, 0, len(c.vars))
+	for n := range c.vars {
+		out = append(out, n)
 	}
+	sort.Strings(out)
 	return out
 }
 
@@ -304,5 +300,3 @@ func canonicalCycle(cycle []*tnode) string {
 	sort.Strings(addrs)
 	return strings.Join(addrs, "|")
 }
-
-var _ = lang.RangeLess

@@ -19,7 +19,6 @@ import (
 // a source range before anything runs.
 func (c *compiler) passTypecheck() {
 	for _, n := range c.topo {
-		before := len(c.diags)
 		c.typecheckNode(n)
 		if n.typ == cty.NilType {
 			n.typ = cty.DynamicPseudoType
@@ -27,7 +26,6 @@ func (c *compiler) passTypecheck() {
 		if n.val == cty.NilVal {
 			n.val = cty.UnknownVal(n.typ)
 		}
-		_ = before
 	}
 }
 

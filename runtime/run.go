@@ -2,8 +2,6 @@ package runtime
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -742,6 +740,3 @@ func DefaultStoreDir(specPath string) string {
 	}
 	return filepath.Join(filepath.Dir(specPath), ".ouro")
 }
-
-var _ = sha256.New
-var _ = hex.EncodeToString
