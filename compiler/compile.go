@@ -41,31 +41,36 @@ type Result struct {
 	Graph *Graph
 }
 
-// pass is one named step of the compiler. Passes run in order; a pass runs
-// only if every pass before it produced no errors, except where noted.
+// pass is one named step of the compiler. Passes run in order. A pass with
+// afterErrors set still runs when earlier passes reported errors, working
+// around what is broken, so a user sees every mistake of a spec at once;
+// the others run only on an error-free spec.
 type pass struct {
-	name string
-	run  func(c *compiler)
+	name        string
+	run         func(c *compiler)
+	afterErrors bool
 }
 
 // passes lists the compiler's steps in order, with why the order matters.
 var passes = []pass{
 	// Variables first: their values are known at compile time and other
 	// passes (provider names, loop rounds) may need them.
-	{"variables", (*compiler).passVariables},
+	{"variables", (*compiler).passVariables, false},
 	// Declare every object under its address; decode operator bodies
 	// against signatures (needs known variables for model providers).
-	{"declare", (*compiler).passDeclare},
+	{"declare", (*compiler).passDeclare, true},
 	// Resolve every reference of every expression to a declared address,
 	// reporting dangling and misplaced ones (needs the declarations).
-	{"resolve", (*compiler).passResolve},
+	{"resolve", (*compiler).passResolve, true},
 	// Cycles are checked on the resolved graph before any evaluation, which
 	// would otherwise recurse forever.
-	{"cycles", (*compiler).passCycles},
+	{"cycles", (*compiler).passCycles, true},
 	// Type-check in topological order, evaluating with unknown values.
-	{"typecheck", (*compiler).passTypecheck},
+	// Expressions whose references did not resolve are skipped, and
+	// nothing is checked when there is a cycle (there is no order).
+	{"typecheck", (*compiler).passTypecheck, true},
 	// Unroll loops into per-round subgraphs and emit the immutable plan.
-	{"emit", (*compiler).passEmit},
+	{"emit", (*compiler).passEmit, false},
 }
 
 // PassNames lists the compiler's passes in the order they run.
@@ -84,10 +89,10 @@ func Compile(cfg *lang.Config, opts Options) (*Result, hcl.Diagnostics) {
 	}
 	c := &compiler{cfg: cfg, opts: opts, nodes: map[string]*tnode{}}
 	for _, p := range passes {
-		p.run(c)
-		if c.diags.HasErrors() {
+		if c.diags.HasErrors() && !p.afterErrors {
 			break
 		}
+		p.run(c)
 	}
 	res := &Result{Graph: c.graph()}
 	if !c.diags.HasErrors() {
@@ -109,6 +114,7 @@ type compiler struct {
 	seed  int64
 
 	cycleEdges map[[2]string]bool
+	hasCycle   bool
 }
 
 func (c *compiler) errorf(rng *hcl.Range, summary, detail string, args ...any) {

@@ -66,6 +66,9 @@ type texpr struct {
 	// deferred are root names left for the per-item scope (item, scores, …).
 	deferred []hcl.Traversal
 	typ      cty.Type
+	// broken marks an expression with a reference that did not resolve
+	// (already reported); the type checker skips it.
+	broken bool
 
 	// Set by passEmit the first time the expression is emitted.
 	emitted    bool

@@ -19,7 +19,11 @@ func (c *compiler) passResolve() {
 				continue // static syntax, not references
 			}
 			for _, t := range e.expr.Variables() {
+				before := len(c.diags)
 				c.resolve(n, e, t)
+				if len(c.diags) > before {
+					e.broken = true
+				}
 			}
 		}
 		// Structural dependencies that no expression spells out.
@@ -130,6 +134,13 @@ func (c *compiler) resolve(n *tnode, e *texpr, t hcl.Traversal) {
 	switch root {
 	case "var":
 		if _, ok := c.vars[name]; !ok {
+			for _, v := range c.cfg.Variables {
+				if v.Name == name {
+					// Declared, but its value was invalid (already reported).
+					e.broken = true
+					return
+				}
+			}
 			c.undeclared(rng, "input variable", "var", name, c.varNames())
 			return
 		}
@@ -274,6 +285,7 @@ func (c *compiler) passCycles() {
 					continue
 				}
 				reported[key] = true
+				c.hasCycle = true
 				rng := n.decl
 				if r := n.depOf[d]; r != nil {
 					rng = r.rng

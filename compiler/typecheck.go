@@ -18,6 +18,9 @@ import (
 // misspelt field, a wrong-typed argument or a bad operand is an error with
 // a source range before anything runs.
 func (c *compiler) passTypecheck() {
+	if c.hasCycle {
+		return
+	}
 	for _, n := range c.topo {
 		c.typecheckNode(n)
 		if n.typ == cty.NilType {
@@ -146,6 +149,9 @@ func (c *compiler) context(n *tnode, e *texpr, extra map[string]cty.Type) *hcl.E
 
 // eval type-checks one expression; it returns cty.NilVal after an error.
 func (c *compiler) eval(n *tnode, e *texpr, extra map[string]cty.Type) cty.Value {
+	if e.broken {
+		return cty.NilVal
+	}
 	for _, t := range e.deferred {
 		root := t.RootName()
 		if _, ok := extra[root]; ok {
