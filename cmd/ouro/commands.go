@@ -212,6 +212,10 @@ func writePlanText(w io.Writer, p *compiler.Plan) {
 				line("    ", n, short)
 			}
 		}
+		if l.FinalState != "" {
+			fmt.Fprintln(w, "  after the last round")
+			line("    ", p.Node(l.FinalState), "final state")
+		}
 	}
 	if len(p.Outputs) > 0 {
 		fmt.Fprintln(w)
