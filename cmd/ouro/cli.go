@@ -123,6 +123,7 @@ never done twice.`,
 		newRunsCmd(stdout, stderr),
 		newShowCmd(stdout, stderr),
 		newCacheCmd(stdout, stderr),
+		newServeCmd(stdout, stderr),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print ouro's version and the plan format version",

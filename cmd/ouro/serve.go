@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ouroloop/ouro/runtime/store"
+	"github.com/ouroloop/ouro/stdlib/models/gpt"
+	"github.com/ouroloop/ouro/stdlib/serve"
+)
+
+func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		models   []string
+		storeDir string
+		listen   string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve builtin checkpoints over the OpenAI-compatible API",
+		Long: `serve answers GET /v1/models, POST /v1/chat/completions and POST /v1/completions
+for builtin checkpoints. A model is NAME=PATH (a .safetensors checkpoint) or
+NAME=DIGEST (a checkpoint a run stored, read from --store). Checkpoints are read
+into memory at start and the store is released before serving, so runs can use
+it meanwhile. Choice i of a request equals sample i of the builtin provider for
+the same prompt, options and seed. Listens on loopback unless told otherwise.`,
+		Example: `  ouro serve --model tiny=model.safetensors
+  ouro serve --model star=sha256:3f2a… --store .ouro --listen 127.0.0.1:9000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(models) == 0 {
+				return usageError{errors.New("give at least one --model NAME=PATH_OR_DIGEST")}
+			}
+			ms, err := loadServeModels(models, storeDir)
+			if err != nil {
+				return err
+			}
+			srv, err := serve.New(ms, serve.Options{Log: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer cancel()
+			for _, m := range ms {
+				fmt.Fprintf(stdout, "serving %s (%s)\n", m.Name, m.Model.Digest())
+			}
+			if host, _, _ := net.SplitHostPort(ln.Addr().String()); !isLoopback(host) {
+				fmt.Fprintf(stderr, "ouro serve: warning: listening on %s, beyond loopback, without authentication\n", ln.Addr())
+			}
+			fmt.Fprintf(stdout, "listening on http://%s/v1\n", ln.Addr())
+			return serveUntilDone(ctx, ln, srv, stdout)
+		},
+	}
+	cmd.Flags().StringArrayVar(&models, "model", nil, "a model to serve: NAME=PATH (.safetensors) or NAME=DIGEST from the store (repeatable)")
+	cmd.Flags().StringVar(&storeDir, "store", ".ouro", "store of the checkpoints given by digest (read at start, then released)")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
+	return cmd
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// serveUntilDone serves until ctx is cancelled (SIGINT/SIGTERM), then
+// stops accepting, lets requests in flight finish for up to 10 s, and
+// closes what remains.
+func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler, stdout io.Writer) error {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(stdout, "shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		hs.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// loadServeModels reads each NAME=PATH_OR_DIGEST. Digests are read from the
+// store, opened once (taking its lock) and closed before returning.
+func loadServeModels(specs []string, storeDir string) ([]serve.Model, error) {
+	var out []serve.Model
+	var st *store.Store
+	defer func() {
+		if st != nil {
+			st.Close()
+		}
+	}()
+	for _, s := range specs {
+		name, src, ok := strings.Cut(s, "=")
+		if !ok {
+			src = s
+			name = strings.TrimSuffix(filepath.Base(s), filepath.Ext(s))
+		}
+		if name == "" || src == "" {
+			return nil, usageError{fmt.Errorf("--model %q: want NAME=PATH_OR_DIGEST", s)}
+		}
+		path := src
+		if d, err := store.ParseDigest(src); err == nil {
+			if st == nil {
+				if _, err := os.Stat(filepath.Join(storeDir, "index")); err != nil {
+					return nil, fmt.Errorf("--model %s: no store at %s (give --store)", name, storeDir)
+				}
+				if st, err = store.Open(storeDir, store.Options{Command: "ouro serve"}); err != nil {
+					return nil, fmt.Errorf("--model %s: %w", name, err)
+				}
+			}
+			if path, err = st.BlobPath(d); err != nil {
+				return nil, fmt.Errorf("--model %s: checkpoint %s not in store %s: %w", name, d, storeDir, err)
+			}
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("--model %s: %w", name, err)
+		}
+		m, err := gpt.Load(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("--model %s: %s: %w", name, src, err)
+		}
+		out = append(out, serve.Model{Name: name, Model: m})
+	}
+	return out, nil
+}

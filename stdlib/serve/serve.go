@@ -1,0 +1,570 @@
+// Package serve is the HTTP handler of `ouro serve`: builtin checkpoints
+// (stdlib/models/gpt) behind the OpenAI-compatible API — GET /v1/models,
+// POST /v1/chat/completions and POST /v1/completions, with streaming.
+//
+// Determinism. Choice i of a request is sample i of gpt.Generate with the
+// request's seed and the same SampleOptions the builtin provider uses, and a
+// chat request is rendered with providers.ChatPrompt, the builtin provider's
+// template. So the openai provider pointed at this server gives the same
+// completions as the builtin provider on the same checkpoint: with api =
+// "completions" for prompts, and api = "chat" for messages.
+//
+// Where the package stops: it knows nothing of stores, flags or signals;
+// cmd/ouro loads the checkpoints and owns the listener.
+package serve
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/ouroloop/ouro/runtime"
+	"github.com/ouroloop/ouro/stdlib/models/gpt"
+	"github.com/ouroloop/ouro/stdlib/providers"
+)
+
+// Model is one served checkpoint.
+type Model struct {
+	Name  string // the API's model id
+	Model *gpt.Model
+}
+
+// Options tunes a Server. The zero value is usable.
+type Options struct {
+	MaxBodyBytes int64                // request body limit; 0: 8 MiB
+	MaxN         int                  // largest n; 0: 128
+	Now          func() time.Time     // the `created` clock; nil: time.Now
+	Log          func(string, ...any) // request errors (5xx); nil: silent
+}
+
+// Server is an http.Handler serving models over the OpenAI-compatible API.
+// It is safe for concurrent use: models are immutable.
+type Server struct {
+	models  map[string]*gpt.Model
+	names   []string
+	created int64
+	opts    Options
+	seq     atomic.Uint64
+}
+
+// New returns a server for models (at least one, names unique and non-empty).
+func New(models []Model, opts Options) (*Server, error) {
+	if len(models) == 0 {
+		return nil, errors.New("serve: no models")
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 8 << 20
+	}
+	if opts.MaxN <= 0 {
+		opts.MaxN = 128
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{models: map[string]*gpt.Model{}, opts: opts, created: opts.Now().Unix()}
+	for _, m := range models {
+		if m.Name == "" || m.Model == nil {
+			return nil, errors.New("serve: a model needs a name and a checkpoint")
+		}
+		if _, dup := s.models[m.Name]; dup {
+			return nil, fmt.Errorf("serve: model %q given twice", m.Name)
+		}
+		s.models[m.Name] = m.Model
+		s.names = append(s.names, m.Name)
+	}
+	sort.Strings(s.names)
+	return s, nil
+}
+
+// apiError is an error in the OpenAI shape.
+type apiError struct {
+	status int
+	Msg    string  `json:"message"`
+	Type   string  `json:"type"`
+	Param  *string `json:"param"`
+	Code   *string `json:"code"`
+}
+
+func (e *apiError) Error() string { return e.Msg }
+
+func invalid(param, code, format string, args ...any) *apiError {
+	e := &apiError{status: http.StatusBadRequest, Msg: fmt.Sprintf(format, args...), Type: "invalid_request_error"}
+	if param != "" {
+		e.Param = &param
+	}
+	if code != "" {
+		e.Code = &code
+	}
+	return e
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": e})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, &apiError{status: 500, Msg: "encoding the response: " + err.Error(), Type: "server_error"})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimSuffix(r.URL.Path, "/")
+	var allow string
+	switch {
+	case path == "/v1/models":
+		allow = http.MethodGet
+		if r.Method == allow {
+			s.listModels(w)
+			return
+		}
+	case strings.HasPrefix(path, "/v1/models/"):
+		allow = http.MethodGet
+		if r.Method == allow {
+			s.getModel(w, strings.TrimPrefix(path, "/v1/models/"))
+			return
+		}
+	case path == "/v1/chat/completions":
+		allow = http.MethodPost
+		if r.Method == allow {
+			s.complete(w, r, true)
+			return
+		}
+	case path == "/v1/completions":
+		allow = http.MethodPost
+		if r.Method == allow {
+			s.complete(w, r, false)
+			return
+		}
+	default:
+		e := invalid("", "unknown_url", "Unknown request URL: %s %s", r.Method, r.URL.Path)
+		e.status = http.StatusNotFound
+		writeError(w, e)
+		return
+	}
+	w.Header().Set("Allow", allow)
+	e := invalid("", "method_not_allowed", "Method %s not allowed on %s (use %s)", r.Method, r.URL.Path, allow)
+	e.status = http.StatusMethodNotAllowed
+	writeError(w, e)
+}
+
+type modelInfo struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	OwnedBy string `json:"owned_by"`
+	Digest  string `json:"digest"`
+}
+
+func (s *Server) info(name string) modelInfo {
+	return modelInfo{ID: name, Object: "model", Created: s.created, OwnedBy: "ouro", Digest: s.models[name].Digest()}
+}
+
+func (s *Server) listModels(w http.ResponseWriter) {
+	data := make([]modelInfo, len(s.names))
+	for i, n := range s.names {
+		data[i] = s.info(n)
+	}
+	writeJSON(w, map[string]any{"object": "list", "data": data})
+}
+
+func (s *Server) getModel(w http.ResponseWriter, name string) {
+	if _, ok := s.models[name]; !ok {
+		writeError(w, s.notFound(name))
+		return
+	}
+	writeJSON(w, s.info(name))
+}
+
+func (s *Server) notFound(name string) *apiError {
+	e := invalid("model", "model_not_found", "The model %q does not exist (served: %s)", name, strings.Join(s.names, ", "))
+	e.status = http.StatusNotFound
+	return e
+}
+
+// request is the union of the chat and completions request bodies, with
+// the fields that take several shapes left raw.
+type request struct {
+	Model            string          `json:"model"`
+	Messages         json.RawMessage `json:"messages"`
+	Prompt           json.RawMessage `json:"prompt"`
+	N                *int            `json:"n"`
+	Temperature      *float64        `json:"temperature"`
+	TopP             *float64        `json:"top_p"`
+	TopK             *int            `json:"top_k"`
+	MaxTokens        *int            `json:"max_tokens"`
+	MaxCompletionTok *int            `json:"max_completion_tokens"`
+	Stop             json.RawMessage `json:"stop"`
+	Seed             *int64          `json:"seed"`
+	LogProbs         json.RawMessage `json:"logprobs"`
+	Stream           bool            `json:"stream"`
+	StreamOptions    *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+}
+
+// job is a validated request: the prompts to sample and how.
+type job struct {
+	chat    bool
+	model   string
+	m       *gpt.Model
+	prompts []string
+	n       int
+	opts    gpt.SampleOptions
+	lp      bool
+	stream  bool
+	usage   bool
+}
+
+func isNull(raw json.RawMessage) bool {
+	t := strings.TrimSpace(string(raw))
+	return t == "" || t == "null"
+}
+
+func (s *Server) parse(body []byte, chat bool) (*job, *apiError) {
+	var q request
+	if err := json.Unmarshal(body, &q); err != nil {
+		return nil, invalid("", "invalid_json", "The request body is not valid JSON: %v", err)
+	}
+	j := &job{chat: chat, model: q.Model, stream: q.Stream}
+	if q.Model == "" {
+		return nil, invalid("model", "missing_required_parameter", "You must provide a model parameter")
+	}
+	var ok bool
+	if j.m, ok = s.models[q.Model]; !ok {
+		return nil, s.notFound(q.Model)
+	}
+	if chat {
+		if isNull(q.Messages) {
+			return nil, invalid("messages", "missing_required_parameter", "Missing required parameter: 'messages'")
+		}
+		msgs, e := parseMessages(q.Messages)
+		if e != nil {
+			return nil, e
+		}
+		j.prompts = []string{providers.ChatPrompt(msgs)}
+	} else {
+		if isNull(q.Prompt) {
+			return nil, invalid("prompt", "missing_required_parameter", "Missing required parameter: 'prompt'")
+		}
+		var one string
+		if err := json.Unmarshal(q.Prompt, &one); err == nil {
+			j.prompts = []string{one}
+		} else if err := json.Unmarshal(q.Prompt, &j.prompts); err != nil || len(j.prompts) == 0 {
+			return nil, invalid("prompt", "invalid_type", "prompt must be a string or a non-empty array of strings (token arrays are not supported)")
+		}
+	}
+	j.n = 1
+	if q.N != nil {
+		j.n = *q.N
+	}
+	if j.n < 1 || j.n > s.opts.MaxN {
+		return nil, invalid("n", "invalid_value", "n must be between 1 and %d, not %d", s.opts.MaxN, j.n)
+	}
+	o := gpt.SampleOptions{Temperature: 1, TopP: 1}
+	if q.Temperature != nil {
+		o.Temperature = *q.Temperature
+	}
+	if o.Temperature < 0 {
+		return nil, invalid("temperature", "invalid_value", "temperature must be at least 0, not %g", o.Temperature)
+	}
+	if q.TopP != nil {
+		o.TopP = *q.TopP
+	}
+	if o.TopP < 0 || o.TopP > 1 {
+		return nil, invalid("top_p", "invalid_value", "top_p must be between 0 and 1, not %g", o.TopP)
+	}
+	if q.TopK != nil {
+		o.TopK = *q.TopK
+	}
+	if o.TopK < 0 {
+		return nil, invalid("top_k", "invalid_value", "top_k must be at least 0, not %d", o.TopK)
+	}
+	mt, mtName := q.MaxTokens, "max_tokens"
+	if q.MaxCompletionTok != nil {
+		mt, mtName = q.MaxCompletionTok, "max_completion_tokens"
+	}
+	if mt != nil {
+		o.MaxTokens = *mt
+	}
+	if o.MaxTokens < 0 {
+		return nil, invalid(mtName, "invalid_value", "%s must be at least 0, not %d", mtName, o.MaxTokens)
+	}
+	if !isNull(q.Stop) {
+		var one string
+		if err := json.Unmarshal(q.Stop, &one); err == nil {
+			o.Stop = []string{one}
+		} else if err := json.Unmarshal(q.Stop, &o.Stop); err != nil {
+			return nil, invalid("stop", "invalid_type", "stop must be a string or an array of strings")
+		}
+	}
+	if q.Seed != nil {
+		o.Seed = uint64(*q.Seed)
+	}
+	if !isNull(q.LogProbs) {
+		var b bool
+		var k int
+		switch {
+		case chat && json.Unmarshal(q.LogProbs, &b) == nil:
+			j.lp = b
+		case !chat && json.Unmarshal(q.LogProbs, &k) == nil && k >= 0:
+			j.lp = true // the sampled token's logprob; no alternatives are listed
+		case chat:
+			return nil, invalid("logprobs", "invalid_type", "logprobs must be a boolean")
+		default:
+			return nil, invalid("logprobs", "invalid_type", "logprobs must be a whole number ≥ 0")
+		}
+	}
+	o.LogProbs = j.lp
+	j.opts = o
+	j.usage = q.StreamOptions != nil && q.StreamOptions.IncludeUsage
+	return j, nil
+}
+
+// parseMessages reads chat messages: content a string or an array of text
+// parts.
+func parseMessages(raw json.RawMessage) ([]runtime.Message, *apiError) {
+	var ms []struct {
+		Role    string          `json:"role"`
+		Content json.RawMessage `json:"content"`
+	}
+	if err := json.Unmarshal(raw, &ms); err != nil || len(ms) == 0 {
+		return nil, invalid("messages", "invalid_type", "messages must be a non-empty array of {role, content}")
+	}
+	out := make([]runtime.Message, len(ms))
+	for i, m := range ms {
+		param := fmt.Sprintf("messages[%d]", i)
+		switch m.Role {
+		case "system", "developer", "user", "assistant":
+		default:
+			return nil, invalid(param+".role", "invalid_value", "role must be system, developer, user or assistant, not %q", m.Role)
+		}
+		var text string
+		if err := json.Unmarshal(m.Content, &text); err != nil {
+			var parts []struct {
+				Type string `json:"type"`
+				Text string `json:"text"`
+			}
+			if err := json.Unmarshal(m.Content, &parts); err != nil {
+				return nil, invalid(param+".content", "invalid_type", "content must be a string or an array of text parts")
+			}
+			var b strings.Builder
+			for k, p := range parts {
+				if p.Type != "text" {
+					return nil, invalid(fmt.Sprintf("%s.content[%d].type", param, k), "invalid_value", "only text content parts are supported, not %q", p.Type)
+				}
+				b.WriteString(p.Text)
+			}
+			text = b.String()
+		}
+		out[i] = runtime.Message{Role: m.Role, Content: text}
+	}
+	return out, nil
+}
+
+func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	if err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			e := invalid("", "request_too_large", "The request body is larger than %d bytes", s.opts.MaxBodyBytes)
+			e.status = http.StatusRequestEntityTooLarge
+			writeError(w, e)
+			return
+		}
+		writeError(w, invalid("", "", "Reading the request body: %v", err))
+		return
+	}
+	j, e := s.parse(body, chat)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	res, err := j.m.Generate(r.Context(), j.prompts, j.n, j.opts)
+	if err != nil {
+		if r.Context().Err() != nil {
+			return // the client went away
+		}
+		if s.opts.Log != nil {
+			s.opts.Log("serve: %s: %v", r.URL.Path, err)
+		}
+		writeError(w, &apiError{status: http.StatusInternalServerError, Msg: "generation failed: " + err.Error(), Type: "server_error"})
+		return
+	}
+	id := fmt.Sprintf("%s-%d-%d", map[bool]string{true: "chatcmpl", false: "cmpl"}[chat], s.created, s.seq.Add(1))
+	if j.stream {
+		s.stream(w, j, id, res)
+		return
+	}
+	writeJSON(w, s.response(j, id, res))
+}
+
+// choices lists the completions in index order: prompt p's sample i is
+// choice p·n + i.
+func each(j *job, res [][]gpt.Completion, f func(index int, c gpt.Completion)) {
+	for p := range res {
+		for i, c := range res[p] {
+			f(p*j.n+i, c)
+		}
+	}
+}
+
+func promptTokens(prompts []string) int {
+	t := 0
+	for _, p := range prompts {
+		t += len([]rune(p)) + 1 // characters and BOS
+	}
+	return t
+}
+
+type usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+func usageOf(j *job, res [][]gpt.Completion) usage {
+	u := usage{PromptTokens: promptTokens(j.prompts)}
+	each(j, res, func(_ int, c gpt.Completion) { u.CompletionTokens += c.Tokens })
+	u.TotalTokens = u.PromptTokens + u.CompletionTokens
+	return u
+}
+
+// tokenPieces are the per-token strings of a completion for logprobs: one
+// character of the text per token (the tokenizer is character level), and
+// "" for EOS and the tokens of a stop string, which are not in the text.
+func tokenPieces(c gpt.Completion) []string {
+	rs := []rune(c.Text)
+	out := make([]string, len(c.TokenLogProbs))
+	for i := range out {
+		if i < len(rs) {
+			out[i] = string(rs[i])
+		}
+	}
+	return out
+}
+
+type chatTokenLP struct {
+	Token       string  `json:"token"`
+	LogProb     float64 `json:"logprob"`
+	Bytes       []int   `json:"bytes"`
+	TopLogProbs []any   `json:"top_logprobs"`
+}
+
+func chatLogProbs(j *job, c gpt.Completion) any {
+	if !j.lp {
+		return nil
+	}
+	pieces := tokenPieces(c)
+	content := make([]chatTokenLP, len(c.TokenLogProbs))
+	for i, lp := range c.TokenLogProbs {
+		b := make([]int, len(pieces[i]))
+		for k := range len(pieces[i]) {
+			b[k] = int(pieces[i][k])
+		}
+		content[i] = chatTokenLP{Token: pieces[i], LogProb: lp, Bytes: b, TopLogProbs: []any{}}
+	}
+	return map[string]any{"content": content}
+}
+
+func textLogProbs(j *job, c gpt.Completion) any {
+	if !j.lp {
+		return nil
+	}
+	pieces := tokenPieces(c)
+	offs := make([]int, len(pieces))
+	off := 0
+	for i, p := range pieces {
+		offs[i] = off
+		off += len(p)
+	}
+	return map[string]any{"tokens": pieces, "token_logprobs": c.TokenLogProbs, "top_logprobs": nil, "text_offset": offs}
+}
+
+func (s *Server) response(j *job, id string, res [][]gpt.Completion) map[string]any {
+	choices := make([]map[string]any, 0, len(j.prompts)*j.n)
+	each(j, res, func(idx int, c gpt.Completion) {
+		if j.chat {
+			choices = append(choices, map[string]any{
+				"index":         idx,
+				"message":       map[string]any{"role": "assistant", "content": c.Text, "refusal": nil},
+				"logprobs":      chatLogProbs(j, c),
+				"finish_reason": c.FinishReason,
+			})
+		} else {
+			choices = append(choices, map[string]any{
+				"index":         idx,
+				"text":          c.Text,
+				"logprobs":      textLogProbs(j, c),
+				"finish_reason": c.FinishReason,
+			})
+		}
+	})
+	obj := "text_completion"
+	if j.chat {
+		obj = "chat.completion"
+	}
+	return map[string]any{
+		"id": id, "object": obj, "created": s.opts.Now().Unix(), "model": j.model,
+		"system_fingerprint": j.m.Digest(), "choices": choices, "usage": usageOf(j, res),
+	}
+}
+
+// stream sends the response as server-sent events. Generation is not
+// incremental, so each choice arrives as one content chunk followed by a
+// chunk with its finish reason, then [DONE].
+func (s *Server) stream(w http.ResponseWriter, j *job, id string, res [][]gpt.Completion) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
+	w.WriteHeader(http.StatusOK)
+	fl, _ := w.(http.Flusher)
+	created := s.opts.Now().Unix()
+	obj := "text_completion"
+	if j.chat {
+		obj = "chat.completion.chunk"
+	}
+	send := func(choices []map[string]any, u *usage) {
+		ev := map[string]any{"id": id, "object": obj, "created": created, "model": j.model,
+			"system_fingerprint": j.m.Digest(), "choices": choices}
+		if j.usage {
+			ev["usage"] = u
+		}
+		b, _ := json.Marshal(ev)
+		_, _ = fmt.Fprintf(w, "data: %s\n\n", b)
+		if fl != nil {
+			fl.Flush()
+		}
+	}
+	each(j, res, func(idx int, c gpt.Completion) {
+		if j.chat {
+			send([]map[string]any{{"index": idx, "delta": map[string]any{"role": "assistant", "content": c.Text},
+				"logprobs": chatLogProbs(j, c), "finish_reason": nil}}, nil)
+			send([]map[string]any{{"index": idx, "delta": map[string]any{}, "logprobs": nil, "finish_reason": c.FinishReason}}, nil)
+		} else {
+			send([]map[string]any{{"index": idx, "text": c.Text, "logprobs": textLogProbs(j, c), "finish_reason": nil}}, nil)
+			send([]map[string]any{{"index": idx, "text": "", "logprobs": nil, "finish_reason": c.FinishReason}}, nil)
+		}
+	})
+	if j.usage {
+		u := usageOf(j, res)
+		send([]map[string]any{}, &u)
+	}
+	_, _ = io.WriteString(w, "data: [DONE]\n\n")
+	if fl != nil {
+		fl.Flush()
+	}
+}

@@ -1,0 +1,203 @@
+package serve
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/ouroloop/ouro/runtime"
+	"github.com/ouroloop/ouro/stdlib/models/gpt"
+	"github.com/ouroloop/ouro/stdlib/providers"
+)
+
+func newTestServer(t *testing.T) (*httptest.Server, *gpt.Model) {
+	t.Helper()
+	m, err := gpt.New(gpt.Config{Layers: 1, Dim: 32, Heads: 2, MaxSeq: 48}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New([]Model{{Name: "tiny", Model: m}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	return ts, m
+}
+
+func post(t *testing.T, url, body string) (int, map[string]any, string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		b.WriteString(sc.Text())
+		b.WriteByte('\n')
+	}
+	var v map[string]any
+	_ = json.Unmarshal([]byte(b.String()), &v)
+	return resp.StatusCode, v, b.String()
+}
+
+func TestModels(t *testing.T) {
+	ts, m := newTestServer(t)
+	resp, err := http.Get(ts.URL + "/v1/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Object string `json:"object"`
+		Data   []struct{ ID, Object, Digest string }
+	}
+	json.NewDecoder(resp.Body).Decode(&v)
+	resp.Body.Close()
+	if v.Object != "list" || len(v.Data) != 1 || v.Data[0].ID != "tiny" || v.Data[0].Digest != m.Digest() {
+		t.Fatalf("models: %+v", v)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	ts, _ := newTestServer(t)
+	for _, c := range []struct {
+		path, body string
+		status     int
+		param      string
+	}{
+		{"/v1/completions", `{`, 400, ""},
+		{"/v1/completions", `{"model":"nope","prompt":"x"}`, 404, "model"},
+		{"/v1/completions", `{"prompt":"x"}`, 400, "model"},
+		{"/v1/completions", `{"model":"tiny"}`, 400, "prompt"},
+		{"/v1/completions", `{"model":"tiny","prompt":"x","n":0}`, 400, "n"},
+		{"/v1/completions", `{"model":"tiny","prompt":"x","top_p":2}`, 400, "top_p"},
+		{"/v1/completions", `{"model":"tiny","prompt":"x","temperature":-1}`, 400, "temperature"},
+		{"/v1/completions", `{"model":"tiny","prompt":"x","max_tokens":-1}`, 400, "max_tokens"},
+		{"/v1/completions", `{"model":"tiny","prompt":"x","stop":3}`, 400, "stop"},
+		{"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"tool","content":"x"}]}`, 400, "messages[0].role"},
+		{"/v1/chat/completions", `{"model":"tiny","messages":[]}`, 400, "messages"},
+		{"/v1/nope", `{}`, 404, ""},
+	} {
+		code, v, raw := post(t, ts.URL+c.path, c.body)
+		e, _ := v["error"].(map[string]any)
+		if code != c.status || e == nil || e["message"] == "" || e["type"] != "invalid_request_error" {
+			t.Errorf("%s %s: %d %s", c.path, c.body, code, raw)
+			continue
+		}
+		if _, ok := e["code"]; !ok {
+			t.Errorf("%s %s: no code field: %s", c.path, c.body, raw)
+		}
+		if p, _ := e["param"].(string); p != c.param {
+			t.Errorf("%s %s: param %q, want %q", c.path, c.body, p, c.param)
+		}
+	}
+	resp, err := http.Get(ts.URL + "/v1/completions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "POST" {
+		t.Errorf("GET /v1/completions: %d", resp.StatusCode)
+	}
+}
+
+// TestChoicesMatchBuiltin: choice i of a chat request with n = 3 is sample
+// i of the builtin provider for the same messages, options and seed.
+func TestChoicesMatchBuiltin(t *testing.T) {
+	ts, m := newTestServer(t)
+	msgs := []runtime.Message{{Role: "system", Content: "hi"}, {Role: "user", Content: "count"}}
+	req := runtime.GenRequest{Messages: msgs, N: 3, Temperature: 0.8, TopP: 0.9, TopK: 10, MaxTokens: 12, Seed: 1<<63 + 5, LogProbs: true}
+	want, err := (&providers.BuiltinLM{Model: m, Digest: m.Digest()}).Generate(context.Background(), []runtime.GenRequest{req})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"model":"tiny","messages":[{"role":"system","content":"hi"},{"role":"user","content":[{"type":"text","text":"count"}]}],
+		"n":3,"temperature":0.8,"top_p":0.9,"top_k":10,"max_tokens":12,"seed":-9223372036854775803,"logprobs":true}`
+	code, v, raw := post(t, ts.URL+"/v1/chat/completions", body)
+	if code != 200 {
+		t.Fatalf("%d %s", code, raw)
+	}
+	var r struct {
+		Choices []struct {
+			Index    int
+			Message  struct{ Content string }
+			Logprobs struct{ Content []struct{ Logprob float64 } }
+			Finish   string `json:"finish_reason"`
+		}
+	}
+	b, _ := json.Marshal(v)
+	json.Unmarshal(b, &r)
+	if len(r.Choices) != 3 {
+		t.Fatalf("choices: %s", raw)
+	}
+	for i, c := range r.Choices {
+		w := want[0][i]
+		lp := 0.0
+		for _, t := range c.Logprobs.Content {
+			lp += t.Logprob
+		}
+		if c.Index != i || c.Message.Content != w.Text || c.Finish != w.FinishReason || lp != w.LogProb || len(c.Logprobs.Content) != w.Tokens {
+			t.Errorf("choice %d: %+v, builtin %+v", i, c, w)
+		}
+	}
+}
+
+func TestStream(t *testing.T) {
+	ts, _ := newTestServer(t)
+	code, _, plain := post(t, ts.URL+"/v1/completions", `{"model":"tiny","prompt":["a","b"],"n":2,"seed":3,"max_tokens":5}`)
+	if code != 200 {
+		t.Fatal(plain)
+	}
+	var whole struct {
+		Choices []struct {
+			Index int
+			Text  string
+		}
+	}
+	json.Unmarshal([]byte(plain), &whole)
+	code, _, raw := post(t, ts.URL+"/v1/completions", `{"model":"tiny","prompt":["a","b"],"n":2,"seed":3,"max_tokens":5,"stream":true,"stream_options":{"include_usage":true}}`)
+	if code != 200 || !strings.HasSuffix(raw, "data: [DONE]\n\n") {
+		t.Fatalf("%d %q", code, raw)
+	}
+	texts := map[int]string{}
+	usage := false
+	for _, line := range strings.Split(raw, "\n") {
+		d, ok := strings.CutPrefix(line, "data: ")
+		if !ok || d == "[DONE]" {
+			continue
+		}
+		var ev struct {
+			Choices []struct {
+				Index int
+				Text  string
+			}
+			Usage *struct {
+				TotalTokens int `json:"total_tokens"`
+			}
+		}
+		if err := json.Unmarshal([]byte(d), &ev); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range ev.Choices {
+			texts[c.Index] += c.Text
+		}
+		if ev.Usage != nil && ev.Usage.TotalTokens > 0 {
+			usage = true
+		}
+	}
+	if len(whole.Choices) != 4 || len(texts) != 4 || !usage {
+		t.Fatalf("whole %+v stream %v usage %v", whole, texts, usage)
+	}
+	for _, c := range whole.Choices {
+		if texts[c.Index] != c.Text {
+			t.Errorf("choice %d: stream %q, whole %q", c.Index, texts[c.Index], c.Text)
+		}
+	}
+}
