@@ -277,6 +277,13 @@ func (c *compiler) checkParams(n *tnode) cty.Type {
 	if !ok {
 		return cty.DynamicPseudoType
 	}
+	for _, p := range sig.Params {
+		if _, has := given[p.Name]; p.Required && !has {
+			// Already reported by decoding; Result functions may rely on
+			// required parameters being present.
+			return cty.DynamicPseudoType
+		}
+	}
 	if sig.Result == nil {
 		return DatasetType(ck.Elem("input"))
 	}
