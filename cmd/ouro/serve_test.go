@@ -2,12 +2,17 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
@@ -243,4 +248,95 @@ func TestServeMatchesBuiltin(t *testing.T) {
 	if len(recs) != 36 || len(texts) < 30 || stops == 0 {
 		t.Errorf("gen: %d records, %d distinct completions, %d stopped", len(recs), len(texts), stops)
 	}
+}
+
+// TestServeAPIKeyNeverLeaks runs specs on the openai provider through the
+// real CLI with the API key in the environment, and checks that the key
+// reached the server but appears nowhere in the store (every file, raw
+// bytes), stdout or stderr — on success and on a failure whose server
+// error message echoes the key.
+func TestServeAPIKeyNeverLeaks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the CLI and runs real subprocesses")
+	}
+	key := "sk-ouro-test-" + randomHex(t, 20)
+	var mu sync.Mutex
+	seen := 0
+	fx := newServeFixture(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			auth := r.Header.Get("Authorization")
+			mu.Lock()
+			if auth == "Bearer "+key {
+				seen++
+			}
+			mu.Unlock()
+			if strings.Contains(r.URL.Path, "/echo/") { // a server that echoes the credentials in its errors
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(401)
+				fmt.Fprintf(w, `{"error":{"message":"bad key %s","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`, strings.TrimPrefix(auth, "Bearer "))
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	bin := buildOuro(t)
+	for _, c := range []struct {
+		name, url, keyEnv string
+		ok                bool
+	}{
+		{"ok", fx.url, "OPENAI_API_KEY", true},
+		{"ok-custom-env", fx.url, "OURO_SERVE_TEST_KEY", true},
+		{"echoed", strings.TrimSuffix(fx.url, "/v1") + "/echo/v1", "OPENAI_API_KEY", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := writeServeSpec(t, openaiModels(c.url, fmt.Sprintf("api_key_env = %q\n  max_retries = 0", c.keyEnv)), 6)
+			cmd := exec.Command(bin, "run", dir, "--json", "--progress=none")
+			cmd.Env = append(os.Environ(), c.keyEnv+"="+key)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if (err == nil) != c.ok {
+				t.Fatalf("ouro run: %v\n%s\n%s", err, stdout.String(), stderr.String())
+			}
+			if !c.ok && !strings.Contains(stdout.String()+stderr.String(), "bad key [redacted]") {
+				t.Fatalf("the server's error is not reported:\n%s\n%s", stdout.String(), stderr.String())
+			}
+			for name, b := range map[string][]byte{"stdout": stdout.Bytes(), "stderr": stderr.Bytes()} {
+				if bytes.Contains(b, []byte(key)) {
+					t.Errorf("the API key is in %s:\n%s", name, b)
+				}
+			}
+			files := 0
+			err = filepath.WalkDir(filepath.Join(dir, ".ouro"), func(p string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				b, err := os.ReadFile(p)
+				if err != nil {
+					return err
+				}
+				files++
+				if bytes.Contains(b, []byte(key)) {
+					t.Errorf("the API key is in %s", p)
+				}
+				return nil
+			})
+			if err != nil || files == 0 {
+				t.Fatalf("walking the store: %v (%d files)", err, files)
+			}
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if seen == 0 {
+		t.Fatal("the key never reached the server: the test proves nothing")
+	}
+}
+
+func randomHex(t *testing.T, n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
 }
