@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -13,7 +14,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -339,4 +342,192 @@ func randomHex(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+const serveKillSpec = `settings {
+  seed = 5
+}
+
+dataset "prompts" {
+  source = "prompts.jsonl"
+  schema = object({ id = number, text = string })
+}
+
+model "m" {
+  provider    = "openai"
+  base_url    = %q
+  name        = "tiny"
+  api         = "completions"
+  concurrency = 8
+  max_retries = 0
+}
+
+stage "generate" "gen" {
+  model       = model.m
+  input       = dataset.prompts
+  prompt      = "say ${item.text}:"
+  temperature = 1
+  max_tokens  = 6
+}
+
+output "gen" {
+  value = stage.gen
+}
+`
+
+// promptCounter wraps a handler to count requests per prompt (every
+// prompt of the kill spec is unique, so a prompt identifies a request), and
+// to hold every request after the stallAt-th until released.
+type promptCounter struct {
+	h       http.Handler
+	mu      sync.Mutex
+	counts  map[string]int
+	total   int
+	stallAt int           // 0: never stall
+	stalled chan struct{} // closed when the stallAt-th request arrives
+	release chan struct{} // closed to let held requests go
+}
+
+func (c *promptCounter) reset(stallAt int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.counts, c.total, c.stallAt = map[string]int{}, 0, stallAt
+	c.stalled, c.release = make(chan struct{}), make(chan struct{})
+}
+
+func (c *promptCounter) snapshot() (map[string]int, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := make(map[string]int, len(c.counts))
+	for k, v := range c.counts {
+		m[k] = v
+	}
+	return m, c.total
+}
+
+func (c *promptCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	var q struct {
+		Prompt string `json:"prompt"`
+	}
+	_ = json.Unmarshal(body, &q)
+	c.mu.Lock()
+	c.counts[q.Prompt]++
+	c.total++
+	hold := c.stallAt > 0 && c.total >= c.stallAt
+	if c.stallAt > 0 && c.total == c.stallAt {
+		close(c.stalled)
+	}
+	release := c.release
+	c.mu.Unlock()
+	if hold {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	c.h.ServeHTTP(w, r)
+}
+
+// TestServeKillCountedAtServer kills `ouro run` (a 2,000-request generate
+// against ouro serve) with SIGKILL mid-way, re-runs, and checks at the
+// server that no request whose completion was memoised is sent again.
+func TestServeKillCountedAtServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the CLI and runs real subprocesses")
+	}
+	const total, stallAt = 2000, 900
+	pc := &promptCounter{}
+	pc.reset(stallAt)
+	fx := newServeFixture(t, func(h http.Handler) http.Handler { pc.h = h; return pc })
+	bin := buildOuro(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.loop.hcl"), []byte(fmt.Sprintf(serveKillSpec, fx.url)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	for i := 0; i < total; i++ {
+		fmt.Fprintf(&b, "{\"id\":%d,\"text\":\"item %d\"}\n", i, i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "prompts.jsonl"), b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// First run: once the server has seen stallAt requests it holds the
+	// rest, so the run cannot finish; the memo of what was answered is
+	// flushed (every 100 ms) while it waits; then kill -9.
+	cmd := exec.Command(bin, "run", dir, "--progress=none")
+	var out1 bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out1, &out1
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-pc.stalled:
+	case err := <-exited:
+		t.Fatalf("the run ended before the kill: %v\n%s", err, out1.String())
+	}
+	time.Sleep(500 * time.Millisecond) // let the memo flush what was answered (not an assertion)
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+	first, sent1 := pc.snapshot()
+	close(pc.release)
+
+	st, err := store.Open(filepath.Join(dir, ".ouro"), store.Options{})
+	if err != nil {
+		t.Fatalf("store after kill: %v", err)
+	}
+	stats, err := st.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	memoised := int(stats.Memo.Count)
+	st.Close()
+	if memoised == 0 || memoised >= total {
+		t.Fatalf("%d requests memoised before the kill (sent %d): the test proves nothing", memoised, sent1)
+	}
+
+	// Re-run, counting afresh.
+	pc.reset(0)
+	got := runJSONCmd(t, bin, dir)
+	if got.Status != "ok" {
+		t.Fatalf("re-run: %s", got.Status)
+	}
+	second, sent2 := pc.snapshot()
+	if sent2 > total-memoised {
+		t.Errorf("the re-run sent %d requests, more than the %d not memoised", sent2, total-memoised)
+	}
+	for p, n := range second {
+		if n != 1 {
+			t.Errorf("re-run sent %q %d times", p, n)
+		}
+	}
+	// Every prompt was answered by one of the runs, and the prompts the
+	// re-run did not send were all answered in the first run.
+	answered := 0
+	for i := 0; i < total; i++ {
+		p := fmt.Sprintf("say item %d:", i)
+		if second[p] == 0 {
+			if first[p] == 0 {
+				t.Errorf("%q was never sent", p)
+			}
+			answered++
+		}
+	}
+	if answered != memoised {
+		t.Errorf("the re-run skipped %d prompts, want the %d memoised", answered, memoised)
+	}
+	for _, s := range got.Stages {
+		if s.Address == "stage.gen" && (int(s.Counts["requests_memoised"]) != memoised || int(s.Counts["requests_sent"]) != sent2) {
+			t.Errorf("stage counts %v; server counted %d sent, store had %d memoised", s.Counts, sent2, memoised)
+		}
+	}
+	t.Logf("first run: %d requests reached the server, %d memoised; re-run sent %d", sent1, memoised, sent2)
 }
