@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/zclconf/go-cty/cty"
@@ -143,13 +144,28 @@ func TypeString(t cty.Type) string {
 
 // MarshalType encodes a type as JSON, extending cty's encoding with
 // ["dataset", elem] and "model".
+// Encodings are cached by the type's GoString, which is exact for every
+// type a plan holds (capsules: compiler.ModelType, compiler.DatasetType(elem)).
 func MarshalType(t cty.Type) (json.RawMessage, error) {
+	k := t.GoString()
+	if b, ok := typeEncCache.Load(k); ok {
+		return append(json.RawMessage(nil), b.(json.RawMessage)...), nil
+	}
 	v, err := typeToJSONable(t)
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(v)
+	b, err := json.Marshal(v)
+	if err == nil && typeEncCacheSize.Add(1) <= maxTypeCache {
+		typeEncCache.Store(k, append(json.RawMessage(nil), b...))
+	}
+	return b, err
 }
+
+var (
+	typeEncCache     sync.Map // t.GoString() -> json.RawMessage
+	typeEncCacheSize atomic.Int64
+)
 
 func typeToJSONable(t cty.Type) (any, error) {
 	switch {
@@ -203,13 +219,30 @@ func typeToJSONable(t cty.Type) (any, error) {
 }
 
 // UnmarshalType decodes a type encoded by MarshalType.
+// Decoded types are cached by their encoding (types are immutable and
+// decoding is deterministic): a plan repeats the same few types on every node.
 func UnmarshalType(b []byte) (cty.Type, error) {
+	if t, ok := typeCache.Load(string(b)); ok {
+		return t.(cty.Type), nil
+	}
 	var v any
 	if err := json.Unmarshal(b, &v); err != nil {
 		return cty.NilType, err
 	}
-	return typeFromJSONable(v)
+	t, err := typeFromJSONable(v)
+	if err == nil && typeCacheSize.Add(1) <= maxTypeCache {
+		typeCache.Store(string(b), t)
+	}
+	return t, err
 }
+
+// maxTypeCache bounds the decoded-type cache (distinct encodings).
+const maxTypeCache = 4096
+
+var (
+	typeCache     sync.Map // string(encoding) -> cty.Type
+	typeCacheSize atomic.Int64
+)
 
 func typeFromJSONable(v any) (cty.Type, error) {
 	switch x := v.(type) {

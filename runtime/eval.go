@@ -72,6 +72,9 @@ func (r *run) scope(n *compiler.Node, e *compiler.Expr) (*hcl.EvalContext, error
 
 // evalExpr evaluates one expression of a node with real values.
 func (r *run) evalExpr(n *compiler.Node, e *compiler.Expr) (cty.Value, error) {
+	if v, ok := r.refValue(e); ok {
+		return v, nil
+	}
 	x, err := parseExpr(e)
 	if err != nil {
 		return cty.NilVal, err
@@ -87,12 +90,59 @@ func (r *run) evalExpr(n *compiler.Node, e *compiler.Expr) (cty.Value, error) {
 	return v, nil
 }
 
+// refValue is the fast path of evalExpr for an expression that is nothing
+// but one reference ("stage.tune", "var.n", "state"): its value is the
+// referenced node's value, with no parsing. ok is false otherwise.
+func (r *run) refValue(e *compiler.Expr) (cty.Value, bool) {
+	src := strings.TrimSpace(e.Source)
+	target, ok := e.Refs[src]
+	if !ok || !isPlainRef(src) {
+		return cty.NilVal, false
+	}
+	root, name, _ := strings.Cut(src, ".")
+	if root == "var" {
+		v, ok := r.vars[name]
+		return v, ok && name != ""
+	}
+	st := r.state(target)
+	if st == nil || st.status != statusDone {
+		return cty.NilVal, false // evalExpr reports it
+	}
+	return st.value, true
+}
+
+// isPlainRef reports whether s is one identifier or two joined by a dot.
+func isPlainRef(s string) bool {
+	parts := 0
+	for _, p := range strings.Split(s, ".") {
+		parts++
+		if p == "" || !hclsyntax.ValidIdentifier(p) {
+			return false
+		}
+	}
+	return parts <= 2
+}
+
 // prepared is a stage's evaluated arguments and its cache key.
 type prepared struct {
 	exec   *Exec
 	key    string
 	params map[string]string // param -> digest, for explain
 	inputs map[string]string // dataset/model params -> digest
+	// complete finishes exec (per-item closures, patterns) for a stage that
+	// will run; a cache hit never needs it.
+	complete []func() error
+}
+
+// finish runs the deferred parts of prepare.
+func (p *prepared) finish() error {
+	for _, f := range p.complete {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	p.complete = nil
+	return nil
 }
 
 // prepare evaluates a stage's (or dataset's, or model's) arguments and
@@ -108,10 +158,13 @@ func (r *run) prepare(n *compiler.Node, sig *compiler.Signature, opName string, 
 		Schemas:  map[string]cty.Type{},
 		Blobs:    r.opts.Store.Blobs(),
 		Env:      r.env,
-		Log:      r.log.With("stage", n.Address),
 		Seed:     stageSeed(r.plan.Seed, n.Address),
 	}
 	p := &prepared{exec: x, params: map[string]string{}, inputs: map[string]string{}}
+	p.complete = append(p.complete, func() error {
+		x.Log = r.log.With("stage", n.Address)
+		return nil
+	})
 	keyParts := map[string]any{}
 	given := map[string]*compiler.ParamExpr{}
 	for _, pe := range n.Params {
@@ -156,15 +209,19 @@ func (r *run) prepare(n *compiler.Node, sig *compiler.Signature, opName string, 
 				p.inputs[sp.Name] = d
 			}
 		case compiler.ModePerItem:
-			expr, err := parseExpr(pe.Expr)
-			if err != nil {
-				return nil, err
-			}
 			ctx, err := r.scope(n, pe.Expr)
 			if err != nil {
 				return nil, err
 			}
-			x.Items[sp.Name] = &ItemExpr{Name: sp.Name, Expr: expr, Scope: ctx}
+			name, src := sp.Name, pe.Expr
+			p.complete = append(p.complete, func() error {
+				expr, err := parseExpr(src)
+				if err != nil {
+					return err
+				}
+				x.Items[name] = &ItemExpr{Name: name, Expr: expr, Scope: ctx}
+				return nil
+			})
 			// The normalised source and the values it reads from its scope.
 			scopeVals := map[string]any{}
 			for k := range pe.Expr.Refs {
@@ -186,15 +243,19 @@ func (r *run) prepare(n *compiler.Node, sig *compiler.Signature, opName string, 
 			keyParts[sp.Name] = part
 			p.params[sp.Name] = digestJSON(part)
 		case compiler.ModePattern:
-			expr, err := parseExpr(pe.Expr)
-			if err != nil {
-				return nil, err
-			}
-			pat, diags := pattern.ParseExpr(expr)
-			if diags.HasErrors() {
-				return nil, DiagnosticsError{diags}
-			}
-			x.Patterns[sp.Name] = pat
+			name, src := sp.Name, pe.Expr
+			p.complete = append(p.complete, func() error {
+				expr, err := parseExpr(src)
+				if err != nil {
+					return err
+				}
+				pat, diags := pattern.ParseExpr(expr)
+				if diags.HasErrors() {
+					return DiagnosticsError{diags}
+				}
+				x.Patterns[name] = pat
+				return nil
+			})
 			keyParts[sp.Name] = map[string]any{"pattern": pe.Expr.Normalized}
 			p.params[sp.Name] = digestJSON(keyParts[sp.Name])
 		case compiler.ModeType:

@@ -565,14 +565,14 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 	s.run.Key = p.key
 	forced := r.forced[n.Address]
 	if !forced {
-		entry, ok, err := r.opts.Store.GetStage(p.key)
+		result, ok, err := r.opts.Store.StageResult(p.key)
 		if err != nil {
 			return err
 		}
 		if ok {
 			t, err := compiler.UnmarshalType(n.Type)
 			if err == nil {
-				v, derr := DecodeValue(entry.Result, t)
+				v, derr := DecodeValue(result, t)
 				if derr == nil {
 					s.value = v
 					s.status = statusDone
@@ -589,6 +589,9 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 		s.run.Status = "will-run"
 		r.emit(Event{Address: n.Address, Kind: n.Kind, Status: "will-run", Reason: s.reason})
 		return nil
+	}
+	if err := p.finish(); err != nil {
+		return err
 	}
 	r.emit(Event{Address: n.Address, Kind: n.Kind, Status: "running", Reason: s.reason})
 	start := time.Now()

@@ -44,6 +44,19 @@ func (s *Store) GetStage(key string) (*StageEntry, bool, error) {
 	return &e, true, nil
 }
 
+// StageResult returns only the Result of the entry stored under key: the
+// cache-hit path, which needs nothing else.
+func (s *Store) StageResult(key string) (json.RawMessage, bool, error) {
+	var e struct {
+		Result json.RawMessage `json:"result"`
+	}
+	found, err := s.getJSON(stageKey(key), &e)
+	if err != nil || !found {
+		return nil, false, err
+	}
+	return e.Result, true, nil
+}
+
 // PutStage stores e under e.Key and makes it the latest entry for e.Address,
 // in one transaction. Every blob in e.Blobs must already be committed.
 func (s *Store) PutStage(e *StageEntry) error {

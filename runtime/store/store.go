@@ -30,6 +30,9 @@ const (
 	prefixMeta      byte = 0x07 // 0x07 name                           -> meta value
 )
 
+// memTableSize is Badger's memtable size (see Open).
+const memTableSize = 8 << 20
+
 // valueV1 is the version byte in front of every encoded value.
 const valueV1 byte = 1
 
@@ -110,18 +113,23 @@ func Open(dir string, opts Options) (*Store, error) {
 		WithSyncWrites(true).
 		WithLogger(badgerLogger{log}).
 		WithLoggingLevel(badger.WARNING).
-		WithValueLogFileSize(64 << 20).
-		WithMemTableSize(16 << 20).
+		// Small memtables and value-log files: Badger allocates, maps and
+		// zeroes the memtable (arena and WAL) and a fresh value-log file on
+		// every Open, so their size is paid by every command, even a no-op
+		// `ouro run` (issue 3: 16 MiB / 64 MiB cost ~15 ms per open).
+		WithValueLogFileSize(16 << 20).
+		WithMemTableSize(memTableSize).
 		WithBlockCacheSize(128 << 20).
 		WithNumCompactors(2).
 		WithMetricsEnabled(false).
-		WithCompactL0OnClose(true).
+		WithCompactL0OnClose(false).
 		// Values over 256 bytes (most memo responses) live in the value log:
 		// the LSM tree stays small, so memo lookups are faster (measured).
 		WithValueThreshold(256)
 	if opts.InMemory {
 		// In-memory mode has no value log: keep every value in the tree.
-		bo = bo.WithDir("").WithValueDir("").WithInMemory(true).WithValueThreshold(1 << 20)
+		// (Badger needs the threshold below 15% of the memtable.)
+		bo = bo.WithDir("").WithValueDir("").WithInMemory(true).WithMemTableSize(16 << 20).WithValueThreshold(1 << 20)
 	}
 	s.db, err = badger.Open(bo)
 	if err != nil {
