@@ -148,7 +148,7 @@ func appendString(buf []byte, s string) []byte {
 //
 // The common cases avoid big.Float.Text, which costs microseconds at the
 // 512-bit precision numbers read back from an artifact have (see
-// parseNumber): a float64 (or small integer) is formatted by strconv, and a
+// ParseNumber): a float64 (or small integer) is formatted by strconv, and a
 // value of higher precision first tries the float64 shortest form and keeps
 // it when it parses back to exactly f at f's precision. For precision >= 64
 // that candidate is then also f's own shortest form: it has at most 17

@@ -148,6 +148,27 @@ func formatPath(p cty.Path) string {
 	return strconv.Quote(b.String())
 }
 
+// WriteRaw appends one record given as its canonical line (without the
+// newline), as read by Reader.NextLine from an artifact whose record type is
+// this writer's: the bytes are copied as they are, not checked, so a
+// record that passes through a stage unchanged costs no decoding or
+// encoding.
+func (w *Writer) WriteRaw(line []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.closed {
+		return errors.New("dataset: write after Close")
+	}
+	w.w.Write(line)
+	if err := w.w.WriteByte('\n'); err != nil {
+		w.err = err
+		return err
+	}
+	w.n++
+	return nil
+}
+
 // Count returns the number of records written.
 func (w *Writer) Count() int64 { return w.n }
 
@@ -267,6 +288,64 @@ func (r *Reader) Next() (cty.Value, error) {
 	return v, nil
 }
 
+// NextLine returns the next record's canonical line (without the newline)
+// undecoded, or io.EOF after the last one. The bytes are valid until the
+// next call. Decode it with DecodeLine.
+func (r *Reader) NextLine() ([]byte, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	n := r.n + 1
+	line, err := r.readLine()
+	if err == io.EOF {
+		r.err = io.EOF
+		return nil, io.EOF
+	}
+	if err == io.ErrUnexpectedEOF {
+		err = errors.New("truncated: the artifact ends inside this record")
+	}
+	if err != nil {
+		r.err = fmt.Errorf("dataset record %d (line %d): %w", n, n+1, err)
+		return nil, r.err
+	}
+	r.n = n
+	return line, nil
+}
+
+// RecordType is the type of the records Next returns: the schema without
+// optional attributes.
+func (r *Reader) RecordType() cty.Type { return r.rtype }
+
+// DecodeLine decodes record n (counting from 1), a line NextLine returned,
+// as Next would have; errors read as Next's. only, when not nil, decodes
+// just those top-level fields (the value is an object of them alone). It
+// is safe to call from several goroutines.
+func (r *Reader) DecodeLine(line []byte, n int64, only map[string]bool) (cty.Value, error) {
+	if only != nil {
+		if v, ok := Decode(line, r.rtype, DecodeOptions{Only: only}); ok {
+			return v, nil
+		}
+		// Bad line: the full decoder explains it.
+	}
+	v, err := decodeRecord(line, r.rtype)
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("dataset record %d (line %d): %w", n, n+1, err)
+	}
+	if only != nil {
+		attrs := make(map[string]cty.Value, len(only))
+		for name := range only {
+			if r.rtype.HasAttribute(name) {
+				attrs[name] = v.GetAttr(name)
+			}
+		}
+		if len(attrs) == 0 {
+			return cty.EmptyObjectVal, nil
+		}
+		return cty.ObjectVal(attrs), nil
+	}
+	return v, nil
+}
+
 // ReadAll reads the remaining records.
 func (r *Reader) ReadAll() ([]cty.Value, error) {
 	var out []cty.Value
@@ -284,6 +363,12 @@ func (r *Reader) ReadAll() ([]cty.Value, error) {
 
 // WriteBlob writes a dataset into bs. fill calls write once per record.
 func WriteBlob(bs store.BlobStore, schema cty.Type, fill func(write func(cty.Value) error) error) (store.Digest, int64, error) {
+	return WriteBlobWriter(bs, schema, func(w *Writer) error { return fill(w.Write) })
+}
+
+// WriteBlobWriter is WriteBlob handing fill the Writer itself (for
+// WriteRaw).
+func WriteBlobWriter(bs store.BlobStore, schema cty.Type, fill func(w *Writer) error) (store.Digest, int64, error) {
 	bw, err := bs.Create()
 	if err != nil {
 		return "", 0, err
@@ -293,7 +378,7 @@ func WriteBlob(bs store.BlobStore, schema cty.Type, fill func(write func(cty.Val
 		bw.Abort()
 		return "", 0, err
 	}
-	if err := fill(w.Write); err != nil {
+	if err := fill(w); err != nil {
 		bw.Abort()
 		return "", 0, err
 	}

@@ -17,6 +17,9 @@ import (
 
 // decodeRecord parses one line of canonical JSON into a value of type ty.
 func decodeRecord(line []byte, ty cty.Type) (cty.Value, error) {
+	if v, ok := Decode(line, ty, DecodeOptions{}); ok {
+		return v, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
 	var x any
@@ -54,7 +57,7 @@ func toCty(x any, ty cty.Type, path string) (cty.Value, error) {
 		if !ok {
 			return mismatch()
 		}
-		v, err := parseNumber(string(n))
+		v, err := ParseNumber(string(n))
 		if err != nil {
 			return cty.NilVal, fmt.Errorf("%s: %v", fieldName(path), err)
 		}
@@ -180,7 +183,7 @@ func implied(x any, path string) (cty.Value, error) {
 	case bool:
 		return cty.BoolVal(x), nil
 	case json.Number:
-		v, err := parseNumber(string(x))
+		v, err := ParseNumber(string(x))
 		if err != nil {
 			return cty.NilVal, fmt.Errorf("%s: %v", fieldName(path), err)
 		}
@@ -277,13 +280,13 @@ func jsonKind(x any) string {
 	return "null"
 }
 
-// parseNumber is cty.ParseNumberVal (a 512-bit big.Float, rounding to
+// ParseNumber is cty.ParseNumberVal (a 512-bit big.Float, rounding to
 // nearest even) with a fast path: a decimal whose value is exactly a
 // float64 with a mantissa below 2^53 (integers up to 2^53, "1.5", "0.25",
 // "-2.5e-10" is not: 2.5e-10 is not a binary fraction) is converted without
 // decimal big-number arithmetic. The result is the same value at the same
 // precision and rounding mode, so arithmetic on it behaves identically.
-func parseNumber(s string) (cty.Value, error) {
+func ParseNumber(s string) (cty.Value, error) {
 	if f, ok := exactFloat(s); ok {
 		return cty.NumberVal(new(big.Float).SetPrec(512).SetMode(big.ToNearestEven).SetFloat64(f)), nil
 	}

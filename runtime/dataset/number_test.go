@@ -54,7 +54,7 @@ func TestParseNumberSameAsCty(t *testing.T) {
 	r := rand.New(rand.NewSource(1))
 	for _, s := range numberStrings(r, 20000) {
 		want, werr := cty.ParseNumberVal(s)
-		got, gerr := parseNumber(s)
+		got, gerr := ParseNumber(s)
 		if (werr == nil) != (gerr == nil) {
 			t.Fatalf("%s: err %v vs %v", s, gerr, werr)
 		}
@@ -112,8 +112,8 @@ func BenchmarkAppendNumber(b *testing.B) {
 
 func BenchmarkParseNumber(b *testing.B) {
 	for i := 0; i < b.N; i++ {
-		parseNumber("0.734")
-		parseNumber("12345")
-		parseNumber("1.5")
+		ParseNumber("0.734")
+		ParseNumber("12345")
+		ParseNumber("1.5")
 	}
 }

@@ -2,12 +2,15 @@ package ops
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/zclconf/go-cty/cty"
@@ -65,12 +68,16 @@ func (Export) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	default:
 		return cty.NilVal, stageError(x, "unknown format %q", format)
 	}
-	err = each(ctx, x, "input", func(n int64, rec cty.Value) error {
-		if err := sink.write(rec); err != nil {
-			return recordError(x, n, err)
-		}
-		return nil
-	})
+	if js, ok := sink.(*jsonlSink); ok {
+		err = exportLines(ctx, x, js)
+	} else {
+		err = each(ctx, x, "input", func(n int64, rec cty.Value) error {
+			if err := sink.write(rec); err != nil {
+				return recordError(x, n, err)
+			}
+			return nil
+		})
+	}
 	if err == nil {
 		err = sink.close()
 	}
@@ -98,7 +105,142 @@ type recordSink interface {
 	close() error
 }
 
-type jsonlSink struct{ w io.Writer }
+type jsonlSink struct {
+	w   io.Writer
+	buf []byte
+}
+
+// exportLines writes the input's records as JSONL without decoding them:
+// each canonical line is rewritten to ctyjson's layout by jsonLine (the
+// bytes ctyjson.Marshal gives for the decoded record); a line it cannot
+// rewrite is decoded and marshalled.
+func exportLines(ctx context.Context, x *runtime.Exec, s *jsonlSink) error {
+	r, c, err := x.Open("input")
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return eachLine(ctx, x, "input", r, func(n int64, line []byte) error {
+		if b, ok := jsonLine(s.buf[:0], line); ok {
+			s.buf = append(b, '\n')
+			_, err := s.w.Write(s.buf)
+			return err
+		}
+		rec, err := r.DecodeLine(line, n, nil)
+		if err != nil {
+			return inputError(x, "input", err)
+		}
+		if err := s.write(rec); err != nil {
+			return recordError(x, n, err)
+		}
+		return nil
+	})
+}
+
+// jsonLine appends the ctyjson.Marshal form of the record whose canonical
+// line is line. The two differ only in strings (encoding/json also escapes
+// <, >, &, U+2028 and U+2029) and numbers (ctyjson never uses an
+// exponent). ok is false for a line that is not valid UTF-8 (encoding/json
+// would replace the bad bytes).
+func jsonLine(dst, line []byte) ([]byte, bool) {
+	if !utf8.Valid(line) {
+		return dst, false
+	}
+	inStr := false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		if inStr {
+			switch c {
+			case '\\':
+				dst = append(dst, c, line[i+1])
+				i++
+			case '"':
+				inStr = false
+				dst = append(dst, c)
+			case '<':
+				dst = append(dst, `\u003c`...)
+			case '>':
+				dst = append(dst, `\u003e`...)
+			case '&':
+				dst = append(dst, `\u0026`...)
+			case 0xe2:
+				if i+2 < len(line) && line[i+1] == 0x80 && (line[i+2] == 0xa8 || line[i+2] == 0xa9) {
+					dst = append(dst, `\u202`...)
+					dst = append(dst, "89"[line[i+2]-0xa8])
+					i += 2
+				} else {
+					dst = append(dst, c)
+				}
+			default:
+				dst = append(dst, c)
+			}
+			continue
+		}
+		switch {
+		case c == '"':
+			inStr = true
+			dst = append(dst, c)
+		case c == '-' || (c >= '0' && c <= '9'):
+			j := i
+			for j < len(line) && (line[j] == '-' || line[j] == '+' || line[j] == '.' || line[j] == 'e' || line[j] == 'E' || (line[j] >= '0' && line[j] <= '9')) {
+				j++
+			}
+			dst = appendPlain(dst, line[i:j])
+			i = j - 1
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst, !inStr
+}
+
+// appendPlain appends number num (canonical: "-d.ddde+X" or plain) without
+// an exponent, as big.Float.Text('f', -1) writes it.
+func appendPlain(dst, num []byte) []byte {
+	e := bytes.IndexAny(num, "eE")
+	if e < 0 {
+		return append(dst, num...)
+	}
+	mant, exp := num[:e], 0
+	neg := len(mant) > 0 && mant[0] == '-'
+	if neg {
+		mant = mant[1:]
+		dst = append(dst, '-')
+	}
+	x, err := strconv.Atoi(string(num[e+1:]))
+	if err != nil {
+		return append(dst, num...)
+	}
+	exp = x
+	var digits []byte
+	point := len(mant)
+	for k, c := range mant {
+		if c == '.' {
+			point = k
+			continue
+		}
+		digits = append(digits, c)
+	}
+	point += exp // position of the decimal point in digits
+	switch {
+	case point <= 0:
+		dst = append(dst, '0', '.')
+		for ; point < 0; point++ {
+			dst = append(dst, '0')
+		}
+		dst = append(dst, digits...)
+	case point >= len(digits):
+		dst = append(dst, digits...)
+		for k := len(digits); k < point; k++ {
+			dst = append(dst, '0')
+		}
+	default:
+		dst = append(dst, digits[:point]...)
+		dst = append(dst, '.')
+		dst = append(dst, digits[point:]...)
+	}
+	return dst
+}
 
 func (s *jsonlSink) write(rec cty.Value) error {
 	b, err := ctyjson.Marshal(rec, rec.Type())

@@ -26,6 +26,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
+	"github.com/ouroloop/ouro/compiler"
 	"github.com/ouroloop/ouro/runtime"
 	"github.com/ouroloop/ouro/runtime/dataset"
 )
@@ -71,7 +72,7 @@ func each(ctx context.Context, x *runtime.Exec, name string, fn func(n int64, re
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("%s: input %q: %w", x.Node.Address, name, err)
+			return inputError(x, name, err)
 		}
 		n++
 		if n%1024 == 0 {
@@ -86,6 +87,57 @@ func each(ctx context.Context, x *runtime.Exec, name string, fn func(n int64, re
 			return err
 		}
 	}
+}
+
+// eachLine streams the canonical lines of dataset parameter name, read
+// from r (opened on it), to fn, numbering them from 1; the bytes are valid
+// during the call. Decode a line with r.DecodeLine. It checks ctx every 1024
+// records and reports progress, as each does.
+func eachLine(ctx context.Context, x *runtime.Exec, name string, r *dataset.Reader, fn func(n int64, line []byte) error) error {
+	if x.Progress != nil {
+		if ref, err := x.Dataset(name); err == nil {
+			x.Progress.SetTotal(ref.Count)
+		}
+	}
+	var n int64
+	for {
+		line, err := r.NextLine()
+		if err == io.EOF {
+			if x.Progress != nil {
+				x.Progress.Add(n % 1024)
+			}
+			return nil
+		}
+		if err != nil {
+			return inputError(x, name, err)
+		}
+		n++
+		if n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if x.Progress != nil {
+				x.Progress.Add(1024)
+			}
+		}
+		if err := fn(n, line); err != nil {
+			return err
+		}
+	}
+}
+
+func inputError(x *runtime.Exec, name string, err error) error {
+	return fmt.Errorf("%s: input %q: %w", x.Node.Address, name, err)
+}
+
+// writeDataset is Exec.WriteDataset handing fill the dataset writer (for
+// WriteRaw).
+func writeDataset(x *runtime.Exec, schema cty.Type, fill func(w *dataset.Writer) error) (cty.Value, error) {
+	d, n, err := dataset.WriteBlobWriter(x.Blobs, schema, fill)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	return compiler.DatasetVal(compiler.DatasetRef{Digest: string(d), Count: n, Schema: schema}), nil
 }
 
 // inputSchema returns the record type of dataset parameter name.

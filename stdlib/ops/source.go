@@ -19,6 +19,7 @@ import (
 
 	"github.com/ouroloop/ouro/compiler"
 	"github.com/ouroloop/ouro/runtime"
+	"github.com/ouroloop/ouro/runtime/dataset"
 )
 
 // inferSample is how many records schema inference looks at.
@@ -36,6 +37,20 @@ type rawRec struct {
 	loc  string // "data/train.jsonl:12", "data/x.parquet: row 7", "rows[3]"
 	v    any    // decoded value: map[string]any for a record
 	text bool   // v holds CSV strings
+	// rec, when not cty.NilVal, is the record already converted to the
+	// schema (the JSONL fast path); loc is then empty and name:line say
+	// where it is.
+	rec  cty.Value
+	name string
+	line int
+}
+
+// where is the record's location for messages.
+func (r rawRec) where() string {
+	if r.loc == "" && r.name != "" {
+		return r.name + ":" + strconv.Itoa(r.line)
+	}
+	return r.loc
 }
 
 // rawReader yields the records of one source; Next returns io.EOF at the
@@ -147,17 +162,22 @@ func (Dataset) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 			if err != nil {
 				return stageError(x, "%v", err)
 			}
+			if jr, ok := r.(*jsonlReader); ok && !lenient {
+				jr.schema = schema
+			}
 			for !hasLimit || n < limit {
 				raw, err := r.Next()
 				if err == io.EOF {
 					break
 				}
 				if err == nil {
-					var rec cty.Value
-					rec, err = toRecord(raw, schema, lenient)
+					rec := raw.rec
+					if rec == cty.NilVal {
+						rec, err = toRecord(raw, schema, lenient)
+					}
 					if err == nil {
 						if err = write(rec); err != nil {
-							err = &recordErr{raw.loc, err}
+							err = &recordErr{raw.where(), err}
 						}
 					}
 				}
@@ -309,6 +329,10 @@ type jsonlReader struct {
 	name string
 	line int
 	buf  []byte
+	// schema, when set, is the declared record type: lines that decode
+	// into it directly skip encoding/json (dataset.Decode), the others
+	// take the general path, which explains what is wrong.
+	schema cty.Type
 }
 
 func (j *jsonlReader) Next() (rawRec, error) {
@@ -330,7 +354,6 @@ func (j *jsonlReader) Next() (rawRec, error) {
 			return rawRec{}, io.EOF
 		}
 		j.line++
-		loc := j.name + ":" + strconv.Itoa(j.line)
 		line := bytes.TrimSpace(j.buf)
 		if len(line) == 0 {
 			if err == io.EOF {
@@ -338,6 +361,12 @@ func (j *jsonlReader) Next() (rawRec, error) {
 			}
 			continue
 		}
+		if j.schema != cty.NilType {
+			if rec, ok := dataset.Decode(line, j.schema, dataset.DecodeOptions{AllowExtra: true}); ok {
+				return rawRec{rec: rec, name: j.name, line: j.line}, nil
+			}
+		}
+		loc := j.name + ":" + strconv.Itoa(j.line)
 		v, derr := decodeJSON(line)
 		if derr != nil {
 			msg := derr.Error()

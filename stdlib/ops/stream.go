@@ -5,41 +5,76 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
 	ouro "github.com/ouroloop/ouro/runtime"
+	"github.com/ouroloop/ouro/runtime/dataset"
 )
 
 // rowFunc computes the output of one input record: the record to write
 // and whether to keep it.
 type rowFunc func(n int64, rec cty.Value) (cty.Value, bool, error)
 
+// streamOpts tunes stream.
+type streamOpts struct {
+	// only, when not nil, decodes just these fields of each record: fn
+	// sees an object of them alone (see itemFields).
+	only map[string]bool
+	// raw writes each kept input record as it is (its canonical line is
+	// copied, not re-encoded); fn's value is ignored. For operators whose
+	// output records are their input records (filter).
+	raw bool
+}
+
 const batchSize = 256
 
 type batch struct {
 	first int64
+	buf   []byte // the batch's lines, back to back
+	ends  []int  // ends[i] is the end of line i in buf
 	recs  []cty.Value
 	keep  []bool
 	err   error
 	done  chan struct{}
 }
 
+func (b *batch) line(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = b.ends[i-1]
+	}
+	return b.buf[start:b.ends[i]]
+}
+
 // stream runs fn over the records of dataset parameter name and writes the
-// kept results, in input order, to a new dataset of schema out. Records are
-// decoded by one goroutine, fn runs on GOMAXPROCS workers over batches, and
-// results are written in order: memory is bounded by a few batches.
-func stream(ctx context.Context, x *ouro.Exec, name string, out cty.Type, fn rowFunc) (cty.Value, error) {
+// kept results, in input order, to a new dataset of schema out. One
+// goroutine reads the canonical lines, GOMAXPROCS workers decode them and
+// run fn over batches, and results are written in order: memory is
+// bounded by a few batches.
+func stream(ctx context.Context, x *ouro.Exec, name string, out cty.Type, o streamOpts, fn rowFunc) (cty.Value, error) {
 	workers := runtime.GOMAXPROCS(0)
-	return x.WriteDataset(out, func(write func(cty.Value) error) error {
+	r, c, err := x.Open(name)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	defer c.Close()
+	if o.raw && !out.WithoutOptionalAttributesDeep().Equals(r.RecordType()) {
+		o = streamOpts{} // the lines would not fit the output schema
+	}
+	return writeDataset(x, out, func(w *dataset.Writer) error {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		jobs := make(chan *batch, workers*2)
 		ordered := make(chan *batch, workers*4)
 		var readErr error
-		go func() { // reader: decode and hand out batches in order
+		go func() { // reader: hand out batches of lines in order
 			defer close(jobs)
 			defer close(ordered)
-			b := &batch{first: 1, done: make(chan struct{})}
+			newBatch := func(first int64) *batch {
+				return &batch{first: first, ends: make([]int, 0, batchSize), done: make(chan struct{})}
+			}
+			b := newBatch(1)
 			flush := func() bool {
 				select {
 				case ordered <- b:
@@ -53,17 +88,18 @@ func stream(ctx context.Context, x *ouro.Exec, name string, out cty.Type, fn row
 				}
 				return true
 			}
-			err := each(ctx, x, name, func(n int64, rec cty.Value) error {
-				b.recs = append(b.recs, rec)
-				if len(b.recs) == batchSize {
+			err := eachLine(ctx, x, name, r, func(n int64, line []byte) error {
+				b.buf = append(b.buf, line...)
+				b.ends = append(b.ends, len(b.buf))
+				if len(b.ends) == batchSize {
 					if !flush() {
 						return ctx.Err()
 					}
-					b = &batch{first: n + 1, recs: make([]cty.Value, 0, batchSize), done: make(chan struct{})}
+					b = newBatch(n + 1)
 				}
 				return nil
 			})
-			if err == nil && len(b.recs) > 0 {
+			if err == nil && len(b.ends) > 0 {
 				flush()
 			}
 			readErr = err
@@ -74,14 +110,29 @@ func stream(ctx context.Context, x *ouro.Exec, name string, out cty.Type, fn row
 			go func() {
 				defer wg.Done()
 				for b := range jobs {
-					b.keep = make([]bool, len(b.recs))
-					for i, rec := range b.recs {
-						v, keep, err := fn(b.first+int64(i), rec)
+					b.keep = make([]bool, len(b.ends))
+					if !o.raw {
+						b.recs = make([]cty.Value, len(b.ends))
+					}
+					for i := range b.ends {
+						n := b.first + int64(i)
+						rec, err := r.DecodeLine(b.line(i), n, o.only)
+						if err != nil {
+							b.err = inputError(x, name, err)
+							break
+						}
+						v, keep, err := fn(n, rec)
 						if err != nil {
 							b.err = err
 							break
 						}
-						b.recs[i], b.keep[i] = v, keep
+						b.keep[i] = keep
+						if !o.raw {
+							if v == (cty.Value{}) {
+								v = rec
+							}
+							b.recs[i] = v
+						}
 					}
 					close(b.done)
 				}
@@ -98,11 +149,17 @@ func stream(ctx context.Context, x *ouro.Exec, name string, out cty.Type, fn row
 				cancel()
 				return b.err
 			}
-			for i, rec := range b.recs {
-				if !b.keep[i] {
+			for i, keep := range b.keep {
+				if !keep {
 					continue
 				}
-				if err := write(rec); err != nil {
+				var err error
+				if o.raw {
+					err = w.WriteRaw(b.line(i))
+				} else {
+					err = w.Write(b.recs[i])
+				}
+				if err != nil {
 					cancel()
 					return recordError(x, b.first+int64(i), err)
 				}
@@ -113,4 +170,43 @@ func stream(ctx context.Context, x *ouro.Exec, name string, out cty.Type, fn row
 		}
 		return ctx.Err()
 	})
+}
+
+// itemFields returns the top-level record fields that the per-item
+// parameters names read, or nil when one of them uses the record as a
+// whole (or a field the schema does not have): then the whole record must
+// be decoded.
+func itemFields(x *ouro.Exec, schema cty.Type, names ...string) map[string]bool {
+	only := map[string]bool{}
+	for _, name := range names {
+		e, ok := x.Items[name]
+		if !ok {
+			continue
+		}
+		for _, t := range e.Expr.Variables() {
+			if t.RootName() != "item" {
+				continue
+			}
+			if len(t) < 2 {
+				return nil
+			}
+			var field string
+			switch s := t[1].(type) {
+			case hcl.TraverseAttr:
+				field = s.Name
+			case hcl.TraverseIndex:
+				if s.Key.IsNull() || !s.Key.IsKnown() || s.Key.Type() != cty.String {
+					return nil
+				}
+				field = s.Key.AsString()
+			default:
+				return nil
+			}
+			if !schema.IsObjectType() || !schema.HasAttribute(field) {
+				return nil
+			}
+			only[field] = true
+		}
+	}
+	return only
 }

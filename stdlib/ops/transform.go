@@ -26,12 +26,13 @@ func (Filter) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, err
 	}
-	return stream(ctx, x, "input", in, func(n int64, rec cty.Value) (cty.Value, bool, error) {
+	o := streamOpts{only: itemFields(x, in, "where"), raw: true}
+	return stream(ctx, x, "input", in, o, func(n int64, rec cty.Value) (cty.Value, bool, error) {
 		v, err := item(x, "where", rec, cty.Bool)
 		if err != nil {
 			return cty.NilVal, false, recordError(x, n, err)
 		}
-		return rec, truth(v), nil
+		return cty.NilVal, truth(v), nil
 	})
 }
 
@@ -79,7 +80,7 @@ func (Map) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 		delete(attrs, k)
 	}
 	out := cty.Object(attrs)
-	return stream(ctx, x, "input", out, func(n int64, rec cty.Value) (cty.Value, bool, error) {
+	return stream(ctx, x, "input", out, streamOpts{}, func(n int64, rec cty.Value) (cty.Value, bool, error) {
 		f, err := item(x, "fields", rec, cty.DynamicPseudoType)
 		if err != nil {
 			return cty.NilVal, false, recordError(x, n, err)
@@ -133,7 +134,7 @@ func (Extract) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	pt := pat.ObjectType()
 	out := extend(in, map[string]cty.Type{as: pt})
 	var dropped counter
-	v, err := stream(ctx, x, "input", out, func(n int64, rec cty.Value) (cty.Value, bool, error) {
+	v, err := stream(ctx, x, "input", out, streamOpts{}, func(n int64, rec cty.Value) (cty.Value, bool, error) {
 		from, err := item(x, "from", rec, cty.String)
 		if err != nil {
 			return cty.NilVal, false, recordError(x, n, err)

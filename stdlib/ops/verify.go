@@ -57,7 +57,7 @@ func (Verify) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	var regexps sync.Map
 	var passed, timeouts counter
 	out := extend(in, map[string]cty.Type{as: cty.Bool})
-	v, err := stream(ctx, x, "input", out, func(n int64, rec cty.Value) (cty.Value, bool, error) {
+	v, err := stream(ctx, x, "input", out, streamOpts{}, func(n int64, rec cty.Value) (cty.Value, bool, error) {
 		answer, err := item(x, "answer", rec, cty.DynamicPseudoType)
 		if err != nil {
 			return cty.NilVal, false, recordError(x, n, err)
