@@ -152,9 +152,16 @@ func NewOpenAILM(cfg OpenAIConfig, key string, httpClient *http.Client) *OpenAIL
 	} else {
 		opts = append(opts, option.WithAPIKey("none"))
 	}
-	if httpClient != nil {
-		opts = append(opts, option.WithHTTPClient(httpClient))
+	if httpClient == nil {
+		// Keep a connection per concurrent request alive: the default
+		// transport keeps 2 per host, so higher concurrency would open
+		// and close a connection per request.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = max(cfg.Concurrency, 2)
+		tr.MaxIdleConns = max(tr.MaxIdleConns, tr.MaxIdleConnsPerHost)
+		httpClient = &http.Client{Transport: tr}
 	}
+	opts = append(opts, option.WithHTTPClient(httpClient))
 	l := &OpenAILM{
 		cfg: cfg, id: cfg.Identity(), key: key, client: openai.NewClient(opts...), timeout: timeout,
 		sem: make(chan struct{}, max(cfg.Concurrency, 1)), sleep: sleepCtx,
