@@ -255,3 +255,9 @@ func appendCanonical(buf, e []byte) []byte {
 	}
 	return buf
 }
+
+// AppendCanonical appends the canonical JSON of v, as a dataset line holds
+// it.
+func AppendCanonical(buf []byte, v cty.Value) ([]byte, error) {
+	return appendValue(buf, v, "")
+}

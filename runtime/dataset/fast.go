@@ -557,3 +557,25 @@ func hex4(b []byte, i int) (rune, bool) {
 	}
 	return rune(n), true
 }
+
+// FieldBytes returns the JSON text of top-level field name of the object
+// in line (for a canonical line: the field's canonical bytes, which are
+// equal exactly when the values are). ok is false when line is not a
+// well-formed object or has no such field.
+func FieldBytes(line []byte, name string) (field []byte, ok bool) {
+	p := fastParser{b: line}
+	p.ws()
+	found := false
+	p.fields(func(key []byte) bool {
+		start := p.i
+		if !p.skip() {
+			return false
+		}
+		if string(key) == name {
+			field, found = line[start:p.i], true
+			return false // stop: the rest is not needed
+		}
+		return true
+	})
+	return field, found
+}
