@@ -103,6 +103,9 @@ type run struct {
 	lms    map[string]LM
 	lmMu   sync.Mutex
 	forced map[string]bool
+
+	startOnce sync.Once // writes the "running" record before the first stage runs
+	startErr  error
 }
 
 func (r *run) state(addr string) *nodeState {
@@ -172,11 +175,6 @@ func Run(ctx context.Context, plan *compiler.Plan, opts Options) (*Result, error
 		}
 	}
 	r.markForced()
-	if !opts.DryRun {
-		if err := opts.Store.PutRun(r.record); err != nil {
-			return nil, err
-		}
-	}
 	res := &Result{Outputs: map[string]cty.Value{}}
 	r.execute(ctx)
 
@@ -592,6 +590,13 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 	}
 	if err := p.finish(); err != nil {
 		return err
+	}
+	// The first stage that runs records the run as "running", so a run
+	// killed while working leaves a record; a run where everything is
+	// cached writes its record once, at the end.
+	r.startOnce.Do(func() { r.startErr = r.opts.Store.PutRun(r.record) })
+	if r.startErr != nil {
+		return r.startErr
 	}
 	r.emit(Event{Address: n.Address, Kind: n.Kind, Status: "running", Reason: s.reason})
 	start := time.Now()
