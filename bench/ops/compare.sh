@@ -46,4 +46,4 @@ echo "ouro/jq throughput: $(echo "scale=2; $JQ / $OURO" | bc)x"
 grep -E "stage\.(f|m|in|out) " "$W/run.log" || true
 
 echo
-go test -run '^$' -bench 'DedupeExact|DedupeMinhash|Filter|Map|DatasetJSONL' -benchtime 2x ./bench/ops/
+[ -n "${SKIP_GO_BENCH:-}" ] || go test -run '^$' -bench 'DedupeExact|DedupeMinhash|Filter|Map|DatasetJSONL' -benchtime 2x ./bench/ops/

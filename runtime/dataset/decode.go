@@ -32,18 +32,137 @@ func decodeRecord(line []byte, ty cty.Type) (cty.Value, error) {
 	if x == nil {
 		return cty.NilVal, errors.New("record is null")
 	}
-	return toCty(x, ty, "")
+	return FromJSON(x, ty, "")
 }
 
-func toCty(x any, ty cty.Type, path string) (cty.Value, error) {
+// ConvKind says what a ConvError is about.
+type ConvKind int
+
+const (
+	Mismatch    ConvKind = iota // Found is not a Want
+	Count                       // a tuple with N elements, want M
+	Missing                     // an object field is missing
+	Extra                       // an object field is not in the type
+	NoCommon                    // collection elements have no common type
+	ElemConvert                 // element Index failed to convert (Err)
+	BadNumber                   // Err says why Found is not a number
+	Unsupported                 // Want cannot be read
+	Unexpected                  // Found is not a JSON value
+)
+
+// ConvError is a value that does not fit a type, at a field path such as
+// "steps[2].text". Its Error is the dataset artifact's message; a
+// Converter's Error hook may word it differently.
+type ConvError struct {
+	Kind  ConvKind
+	Path  string
+	Want  cty.Type
+	Found any // the decoded value (Mismatch, BadNumber, Unexpected)
+	N, M  int // Count: found N elements, want M
+	Index int // ElemConvert
+	Err   error
+}
+
+func (e *ConvError) Error() string {
+	switch e.Kind {
+	case Mismatch:
+		return fmt.Sprintf("%s: want %s, found %s", fieldName(e.Path), e.Want.FriendlyName(), jsonKind(e.Found))
+	case Count:
+		return fmt.Sprintf("%s: want %d elements, found %d", fieldName(e.Path), e.M, e.N)
+	case Missing:
+		return fmt.Sprintf("%s is missing", fieldName(e.Path))
+	case Extra:
+		return fmt.Sprintf("%s is not in the schema", fieldName(e.Path))
+	case NoCommon:
+		return fmt.Sprintf("%s: elements have no common type", fieldName(e.Path))
+	case ElemConvert:
+		return fmt.Sprintf("%s: %v", fieldName(e.Path+"["+strconv.Itoa(e.Index)+"]"), e.Err)
+	case BadNumber:
+		return fmt.Sprintf("%s: %v", fieldName(e.Path), e.Err)
+	case Unsupported:
+		return fmt.Sprintf("%s: type %s cannot be read from a dataset", fieldName(e.Path), e.Want.FriendlyName())
+	}
+	return fmt.Sprintf("%s: unexpected JSON value", fieldName(e.Path))
+}
+
+func (e *ConvError) Unwrap() error { return e.Err }
+
+// Converter converts values decoded by encoding/json (with UseNumber) into
+// cty values of a type. The zero Converter is the dataset artifact's
+// reader: every field must be present and known. The hooks let other
+// readers (the dataset operator's CSV and Parquet sources) accept more.
+type Converter struct {
+	// AllowExtra ignores object fields the type does not have.
+	AllowExtra bool
+	// Lenient lets missing object fields be null (optional attributes
+	// may always be missing).
+	Lenient bool
+	// Before, when set, sees every non-null value of a known type first;
+	// ok true means it decided (v or err).
+	Before func(x any, ty cty.Type, path string) (v cty.Value, ok bool, err error)
+	// Number converts a numeric value; ok false means x is not a number.
+	// The default takes json.Number (see ParseNumber).
+	Number func(x any) (v cty.Value, ok bool, err error)
+	// Scalar converts other values of unknown type (Implied); ok false
+	// means x is not a JSON value.
+	Scalar func(x any) (v cty.Value, ok bool)
+	// Error, when set, turns a mismatch into the error returned.
+	Error func(e *ConvError) error
+}
+
+// FromJSON converts x, decoded by encoding/json with UseNumber, to type
+// ty, as the dataset reader does; errors name the field under path.
+func FromJSON(x any, ty cty.Type, path string) (cty.Value, error) {
+	return Converter{}.Convert(x, ty, path)
+}
+
+// Implied converts x, decoded by encoding/json with UseNumber, to the value
+// of its own type: arrays become tuples, objects objects, so re-encoding
+// gives the same bytes.
+func Implied(x any, path string) (cty.Value, error) { return Converter{}.Implied(x, path) }
+
+func (c Converter) fail(e *ConvError) (cty.Value, error) {
+	if c.Error != nil {
+		return cty.NilVal, c.Error(e)
+	}
+	return cty.NilVal, e
+}
+
+func (c Converter) number(x any, path string) (cty.Value, bool, error) {
+	if c.Number != nil {
+		v, ok, err := c.Number(x)
+		if err != nil {
+			_, err = c.fail(&ConvError{Kind: BadNumber, Path: path, Found: x, Err: err})
+		}
+		return v, ok, err
+	}
+	n, ok := x.(json.Number)
+	if !ok {
+		return cty.NilVal, false, nil
+	}
+	v, err := ParseNumber(string(n))
+	if err != nil {
+		_, err = c.fail(&ConvError{Kind: BadNumber, Path: path, Found: x, Err: err})
+		return cty.NilVal, true, err
+	}
+	return v, true, nil
+}
+
+// Convert converts x to type ty (see Converter).
+func (c Converter) Convert(x any, ty cty.Type, path string) (cty.Value, error) {
 	if x == nil {
 		return cty.NullVal(ty), nil
 	}
 	if ty == cty.DynamicPseudoType {
-		return implied(x, path)
+		return c.Implied(x, path)
+	}
+	if c.Before != nil {
+		if v, ok, err := c.Before(x, ty, path); ok {
+			return v, err
+		}
 	}
 	mismatch := func() (cty.Value, error) {
-		return cty.NilVal, fmt.Errorf("%s: want %s, found %s", fieldName(path), ty.FriendlyName(), jsonKind(x))
+		return c.fail(&ConvError{Kind: Mismatch, Path: path, Want: ty, Found: x})
 	}
 	switch {
 	case ty == cty.String:
@@ -53,13 +172,12 @@ func toCty(x any, ty cty.Type, path string) (cty.Value, error) {
 		}
 		return cty.StringVal(s), nil
 	case ty == cty.Number:
-		n, ok := x.(json.Number)
+		v, ok, err := c.number(x, path)
+		if err != nil {
+			return cty.NilVal, err
+		}
 		if !ok {
 			return mismatch()
-		}
-		v, err := ParseNumber(string(n))
-		if err != nil {
-			return cty.NilVal, fmt.Errorf("%s: %v", fieldName(path), err)
 		}
 		return v, nil
 	case ty == cty.Bool:
@@ -76,19 +194,19 @@ func toCty(x any, ty cty.Type, path string) (cty.Value, error) {
 		et := ty.ElementType()
 		if len(arr) == 0 {
 			if ty.IsListType() {
-				return cty.ListValEmpty(et), nil
+				return cty.ListValEmpty(et.WithoutOptionalAttributesDeep()), nil
 			}
-			return cty.SetValEmpty(et), nil
+			return cty.SetValEmpty(et.WithoutOptionalAttributesDeep()), nil
 		}
 		elems := make([]cty.Value, len(arr))
 		for i, e := range arr {
-			v, err := toCty(e, et, path+"["+strconv.Itoa(i)+"]")
+			v, err := c.Convert(e, et, path+"["+strconv.Itoa(i)+"]")
 			if err != nil {
 				return cty.NilVal, err
 			}
 			elems[i] = v
 		}
-		elems, err := unifyElems(elems, path)
+		elems, err := c.Unify(elems, path)
 		if err != nil {
 			return cty.NilVal, err
 		}
@@ -103,11 +221,11 @@ func toCty(x any, ty cty.Type, path string) (cty.Value, error) {
 		}
 		ets := ty.TupleElementTypes()
 		if len(arr) != len(ets) {
-			return cty.NilVal, fmt.Errorf("%s: want %d elements, found %d", fieldName(path), len(ets), len(arr))
+			return c.fail(&ConvError{Kind: Count, Path: path, Want: ty, N: len(arr), M: len(ets)})
 		}
 		elems := make([]cty.Value, len(arr))
 		for i, e := range arr {
-			v, err := toCty(e, ets[i], path+"["+strconv.Itoa(i)+"]")
+			v, err := c.Convert(e, ets[i], path+"["+strconv.Itoa(i)+"]")
 			if err != nil {
 				return cty.NilVal, err
 			}
@@ -121,18 +239,18 @@ func toCty(x any, ty cty.Type, path string) (cty.Value, error) {
 		}
 		et := ty.ElementType()
 		if len(obj) == 0 {
-			return cty.MapValEmpty(et), nil
+			return cty.MapValEmpty(et.WithoutOptionalAttributesDeep()), nil
 		}
 		keys := sortedKeys(obj)
 		elems := make([]cty.Value, len(keys))
 		for i, k := range keys {
-			v, err := toCty(obj[k], et, path+"["+strconv.Quote(k)+"]")
+			v, err := c.Convert(obj[k], et, path+"["+strconv.Quote(k)+"]")
 			if err != nil {
 				return cty.NilVal, err
 			}
 			elems[i] = v
 		}
-		elems, err := unifyElems(elems, path)
+		elems, err := c.Unify(elems, path)
 		if err != nil {
 			return cty.NilVal, err
 		}
@@ -147,34 +265,35 @@ func toCty(x any, ty cty.Type, path string) (cty.Value, error) {
 			return mismatch()
 		}
 		atys := ty.AttributeTypes()
-		for k := range obj {
-			if _, ok := atys[k]; !ok {
-				return cty.NilVal, fmt.Errorf("%s is not in the schema", fieldName(joinPath(path, k)))
+		if !c.AllowExtra {
+			for k := range obj {
+				if _, ok := atys[k]; !ok {
+					return c.fail(&ConvError{Kind: Extra, Path: joinPath(path, k)})
+				}
 			}
+		}
+		if len(atys) == 0 {
+			return cty.EmptyObjectVal, nil
 		}
 		attrs := make(map[string]cty.Value, len(atys))
 		for name, at := range atys {
 			e, ok := obj[name]
-			if !ok {
-				return cty.NilVal, fmt.Errorf("%s is missing", fieldName(joinPath(path, name)))
+			if !ok && !c.Lenient && !ty.AttributeOptional(name) {
+				return c.fail(&ConvError{Kind: Missing, Path: joinPath(path, name), Want: at})
 			}
-			v, err := toCty(e, at, joinPath(path, name))
+			v, err := c.Convert(e, at, joinPath(path, name))
 			if err != nil {
 				return cty.NilVal, err
 			}
 			attrs[name] = v
 		}
-		if len(attrs) == 0 {
-			return cty.EmptyObjectVal, nil
-		}
 		return cty.ObjectVal(attrs), nil
 	}
-	return cty.NilVal, fmt.Errorf("%s: type %s cannot be read from a dataset", fieldName(path), ty.FriendlyName())
+	return c.fail(&ConvError{Kind: Unsupported, Path: path, Want: ty})
 }
 
-// implied builds a value for a dynamic (any-typed) field: arrays become
-// tuples, objects objects, so re-encoding gives the same bytes.
-func implied(x any, path string) (cty.Value, error) {
+// Implied converts x to the value of its own type (see Implied).
+func (c Converter) Implied(x any, path string) (cty.Value, error) {
 	switch x := x.(type) {
 	case nil:
 		return cty.NullVal(cty.DynamicPseudoType), nil
@@ -182,19 +301,13 @@ func implied(x any, path string) (cty.Value, error) {
 		return cty.StringVal(x), nil
 	case bool:
 		return cty.BoolVal(x), nil
-	case json.Number:
-		v, err := ParseNumber(string(x))
-		if err != nil {
-			return cty.NilVal, fmt.Errorf("%s: %v", fieldName(path), err)
-		}
-		return v, nil
 	case []any:
 		if len(x) == 0 {
 			return cty.EmptyTupleVal, nil
 		}
 		elems := make([]cty.Value, len(x))
 		for i, e := range x {
-			v, err := implied(e, path+"["+strconv.Itoa(i)+"]")
+			v, err := c.Implied(e, path+"["+strconv.Itoa(i)+"]")
 			if err != nil {
 				return cty.NilVal, err
 			}
@@ -207,7 +320,7 @@ func implied(x any, path string) (cty.Value, error) {
 		}
 		attrs := make(map[string]cty.Value, len(x))
 		for k, e := range x {
-			v, err := implied(e, joinPath(path, k))
+			v, err := c.Implied(e, joinPath(path, k))
 			if err != nil {
 				return cty.NilVal, err
 			}
@@ -215,12 +328,24 @@ func implied(x any, path string) (cty.Value, error) {
 		}
 		return cty.ObjectVal(attrs), nil
 	}
-	return cty.NilVal, fmt.Errorf("%s: unexpected JSON value", fieldName(path))
+	if c.Scalar != nil {
+		if v, ok := c.Scalar(x); ok {
+			return v, nil
+		}
+	}
+	v, ok, err := c.number(x, path)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	if ok {
+		return v, nil
+	}
+	return c.fail(&ConvError{Kind: Unexpected, Path: path, Found: x})
 }
 
-// unifyElems makes collection elements one type (needed when the element
-// type contains dynamic parts, e.g. list(any)).
-func unifyElems(elems []cty.Value, path string) ([]cty.Value, error) {
+// Unify makes collection elements one type (needed when the element type
+// contains dynamic parts, e.g. list(any)).
+func (c Converter) Unify(elems []cty.Value, path string) ([]cty.Value, error) {
 	t0 := elems[0].Type()
 	same := true
 	for _, e := range elems[1:] {
@@ -238,7 +363,8 @@ func unifyElems(elems []cty.Value, path string) ([]cty.Value, error) {
 	}
 	ut, convs := convert.Unify(types)
 	if ut == cty.NilType {
-		return nil, fmt.Errorf("%s: elements have no common type", fieldName(path))
+		_, err := c.fail(&ConvError{Kind: NoCommon, Path: path})
+		return nil, err
 	}
 	out := make([]cty.Value, len(elems))
 	for i, e := range elems {
@@ -248,7 +374,8 @@ func unifyElems(elems []cty.Value, path string) ([]cty.Value, error) {
 		}
 		v, err := convs[i](e)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", fieldName(path+"["+strconv.Itoa(i)+"]"), err)
+			_, err = c.fail(&ConvError{Kind: ElemConvert, Path: path, Index: i, Err: err})
+			return nil, err
 		}
 		out[i] = v
 	}

@@ -129,7 +129,7 @@ func (p *fastParser) value(ty cty.Type) (cty.Value, bool) {
 			}
 			return cty.SetValEmpty(et.WithoutOptionalAttributesDeep()), true
 		}
-		elems, err := unifyElems(elems, "")
+		elems, err := Converter{}.Unify(elems, "")
 		if err != nil {
 			return cty.NilVal, false
 		}
@@ -310,7 +310,7 @@ func (p *fastParser) mapValue(et cty.Type) (cty.Value, bool) {
 	for i, k := range keys {
 		elems[i] = m[k]
 	}
-	elems, err := unifyElems(elems, "")
+	elems, err := Converter{}.Unify(elems, "")
 	if err != nil {
 		return cty.NilVal, false
 	}

@@ -6,15 +6,14 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/ouroloop/ouro/compiler"
+	"github.com/ouroloop/ouro/runtime/dataset"
 )
 
 // Converting user data (decoded JSON, CSV cells, Parquet values) into
@@ -49,177 +48,98 @@ type conv struct {
 	lenient bool
 }
 
+// value converts v with dataset.Converter, the one JSON→cty conversion,
+// adding the text-format and lenient rules and this package's messages.
 func (c conv) value(v any, ty cty.Type, path string) (cty.Value, error) {
-	if v == nil {
-		return cty.NullVal(ty), nil
-	}
-	if ty == cty.DynamicPseudoType {
-		return implied(v, path)
-	}
-	mismatch := func() (cty.Value, error) {
-		return cty.NilVal, &fieldError{path, fmt.Sprintf("want %s, found %s", compiler.TypeString(ty), kindOf(v))}
-	}
+	return dataset.Converter{
+		AllowExtra: true,
+		Lenient:    c.lenient,
+		Before:     c.before,
+		Number:     number,
+		Scalar:     scalar,
+		Error:      convError,
+	}.Convert(v, ty, path)
+}
+
+// before handles what only data files have: text cells parsed as the type
+// asks, []byte strings, and (lenient) numbers and bools read as strings.
+func (c conv) before(v any, ty cty.Type, path string) (cty.Value, bool, error) {
 	if s, ok := v.(string); ok && c.text && ty != cty.String {
 		s = strings.TrimSpace(s)
 		if s == "" {
-			return cty.NullVal(ty), nil
+			return cty.NullVal(ty), true, nil
 		}
 		switch {
 		case ty == cty.Number:
 			n, err := cty.ParseNumberVal(s)
 			if err != nil {
-				return cty.NilVal, &fieldError{path, fmt.Sprintf("want number, found %q", s)}
+				return cty.NilVal, true, &fieldError{path, fmt.Sprintf("want number, found %q", s)}
 			}
-			return n, nil
+			return n, true, nil
 		case ty == cty.Bool:
 			switch strings.ToLower(s) {
 			case "true":
-				return cty.True, nil
+				return cty.True, true, nil
 			case "false":
-				return cty.False, nil
+				return cty.False, true, nil
 			}
-			return cty.NilVal, &fieldError{path, fmt.Sprintf("want bool (true or false), found %q", s)}
+			return cty.NilVal, true, &fieldError{path, fmt.Sprintf("want bool (true or false), found %q", s)}
 		default:
 			x, err := decodeJSON([]byte(s))
 			if err != nil {
-				return cty.NilVal, &fieldError{path, fmt.Sprintf("want %s as JSON, found %q", compiler.TypeString(ty), s)}
+				return cty.NilVal, true, &fieldError{path, fmt.Sprintf("want %s as JSON, found %q", compiler.TypeString(ty), s)}
 			}
-			return conv{lenient: c.lenient}.value(x, ty, path)
+			v, err := conv{lenient: c.lenient}.value(x, ty, path)
+			return v, true, err
 		}
 	}
-	switch {
-	case ty == cty.String:
+	if ty == cty.String {
 		switch s := v.(type) {
-		case string:
-			return cty.StringVal(s), nil
 		case []byte:
-			return cty.StringVal(string(s)), nil
+			return cty.StringVal(string(s)), true, nil
 		case json.Number:
 			if c.lenient {
-				return cty.StringVal(string(s)), nil
+				return cty.StringVal(string(s)), true, nil
 			}
 		case bool:
 			if c.lenient {
-				return cty.StringVal(strconv.FormatBool(s)), nil
+				return cty.StringVal(strconv.FormatBool(s)), true, nil
 			}
 		}
-		return mismatch()
-	case ty == cty.Number:
-		n, ok, err := number(v)
-		if err != nil {
-			return cty.NilVal, &fieldError{path, err.Error()}
-		}
-		if !ok {
-			return mismatch()
-		}
-		return n, nil
-	case ty == cty.Bool:
-		b, ok := v.(bool)
-		if !ok {
-			return mismatch()
-		}
-		return cty.BoolVal(b), nil
-	case ty.IsListType() || ty.IsSetType():
-		arr, ok := v.([]any)
-		if !ok {
-			return mismatch()
-		}
-		et := ty.ElementType()
-		if len(arr) == 0 {
-			if ty.IsListType() {
-				return cty.ListValEmpty(et.WithoutOptionalAttributesDeep()), nil
-			}
-			return cty.SetValEmpty(et.WithoutOptionalAttributesDeep()), nil
-		}
-		elems := make([]cty.Value, len(arr))
-		for i, e := range arr {
-			ev, err := c.value(e, et, path+"["+strconv.Itoa(i)+"]")
-			if err != nil {
-				return cty.NilVal, err
-			}
-			elems[i] = ev
-		}
-		elems, err := unify(elems, path)
-		if err != nil {
-			return cty.NilVal, err
-		}
-		if ty.IsListType() {
-			return cty.ListVal(elems), nil
-		}
-		return cty.SetVal(elems), nil
-	case ty.IsTupleType():
-		arr, ok := v.([]any)
-		if !ok {
-			return mismatch()
-		}
-		ets := ty.TupleElementTypes()
-		if len(arr) != len(ets) {
-			return cty.NilVal, &fieldError{path, fmt.Sprintf("want %d elements, found %d", len(ets), len(arr))}
-		}
-		elems := make([]cty.Value, len(arr))
-		for i, e := range arr {
-			ev, err := c.value(e, ets[i], path+"["+strconv.Itoa(i)+"]")
-			if err != nil {
-				return cty.NilVal, err
-			}
-			elems[i] = ev
-		}
-		return cty.TupleVal(elems), nil
-	case ty.IsMapType():
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return mismatch()
-		}
-		et := ty.ElementType()
-		if len(obj) == 0 {
-			return cty.MapValEmpty(et.WithoutOptionalAttributesDeep()), nil
-		}
-		m := make(map[string]cty.Value, len(obj))
-		keys := make([]string, 0, len(obj))
-		for k := range obj {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		elems := make([]cty.Value, len(keys))
-		for i, k := range keys {
-			ev, err := c.value(obj[k], et, path+"["+strconv.Quote(k)+"]")
-			if err != nil {
-				return cty.NilVal, err
-			}
-			elems[i] = ev
-		}
-		elems, err := unify(elems, path)
-		if err != nil {
-			return cty.NilVal, err
-		}
-		for i, k := range keys {
-			m[k] = elems[i]
-		}
-		return cty.MapVal(m), nil
-	case ty.IsObjectType():
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return mismatch()
-		}
-		atys := ty.AttributeTypes()
-		if len(atys) == 0 {
-			return cty.EmptyObjectVal, nil
-		}
-		attrs := make(map[string]cty.Value, len(atys))
-		for name, at := range atys {
-			e, ok := obj[name]
-			if !ok && !c.lenient && !ty.AttributeOptional(name) {
-				return cty.NilVal, &fieldError{joinField(path, name), fmt.Sprintf("missing (want %s)", compiler.TypeString(at))}
-			}
-			av, err := c.value(e, at, joinField(path, name))
-			if err != nil {
-				return cty.NilVal, err
-			}
-			attrs[name] = av
-		}
-		return cty.ObjectVal(attrs), nil
 	}
-	return cty.NilVal, &fieldError{path, fmt.Sprintf("type %s cannot be read from data files", compiler.TypeString(ty))}
+	return cty.NilVal, false, nil
+}
+
+// scalar converts the non-JSON values Parquet gives.
+func scalar(v any) (cty.Value, bool) {
+	switch x := v.(type) {
+	case []byte:
+		return cty.StringVal(string(x)), true
+	case time.Time:
+		return cty.StringVal(x.UTC().Format(time.RFC3339Nano)), true
+	}
+	return cty.NilVal, false
+}
+
+// convError words a conversion error for data files.
+func convError(e *dataset.ConvError) error {
+	switch e.Kind {
+	case dataset.Mismatch:
+		return &fieldError{e.Path, fmt.Sprintf("want %s, found %s", compiler.TypeString(e.Want), kindOf(e.Found))}
+	case dataset.Count:
+		return &fieldError{e.Path, fmt.Sprintf("want %d elements, found %d", e.M, e.N)}
+	case dataset.Missing:
+		return &fieldError{e.Path, fmt.Sprintf("missing (want %s)", compiler.TypeString(e.Want))}
+	case dataset.NoCommon:
+		return &fieldError{e.Path, "elements have no common type"}
+	case dataset.ElemConvert, dataset.BadNumber:
+		return &fieldError{e.Path, e.Err.Error()}
+	case dataset.Unsupported:
+		return &fieldError{e.Path, fmt.Sprintf("type %s cannot be read from data files", compiler.TypeString(e.Want))}
+	case dataset.Unexpected:
+		return &fieldError{e.Path, fmt.Sprintf("unsupported value %T", e.Found)}
+	}
+	return &fieldError{e.Path, e.Error()}
 }
 
 func number(v any) (cty.Value, bool, error) {
@@ -263,92 +183,6 @@ func number(v any) (cty.Value, bool, error) {
 		return cty.NumberVal(n), true, nil
 	}
 	return cty.NilVal, false, nil
-}
-
-// implied converts a decoded value of unknown type: arrays become tuples,
-// objects objects.
-func implied(v any, path string) (cty.Value, error) {
-	switch x := v.(type) {
-	case nil:
-		return cty.NullVal(cty.DynamicPseudoType), nil
-	case string:
-		return cty.StringVal(x), nil
-	case []byte:
-		return cty.StringVal(string(x)), nil
-	case bool:
-		return cty.BoolVal(x), nil
-	case time.Time:
-		return cty.StringVal(x.UTC().Format(time.RFC3339Nano)), nil
-	case []any:
-		if len(x) == 0 {
-			return cty.EmptyTupleVal, nil
-		}
-		elems := make([]cty.Value, len(x))
-		for i, e := range x {
-			ev, err := implied(e, path+"["+strconv.Itoa(i)+"]")
-			if err != nil {
-				return cty.NilVal, err
-			}
-			elems[i] = ev
-		}
-		return cty.TupleVal(elems), nil
-	case map[string]any:
-		if len(x) == 0 {
-			return cty.EmptyObjectVal, nil
-		}
-		attrs := make(map[string]cty.Value, len(x))
-		for k, e := range x {
-			ev, err := implied(e, joinField(path, k))
-			if err != nil {
-				return cty.NilVal, err
-			}
-			attrs[k] = ev
-		}
-		return cty.ObjectVal(attrs), nil
-	}
-	n, ok, err := number(v)
-	if err != nil {
-		return cty.NilVal, &fieldError{path, err.Error()}
-	}
-	if ok {
-		return n, nil
-	}
-	return cty.NilVal, &fieldError{path, fmt.Sprintf("unsupported value %T", v)}
-}
-
-func unify(elems []cty.Value, path string) ([]cty.Value, error) {
-	t0 := elems[0].Type()
-	same := true
-	for _, e := range elems[1:] {
-		if !e.Type().Equals(t0) {
-			same = false
-			break
-		}
-	}
-	if same {
-		return elems, nil
-	}
-	types := make([]cty.Type, len(elems))
-	for i, e := range elems {
-		types[i] = e.Type()
-	}
-	ut, convs := convert.Unify(types)
-	if ut == cty.NilType {
-		return nil, &fieldError{path, "elements have no common type"}
-	}
-	out := make([]cty.Value, len(elems))
-	for i, e := range elems {
-		if convs[i] == nil {
-			out[i] = e
-			continue
-		}
-		v, err := convs[i](e)
-		if err != nil {
-			return nil, &fieldError{path, err.Error()}
-		}
-		out[i] = v
-	}
-	return out, nil
 }
 
 func kindOf(v any) string {
