@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -69,7 +70,30 @@ type Event struct {
 	Reason   string
 	Duration time.Duration
 	Err      error
+	// Progress is the item counter of a stage that starts running
+	// (Status "running"): item-level operators report to it, and a
+	// progress view reads it while the stage runs.
+	Progress *Counter
 }
+
+// Counter is a stage's item-level progress, safe for concurrent use: the
+// operator calls SetTotal and Add (the Progress interface), a view reads
+// Done and Total.
+type Counter struct {
+	done, total atomic.Int64
+}
+
+// SetTotal sets how many items the stage will process (0: unknown).
+func (c *Counter) SetTotal(n int64) { c.total.Store(n) }
+
+// Add records n more finished items.
+func (c *Counter) Add(n int64) { c.done.Add(n) }
+
+// Done is the number of finished items.
+func (c *Counter) Done() int64 { return c.done.Load() }
+
+// Total is the expected number of items, 0 if unknown.
+func (c *Counter) Total() int64 { return c.total.Load() }
 
 // Statuses of a node.
 const (
@@ -598,12 +622,13 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 	if r.startErr != nil {
 		return r.startErr
 	}
-	r.emit(Event{Address: n.Address, Kind: n.Kind, Status: "running", Reason: s.reason})
+	ctr := &Counter{}
+	r.emit(Event{Address: n.Address, Kind: n.Kind, Status: "running", Reason: s.reason, Progress: ctr})
 	start := time.Now()
 	s.run.Started = start.UTC()
 	x := p.exec
 	x.Memo = r.opts.Store.Memo()
-	x.Progress = nopProgress{}
+	x.Progress = ctr
 	x.OpenModel = func(ctx context.Context, m cty.Value) (LM, error) {
 		lm, err := r.openModel(ctx, m)
 		if err != nil {
@@ -650,7 +675,7 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 	}
 	s.value = v
 	s.run.Status = "ran"
-	r.emit(Event{Address: n.Address, Kind: n.Kind, Status: "ran", Duration: s.run.Duration, Reason: s.reason})
+	r.emit(Event{Address: n.Address, Kind: n.Kind, Status: "ran", Duration: s.run.Duration, Reason: s.reason, Progress: ctr})
 	// Keep the record current so GC and `ouro runs` see work of a run that
 	// is still going.
 	return nil
@@ -724,11 +749,6 @@ func (r *run) openModel(ctx context.Context, m cty.Value) (LM, error) {
 	r.lms[key] = wrapped
 	return wrapped, nil
 }
-
-type nopProgress struct{}
-
-func (nopProgress) SetTotal(int64) {}
-func (nopProgress) Add(int64)      {}
 
 // SpecDigestShort abbreviates a digest for display.
 func SpecDigestShort(d string) string {

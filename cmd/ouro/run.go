@@ -88,7 +88,11 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 			defer st.Close()
 			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer cancel()
-			quiet := progress == "none"
+			view, err := newProgressView(progress, stderr)
+			if err != nil {
+				return err
+			}
+			defer view.Stop()
 			res, runErr := runtime.Run(ctx, l.result.Plan, runtime.Options{
 				Store:       st,
 				Library:     stdlib.NewLibrary(),
@@ -101,11 +105,10 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 					if ev.Status == "running" {
 						restoreGC()
 					}
-					if !quiet {
-						writeEvent(stderr, ev)
-					}
+					view.Event(ev)
 				},
 			})
+			view.Stop()
 			if res == nil {
 				return runErr
 			}
@@ -126,25 +129,8 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd.Flags().IntVarP(&jobs, "jobs", "j", 0, "stages run at once (default: number of cores)")
 	cmd.Flags().StringArrayVar(&force, "force", nil, "re-run this stage even if cached (name or address; repeatable)")
 	cmd.Flags().StringVar(&from, "from", "", "re-run this stage and everything downstream of it")
-	cmd.Flags().StringVar(&progress, "progress", "plain", "progress on stderr: plain or none")
+	cmd.Flags().StringVar(&progress, "progress", "auto", "progress on stderr: auto (a live view on a terminal, else plain), plain or none")
 	return cmd
-}
-
-func writeEvent(w io.Writer, ev runtime.Event) {
-	switch ev.Status {
-	case "running":
-		fmt.Fprintf(w, "  … %-40s running (%s)\n", ev.Address, ev.Reason)
-	case "ran":
-		fmt.Fprintf(w, "  ✓ %-40s ran in %s\n", ev.Address, ev.Duration.Round(time.Millisecond))
-	case "cached":
-		fmt.Fprintf(w, "  · %-40s cached\n", ev.Address)
-	case "failed":
-		fmt.Fprintf(w, "  ✗ %-40s failed\n", ev.Address)
-	case "skipped":
-		fmt.Fprintf(w, "  - %-40s skipped (%s)\n", ev.Address, ev.Reason)
-	case "will-run":
-		fmt.Fprintf(w, "  + %-40s will run (%s)\n", ev.Address, ev.Reason)
-	}
 }
 
 func reportRunError(w io.Writer, files map[string]*hcl.File, err error) {
