@@ -41,7 +41,10 @@ type rawRec struct {
 	// schema (the JSONL fast path); loc is then empty and name:line say
 	// where it is.
 	rec  cty.Value
-	name string
+	// canon, when not nil, is the record's canonical line (the JSONL
+	// transcoder's fast path), valid until the next read.
+	canon []byte
+	name  string
 	line int
 }
 
@@ -155,7 +158,8 @@ func (Dataset) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 		return cty.NilVal, stageError(x, "the schema must be an object type, not %s", compiler.TypeString(schema))
 	}
 	var skipped int64
-	v, err := x.WriteDataset(schema, func(write func(cty.Value) error) error {
+	tc := dataset.NewTranscoder(schema)
+	v, err := writeDataset(x, schema, func(w *dataset.Writer) error {
 		var n int64
 		for _, openSrc := range sources {
 			r, err := openSrc()
@@ -163,7 +167,7 @@ func (Dataset) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 				return stageError(x, "%v", err)
 			}
 			if jr, ok := r.(*jsonlReader); ok && !lenient {
-				jr.schema = schema
+				jr.schema, jr.tc = schema, tc
 			}
 			for !hasLimit || n < limit {
 				raw, err := r.Next()
@@ -171,13 +175,19 @@ func (Dataset) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 					break
 				}
 				if err == nil {
-					rec := raw.rec
-					if rec == cty.NilVal {
-						rec, err = toRecord(raw, schema, lenient)
-					}
-					if err == nil {
-						if err = write(rec); err != nil {
+					if raw.canon != nil {
+						if err = w.WriteRaw(raw.canon); err != nil {
 							err = &recordErr{raw.where(), err}
+						}
+					} else {
+						rec := raw.rec
+						if rec == cty.NilVal {
+							rec, err = toRecord(raw, schema, lenient)
+						}
+						if err == nil {
+							if err = w.Write(rec); err != nil {
+								err = &recordErr{raw.where(), err}
+							}
 						}
 					}
 				}
@@ -333,6 +343,8 @@ type jsonlReader struct {
 	// into it directly skip encoding/json (dataset.Decode), the others
 	// take the general path, which explains what is wrong.
 	schema cty.Type
+	tc     *dataset.Transcoder // for schema, when it is flat
+	canon  []byte
 }
 
 func (j *jsonlReader) Next() (rawRec, error) {
@@ -360,6 +372,12 @@ func (j *jsonlReader) Next() (rawRec, error) {
 				return rawRec{}, io.EOF
 			}
 			continue
+		}
+		if j.tc != nil {
+			var ok bool
+			if j.canon, ok = j.tc.Append(j.canon[:0], line); ok {
+				return rawRec{canon: j.canon, name: j.name, line: j.line}, nil
+			}
 		}
 		if j.schema != cty.NilType {
 			if rec, ok := dataset.Decode(line, j.schema, dataset.DecodeOptions{AllowExtra: true}); ok {

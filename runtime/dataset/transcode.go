@@ -1,0 +1,247 @@
+package dataset
+
+import (
+	"math"
+	"sort"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/zclconf/go-cty/cty"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Transcoder rewrites a JSON object straight into the canonical line of a
+// record of a flat schema (every attribute a string, number or bool), with
+// no cty values in between: the bytes are the ones Writer.Write gives for
+// the record that Decode (with AllowExtra) builds from the same line. Like
+// Decode it is a fast path: Append reports ok = false for anything else
+// (syntax, a wrong type, a missing field, an unusual string or number) and
+// the caller takes the general path.
+type Transcoder struct {
+	schema cty.Type
+	names  []string // sorted
+	kinds  []cty.Type
+	index  map[string]int
+	opt    []bool
+	// per call
+	slots []span
+	buf   []byte
+	p     fastParser
+}
+
+type span struct{ start, end int }
+
+// NewTranscoder returns a transcoder for schema, or nil when schema is not
+// a flat object of strings, numbers and bools.
+func NewTranscoder(schema cty.Type) *Transcoder {
+	if !schema.IsObjectType() {
+		return nil
+	}
+	t := &Transcoder{schema: schema, index: map[string]int{}}
+	for name := range schema.AttributeTypes() {
+		t.names = append(t.names, name)
+	}
+	sort.Strings(t.names)
+	for i, name := range t.names {
+		at := schema.AttributeType(name)
+		if at != cty.String && at != cty.Number && at != cty.Bool {
+			return nil
+		}
+		t.kinds = append(t.kinds, at)
+		t.opt = append(t.opt, schema.AttributeOptional(name))
+		t.index[name] = i
+	}
+	t.slots = make([]span, len(t.names))
+	return t
+}
+
+// Append appends the canonical line (without newline) for the JSON object
+// in line.
+func (t *Transcoder) Append(dst, line []byte) ([]byte, bool) {
+	for i := range t.slots {
+		t.slots[i] = span{-1, -1}
+	}
+	t.buf = t.buf[:0]
+	p := &t.p
+	*p = fastParser{b: line, str: p.str}
+	p.ws()
+	ok := p.fields(func(key []byte) bool {
+		i, known := t.index[string(key)]
+		if !known {
+			return p.skip()
+		}
+		if t.slots[i].start >= 0 {
+			return false // duplicate
+		}
+		start := len(t.buf)
+		if p.lit("null") {
+			t.buf = append(t.buf, "null"...)
+			t.slots[i] = span{start, len(t.buf)}
+			return true
+		}
+		if p.i >= len(p.b) {
+			return false
+		}
+		switch t.kinds[i] {
+		case cty.String:
+			if p.b[p.i] != '"' {
+				return false
+			}
+			s, ok := p.stringBytes()
+			if !ok {
+				return false
+			}
+			if !isASCII(s) {
+				if !utf8.Valid(s) {
+					return false
+				}
+				if !norm.NFC.IsNormal(s) {
+					s = norm.NFC.Bytes(s)
+				}
+			}
+			t.buf = appendString(t.buf, string(s))
+		case cty.Number:
+			s, ok := p.number()
+			if !ok {
+				return false
+			}
+			if t.buf, ok = appendNumberText(t.buf, s); !ok {
+				return false
+			}
+		case cty.Bool:
+			switch {
+			case p.lit("true"):
+				t.buf = append(t.buf, "true"...)
+			case p.lit("false"):
+				t.buf = append(t.buf, "false"...)
+			default:
+				return false
+			}
+		}
+		t.slots[i] = span{start, len(t.buf)}
+		return true
+	})
+	if !ok {
+		return dst, false
+	}
+	p.ws()
+	if p.i != len(p.b) {
+		return dst, false
+	}
+	dst = append(dst, '{')
+	for i, name := range t.names {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, name)
+		dst = append(dst, ':')
+		sp := t.slots[i]
+		if sp.start < 0 {
+			if !t.opt[i] {
+				return dst, false
+			}
+			dst = append(dst, "null"...)
+			continue
+		}
+		dst = append(dst, t.buf[sp.start:sp.end]...)
+	}
+	return append(dst, '}'), true
+}
+
+func isASCII(s []byte) bool {
+	for _, c := range s {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// appendNumberText appends the canonical form of the number JSON literal
+// s denotes (as appendNumber does for ParseNumber(s)).
+func appendNumberText(buf []byte, s string) ([]byte, bool) {
+	if f, ok := exactFloat(s); ok {
+		// ParseNumber gives exactly f: appendNumber's exact-float64 path.
+		if f == 0 {
+			return append(buf, '0'), true
+		}
+		if i := int64(f); float64(i) == f && i > -1<<53 && i < 1<<53 {
+			return strconv.AppendInt(buf, i, 10), true
+		}
+		var scratch [32]byte
+		return appendCanonical(buf, strconv.AppendFloat(scratch[:0], f, 'e', -1, 64)), true
+	}
+	// A normal float64 whose shortest form is s's own decimal value (the
+	// common case for numbers printed from doubles): the 512-bit value of
+	// s then parses back from that form, which is appendNumber's check, so
+	// appendNumber writes that form. (A different decimal would parse to a
+	// different 512-bit value: two decimals of at most 17 digits are much
+	// further apart than 2^-512 relative.)
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f != 0 && math.Abs(f) >= 0x1p-1022 && !math.IsInf(f, 0) {
+		var scratch [32]byte
+		e := strconv.AppendFloat(scratch[:0], f, 'e', -1, 64)
+		var d1, d2 [40]byte
+		a, ea, oka := normDecimal(d1[:0], s)
+		b, eb, okb := normDecimal(d2[:0], string(e))
+		if oka && okb && ea == eb && string(a) == string(b) {
+			return appendCanonical(buf, e), true
+		}
+	}
+	v, err := ParseNumber(s)
+	if err != nil {
+		return buf, false
+	}
+	out, err := appendNumber(buf, v.AsBigFloat(), "")
+	if err != nil {
+		return buf, false
+	}
+	return out, true
+}
+
+// normDecimal reduces a decimal literal to sign and significant digits
+// (no leading or trailing zeros) and the exponent E of 0.ddd×10^E. ok is
+// false when there are too many digits to bother.
+func normDecimal(dst []byte, s string) ([]byte, int, bool) {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		dst = append(dst, '-')
+		i++
+	}
+	sign := len(dst)
+	e, started, dot := 0, false, false
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c == '.' {
+			dot = true
+			continue
+		}
+		if c < '0' || c > '9' {
+			break
+		}
+		if !started && c == '0' {
+			if dot {
+				e--
+			}
+			continue
+		}
+		started = true
+		if !dot {
+			e++
+		}
+		if len(dst) >= cap(dst) {
+			return dst, 0, false
+		}
+		dst = append(dst, c)
+	}
+	if i < len(s) {
+		x, err := strconv.Atoi(s[i+1:])
+		if err != nil || x > 1<<20 || x < -1<<20 {
+			return dst, 0, false
+		}
+		e += x
+	}
+	for len(dst) > sign && dst[len(dst)-1] == '0' {
+		dst = dst[:len(dst)-1]
+	}
+	return dst, e, true
+}
