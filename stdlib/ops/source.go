@@ -40,12 +40,12 @@ type rawRec struct {
 	// rec, when not cty.NilVal, is the record already converted to the
 	// schema (the JSONL fast path); loc is then empty and name:line say
 	// where it is.
-	rec  cty.Value
+	rec cty.Value
 	// canon, when not nil, is the record's canonical line (the JSONL
 	// transcoder's fast path), valid until the next read.
 	canon []byte
 	name  string
-	line int
+	line  int
 }
 
 // where is the record's location for messages.
