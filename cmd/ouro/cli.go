@@ -123,6 +123,7 @@ never done twice.`,
 		newRunsCmd(stdout, stderr),
 		newShowCmd(stdout, stderr),
 		newCacheCmd(stdout, stderr),
+		newPinCmd(stdout, stderr, true), newPinCmd(stdout, stderr, false),
 		newServeCmd(stdout, stderr),
 		&cobra.Command{
 			Use:   "version",

@@ -168,6 +168,7 @@ func runJSON(r *store.RunRecord) map[string]any {
 		"run_id":      r.ID,
 		"status":      r.Status,
 		"spec_digest": r.SpecDigest,
+		"pinned":      r.Pinned,
 		"started":     r.Started,
 		"finished":    r.Finished,
 		"stages":      stages,
@@ -411,6 +412,45 @@ func newCacheCmd(stdout, _ io.Writer) *cobra.Command {
 		cache.AddCommand(c)
 	}
 	return cache
+}
+
+// newPinCmd is `ouro pin RUN` (pin) or `ouro unpin RUN`: `cache gc` keeps
+// everything a pinned run uses, however many runs come after it.
+func newPinCmd(stdout, _ io.Writer, pin bool) *cobra.Command {
+	sf := &storeFlags{}
+	var spec string
+	use, short := "pin RUN", "Keep what a run uses through `cache gc` (RUN may be a unique prefix)"
+	if !pin {
+		use, short = "unpin RUN", "Let `cache gc` collect what a pinned run uses again"
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := sf.open(spec, "ouro "+strings.Fields(use)[0])
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			r, err := st.GetRun(args[0])
+			if err != nil {
+				return err
+			}
+			if err := st.PinRun(r.ID, pin); err != nil {
+				return err
+			}
+			if pin {
+				fmt.Fprintf(stdout, "Pinned run %s: cache gc keeps what it uses.\n", r.ID)
+			} else {
+				fmt.Fprintf(stdout, "Unpinned run %s.\n", r.ID)
+			}
+			return nil
+		},
+	}
+	sf.register(cmd)
+	cmd.Flags().StringVar(&spec, "spec", ".", "the spec whose store to use (default store: .ouro beside it)")
+	return cmd
 }
 
 // explainPlan marks each stage cached or will-run, with the reason, when
