@@ -261,3 +261,6 @@ func appendCanonical(buf, e []byte) []byte {
 func AppendCanonical(buf []byte, v cty.Value) ([]byte, error) {
 	return appendValue(buf, v, "")
 }
+
+// AppendString appends s as a canonical JSON string.
+func AppendString(buf []byte, s string) []byte { return appendString(buf, s) }

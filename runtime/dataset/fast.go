@@ -579,3 +579,23 @@ func FieldBytes(line []byte, name string) (field []byte, ok bool) {
 	})
 	return field, found
 }
+
+// EachField calls fn with each top-level field of the object in line: its
+// decoded name (valid during the call) and its JSON text. ok is false when
+// line is not a well-formed object or fn returned false.
+func EachField(line []byte, fn func(name, value []byte) bool) bool {
+	p := fastParser{b: line}
+	p.ws()
+	ok := p.fields(func(key []byte) bool {
+		start := p.i
+		if !p.skip() {
+			return false
+		}
+		return fn(key, line[start:p.i])
+	})
+	if !ok {
+		return false
+	}
+	p.ws()
+	return p.i == len(line)
+}

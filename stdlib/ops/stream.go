@@ -25,6 +25,10 @@ type streamOpts struct {
 	// copied, not re-encoded); fn's value is ignored. For operators whose
 	// output records are their input records (filter).
 	raw bool
+	// line, when set, is tried first for each record (decoded as only
+	// says): it appends the output record's canonical line to dst (ok
+	// true), or declines (ok false) and fn then runs on the whole record.
+	line func(n int64, rec cty.Value, line, dst []byte) (out []byte, keep, ok bool, err error)
 }
 
 const batchSize = 256
@@ -35,6 +39,8 @@ type batch struct {
 	ends  []int  // ends[i] is the end of line i in buf
 	recs  []cty.Value
 	keep  []bool
+	obuf  []byte // output lines made by streamOpts.line
+	oends []int  // oends[i] > 0: record i's output is obuf[ostart(i):oends[i]]
 	err   error
 	done  chan struct{}
 }
@@ -114,12 +120,38 @@ func stream(ctx context.Context, x *ouro.Exec, name string, out cty.Type, o stre
 					if !o.raw {
 						b.recs = make([]cty.Value, len(b.ends))
 					}
+					if o.line != nil {
+						b.oends = make([]int, len(b.ends))
+					}
 					for i := range b.ends {
 						n := b.first + int64(i)
 						rec, err := r.DecodeLine(b.line(i), n, o.only)
 						if err != nil {
 							b.err = inputError(x, name, err)
 							break
+						}
+						if o.line != nil {
+							start := len(b.obuf)
+							out, keep, ok, err := o.line(n, rec, b.line(i), b.obuf)
+							if err != nil {
+								b.err = err
+								break
+							}
+							if ok {
+								b.obuf, b.keep[i] = out, keep
+								if len(out) == start { // an empty line cannot be a record; mark it
+									b.keep[i] = false
+								}
+								b.oends[i] = len(out)
+								continue
+							}
+							b.obuf = b.obuf[:start]
+							if o.only != nil {
+								if rec, err = r.DecodeLine(b.line(i), n, nil); err != nil {
+									b.err = inputError(x, name, err)
+									break
+								}
+							}
 						}
 						v, keep, err := fn(n, rec)
 						if err != nil {
@@ -154,9 +186,19 @@ func stream(ctx context.Context, x *ouro.Exec, name string, out cty.Type, o stre
 					continue
 				}
 				var err error
-				if o.raw {
+				switch {
+				case o.raw:
 					err = w.WriteRaw(b.line(i))
-				} else {
+				case b.oends != nil && b.oends[i] > 0:
+					start := 0
+					for j := i - 1; j >= 0; j-- {
+						if b.oends[j] > 0 {
+							start = b.oends[j]
+							break
+						}
+					}
+					err = w.WriteRaw(b.obuf[start:b.oends[i]])
+				default:
 					err = w.Write(b.recs[i])
 				}
 				if err != nil {

@@ -80,7 +80,15 @@ func (Map) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 		delete(attrs, k)
 	}
 	out := cty.Object(attrs)
-	return stream(ctx, x, "input", out, streamOpts{}, func(n int64, rec cty.Value) (cty.Value, bool, error) {
+	o := streamOpts{only: itemFields(x, in, "fields")}
+	if r, c, err := x.Open("input"); err == nil {
+		rt := r.RecordType()
+		c.Close()
+		if rt.Equals(in.WithoutOptionalAttributesDeep()) {
+			o.line = mapLine(x, ft, drop)
+		}
+	}
+	return stream(ctx, x, "input", out, o, func(n int64, rec cty.Value) (cty.Value, bool, error) {
 		f, err := item(x, "fields", rec, cty.DynamicPseudoType)
 		if err != nil {
 			return cty.NilVal, false, recordError(x, n, err)
@@ -105,6 +113,73 @@ func (Map) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 		}
 		return cty.ObjectVal(m), true, nil
 	})
+}
+
+// mapLine builds map's output line from the input line and the fields'
+// canonical encodings, without decoding or re-encoding the fields that
+// pass through: both lists are in canonical (sorted) order, so it is a
+// merge. It declines when the fields' value is not of type ft (the writer
+// would convert it), so the bytes are always the writer's.
+func mapLine(x *runtime.Exec, ft cty.Type, drop map[string]bool) func(n int64, rec cty.Value, line, dst []byte) ([]byte, bool, bool, error) {
+	names := sortedAttrs(ft)
+	replaced := map[string]bool{}
+	for _, k := range names {
+		replaced[k] = true
+	}
+	for k := range drop {
+		replaced[k] = true
+	}
+	var newNames []string // the fields' names that are not dropped
+	for _, k := range names {
+		if !drop[k] {
+			newNames = append(newNames, k)
+		}
+	}
+	return func(n int64, rec cty.Value, line, dst []byte) ([]byte, bool, bool, error) {
+		f, err := item(x, "fields", rec, cty.DynamicPseudoType)
+		if err != nil || f.IsNull() || !f.Type().Equals(ft) {
+			return dst, false, false, nil // fn explains
+		}
+		start := len(dst)
+		vals := make([][]byte, len(newNames))
+		var enc []byte
+		for i, k := range newNames {
+			s := len(enc)
+			if enc, err = dataset.AppendCanonical(enc, f.GetAttr(k)); err != nil {
+				return dst, false, false, nil
+			}
+			vals[i] = enc[s:len(enc):len(enc)]
+		}
+		dst = append(dst, '{')
+		j := 0
+		first := true
+		put := func(name string, v []byte) {
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = dataset.AppendString(dst, name)
+			dst = append(dst, ':')
+			dst = append(dst, v...)
+		}
+		ok := dataset.EachField(line, func(key, v []byte) bool {
+			for j < len(newNames) && newNames[j] < string(key) {
+				put(newNames[j], vals[j])
+				j++
+			}
+			if !replaced[string(key)] {
+				put(string(key), v)
+			}
+			return true
+		})
+		if !ok {
+			return dst[:start], false, false, nil
+		}
+		for ; j < len(newNames); j++ {
+			put(newNames[j], vals[j])
+		}
+		return append(dst, '}'), true, true, nil
+	}
 }
 
 func typeOrNull(v cty.Value) string {
