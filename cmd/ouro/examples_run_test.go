@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// exampleDirs lists the paper folders of examples/ (those holding a spec).
+func exampleDirs(t *testing.T) []string {
+	t.Helper()
+	dirs, err := filepath.Glob("../../examples/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range dirs {
+		if base := filepath.Base(d); base == "specs" || base == "trainers" {
+			continue
+		}
+		if files, _ := filepath.Glob(filepath.Join(d, "*.loop.hcl")); len(files) > 0 {
+			out = append(out, d)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no example folders")
+	}
+	return out
+}
+
+// declaresVariable reports whether a spec folder declares variable name.
+func declaresVariable(t *testing.T, dir, name string) bool {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.loop.hcl"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), `variable "`+name+`"`) {
+			return true
+		}
+	}
+	return false
+}
+
+func ouroCmd(t *testing.T, bin string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ouro %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.String())
+	}
+	return out
+}
+
+// TestExamplesValidateBothScales validates every example folder through the
+// real CLI in its laptop configuration and, when it has a scale variable,
+// in its cluster configuration (openai provider, command trainer).
+func TestExamplesValidateBothScales(t *testing.T) {
+	bin := buildOuro(t)
+	for _, dir := range exampleDirs(t) {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			ouroCmd(t, bin, "validate", dir)
+			if declaresVariable(t, dir, "scale") {
+				args := []string{"validate", dir, "-var", "scale=cluster"}
+				if declaresVariable(t, dir, "trainer") {
+					args = append(args, "-var", "trainer=command")
+				}
+				ouroCmd(t, bin, args...)
+			}
+		})
+	}
+}
+
+// quickRuns are the examples run end to end with small variables.
+var quickRuns = map[string][]string{
+	"self_consistency": {"-var", "pretrain_steps=20", "-var", "doublings=1", "-var", "questions=5"},
+	"rest_em":          {"-var", "pretrain_steps=20", "-var", "tune_steps=10", "-var", "iterations=1", "-var", "problems=10"},
+	"best_of_n":        {"-var", "pretrain_steps=20", "-var", "doublings=1", "-var", "questions=5"},
+	"self_improving_transformers": {"-var", "rounds=1", "-var", "pretrain_steps=20", "-var", "round_steps=10",
+		"-var", "problems=20", "-var", "samples=3", "-var", "train_per_length=50"},
+}
+
+// TestExamplesRunEndToEnd runs each quick example through the real CLI with
+// small variables, then again: the second run must report every stage
+// cached and the same outputs.
+func TestExamplesRunEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the CLI and trains models")
+	}
+	bin := buildOuro(t)
+	for _, dir := range exampleDirs(t) {
+		vars, ok := quickRuns[filepath.Base(dir)]
+		if !ok {
+			continue
+		}
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			store := filepath.Join(t.TempDir(), "store")
+			args := append([]string{"run", dir, "--store", store, "--json", "--progress=none"}, vars...)
+			run := func() runOut {
+				var r runOut
+				out := ouroCmd(t, bin, args...)
+				if err := json.Unmarshal(out, &r); err != nil {
+					t.Fatalf("bad --json output: %v\n%s", err, out)
+				}
+				return r
+			}
+			first := run()
+			if first.Status != "ok" {
+				t.Fatalf("status %s", first.Status)
+			}
+			if len(first.Outputs) == 0 {
+				t.Fatal("no outputs")
+			}
+			second := run()
+			if second.Status != "ok" {
+				t.Fatalf("re-run status %s", second.Status)
+			}
+			for _, s := range second.Stages {
+				if s.Status != "cached" && s.Status != "skipped" {
+					t.Errorf("re-run: %s %s, want cached", s.Address, s.Status)
+				}
+			}
+			for k, v := range first.Outputs {
+				if string(second.Outputs[k]) != string(v) {
+					t.Errorf("output %s differs on the cached re-run: %s vs %s", k, second.Outputs[k], v)
+				}
+			}
+		})
+	}
+}
