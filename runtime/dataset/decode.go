@@ -417,7 +417,83 @@ func ParseNumber(s string) (cty.Value, error) {
 	if f, ok := exactFloat(s); ok {
 		return cty.NumberVal(new(big.Float).SetPrec(512).SetMode(big.ToNearestEven).SetFloat64(f)), nil
 	}
+	if f, ok := decimalFraction(s); ok {
+		return cty.NumberVal(f), nil
+	}
 	return cty.ParseNumberVal(s)
+}
+
+// pow10 are the exact big.Float powers of ten 10^0..10^40 (read only).
+var pow10 = func() (p [41]*big.Float) {
+	x := new(big.Int).SetInt64(1)
+	for i := range p {
+		p[i] = new(big.Float).SetInt(x)
+		x.Mul(x, big.NewInt(10))
+	}
+	return p
+}()
+
+// decimalFraction handles a decimal with at most 19 significant digits
+// and a negative power of ten (such as "0.123456"): m / 10^k, one correctly
+// rounded 512-bit division of exact operands, which is the value
+// big.ParseFloat gives at that precision (it also divides the exact
+// mantissa by an exact power of five, scaling by two exactly).
+func decimalFraction(s string) (*big.Float, bool) {
+	i, neg := 0, false
+	if i < len(s) && s[i] == '-' {
+		neg = true
+		i++
+	}
+	var m uint64
+	nd, frac, digits := 0, 0, 0
+	seenDot := false
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c == '.' {
+			if seenDot {
+				return nil, false
+			}
+			seenDot = true
+			continue
+		}
+		if c < '0' || c > '9' {
+			break
+		}
+		digits++
+		if m != 0 || c != '0' {
+			nd++
+			if nd > 19 {
+				return nil, false
+			}
+		}
+		m = m*10 + uint64(c-'0')
+		if seenDot {
+			frac++
+		}
+	}
+	if digits == 0 || m == 0 {
+		return nil, false
+	}
+	exp := 0
+	if i < len(s) {
+		if s[i] != 'e' && s[i] != 'E' {
+			return nil, false
+		}
+		x, err := strconv.Atoi(s[i+1:])
+		if err != nil || x > 100 || x < -100 {
+			return nil, false
+		}
+		exp = x
+	}
+	k := frac - exp
+	if k <= 0 || k >= len(pow10) {
+		return nil, false
+	}
+	z := new(big.Float).SetPrec(512).SetMode(big.ToNearestEven).SetUint64(m)
+	if neg {
+		z.Neg(z) // before dividing, so the accuracy has the result's sign
+	}
+	return z.Quo(z, pow10[k]), true
 }
 
 // pow5[k] = 5^k for 5^k < 2^53.

@@ -117,3 +117,27 @@ func BenchmarkParseNumber(b *testing.B) {
 		ParseNumber("1.5")
 	}
 }
+
+// decimalFraction gives exactly cty.ParseNumberVal's value and precision.
+func TestDecimalFractionMatchesParse(t *testing.T) {
+	rng := rand.New(rand.NewSource(56))
+	cases := []string{"0.123456", "-0.5", "1.25e-3", "123.456", "0.1", "9999999999999999999e-20", "1e-40", "5.0e-1", "12345678901234567890e-5"}
+	for i := 0; i < 20000; i++ {
+		f := rng.Float64() * math.Pow(10, float64(rng.Intn(20)-10))
+		cases = append(cases, strconv.FormatFloat(f, 'f', rng.Intn(12), 64), strconv.FormatFloat(-f, 'g', 1+rng.Intn(18), 64))
+	}
+	for _, s := range cases {
+		got, ok := decimalFraction(s)
+		if !ok {
+			continue
+		}
+		want, err := cty.ParseNumberVal(s)
+		if err != nil {
+			t.Fatal(s, err)
+		}
+		w := want.AsBigFloat()
+		if got.Cmp(w) != 0 || got.Prec() != w.Prec() || got.Mode() != w.Mode() || got.Acc() != w.Acc() || got.Signbit() != w.Signbit() {
+			t.Fatalf("%s: got %s (prec %d), want %s (prec %d)", s, got.Text('g', 60), got.Prec(), w.Text('g', 60), w.Prec())
+		}
+	}
+}

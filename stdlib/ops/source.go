@@ -218,6 +218,9 @@ func (Dataset) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 				return stageError(x, "%v", err)
 			}
 		}
+		if x.Progress != nil {
+			x.Progress.Add(n % 1024)
+		}
 		return nil
 	})
 	if err == nil && skip {
