@@ -72,20 +72,49 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 			restoreGC := func() { gcOnce.Do(func() { debug.SetGCPercent(gcPercent) }) }
 			defer restoreGC()
 			path := specPath(args)
-			l := load(path, f)
-			if f.json {
-				if l.diags.HasErrors() {
-					_ = writeJSON(stdout, map[string]any{"diagnostics": toJSONDiags(l.files, l.diags)})
-					return exitError{exitDiags}
+			// With a store already there, try the plan cache first
+			// (plancache.go): a hit skips parsing and compiling.
+			var st *store.Store
+			var l *loaded
+			planKey, cacheable := "", false
+			storeDir := sf.dir
+			if storeDir == "" {
+				storeDir = runtime.DefaultStoreDir(path)
+			}
+			if _, err := os.Stat(filepath.Join(storeDir, "index")); err == nil {
+				planKey, cacheable = planCacheKey(path, f)
+			}
+			if cacheable {
+				var err error
+				if st, err = sf.open(path, "ouro run"); err != nil {
+					return err
 				}
-			} else if err := l.report(stdout, stderr, false); err != nil {
-				return err
+				defer st.Close()
+				if p := cachedPlan(st, path, planKey); p != nil {
+					l = &loaded{result: &compiler.Result{Plan: p}}
+				}
 			}
-			st, err := sf.open(path, "ouro run")
-			if err != nil {
-				return err
+			if l == nil {
+				l = load(path, f)
+				if f.json {
+					if l.diags.HasErrors() {
+						_ = writeJSON(stdout, map[string]any{"diagnostics": toJSONDiags(l.files, l.diags)})
+						return exitError{exitDiags}
+					}
+				} else if err := l.report(stdout, stderr, false); err != nil {
+					return err
+				}
+				if st == nil {
+					var err error
+					if st, err = sf.open(path, "ouro run"); err != nil {
+						return err
+					}
+					defer st.Close()
+				}
+				if cacheable && len(l.diags) == 0 {
+					cachePlan(st, path, planKey, l.result.Plan)
+				}
 			}
-			defer st.Close()
 			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer cancel()
 			view, err := newProgressView(progress, stderr)
@@ -118,6 +147,9 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 				writeRunSummary(stdout, l.result.Plan, res.Record)
 			}
 			if runErr != nil {
+				if l.files == nil { // a cached plan: parse for the snippets
+					l.files = load(path, f).files
+				}
 				reportRunError(stderr, l.files, runErr)
 				return exitError{exitDiags}
 			}

@@ -28,6 +28,7 @@ const (
 	prefixRunByTime byte = 0x05 // 0x05 uint64 BE unix-nanos + run-id  -> (empty)
 	prefixPin       byte = 0x06 // 0x06 run-id                         -> (empty)
 	prefixMeta      byte = 0x07 // 0x07 name                           -> meta value
+	prefixPlan      byte = 0x08 // 0x08 slot (spec path)               -> plan-cache key + compiled plan
 )
 
 // memTableSize is Badger's memtable size (see Open).
