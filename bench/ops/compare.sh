@@ -43,7 +43,7 @@ OURO=$(t sh -c "cd '$W' && ./ouro run --progress plain --store '$W/store' fm.loo
 echo "jq:   $(wc -l < "$W/jq.jsonl") records out in ${JQ}s  ($(echo "$N / $JQ" | bc) records/s)"
 echo "ouro: $(wc -l < "$W/out.jsonl") records out in ${OURO}s  ($(echo "$N / $OURO" | bc) records/s)"
 echo "ouro/jq throughput: $(echo "scale=2; $JQ / $OURO" | bc)x"
-grep -E "stage\.(f|m|in|out) " "$W/run.log" || true
+grep -E "(stage|dataset)\.(f|m|in|out) .*ran" "$W/run.log" || true
 
 echo
 [ -n "${SKIP_GO_BENCH:-}" ] || go test -run '^$' -bench 'DedupeExact|DedupeMinhash|Filter|Map|DatasetJSONL' -benchtime 2x ./bench/ops/
