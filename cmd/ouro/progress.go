@@ -146,10 +146,11 @@ func (v *ttyView) Event(ev runtime.Event) {
 		delete(v.running, ev.Address)
 	}
 	v.counts[ev.Status]++
-	v.clear()
-	if ev.Status != "cached" {
-		writeEvent(v.w, ev)
+	if ev.Status == "cached" {
+		return // counted; the next tick shows it (a no-op run has thousands)
 	}
+	v.clear()
+	writeEvent(v.w, ev)
 	v.draw()
 }
 
