@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -328,14 +329,28 @@ func (r *run) fileDigests(pattern string) (any, error) {
 	sort.Strings(matches)
 	var out []string
 	for _, m := range matches {
-		b, err := os.ReadFile(m)
+		sum, err := hashFile(m)
 		if err != nil {
 			return nil, err
 		}
-		sum := sha256.Sum256(b)
-		out = append(out, hex.EncodeToString(sum[:]))
+		out = append(out, sum)
 	}
 	return map[string]any{"files": out}, nil
+}
+
+// hashFile streams a file through SHA-256, so a large data file costs no
+// memory.
+func hashFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func digestJSON(v any) string {
