@@ -10,9 +10,13 @@
 //	go run gendata.go
 //
 // data/labeled.jsonl    labeled problems per length (the spec trains on the
-//                       lengths up to var.start only)
+//
+//	lengths up to var.start only)
+//
 // data/unlabeled.jsonl  problems per length whose answer the loop never reads:
-//                       the model labels them itself
+//
+//	the model labels them itself
+//
 // data/test.jsonl       held-out problems per length
 package main
 
