@@ -51,6 +51,12 @@ variable "dpo_steps" {
   default = 150
 }
 
+variable "dpo_lr" {
+  type        = number
+  default     = 0.000001
+  description = "DPO learning rate (1e-4 destroys the one-token answers; see examples/spin)."
+}
+
 settings {
   seed = 29
 }
@@ -179,7 +185,7 @@ loop "self_reward" {
     beta          = 0.1
     steps         = var.dpo_steps
     batch_size    = 16
-    learning_rate = 0.0001
+    learning_rate = var.dpo_lr
   }
 
   stage "evaluate" "eval" {

@@ -50,6 +50,12 @@ variable "dpo_steps" {
   default = 150
 }
 
+variable "dpo_lr" {
+  type        = number
+  default     = 0.000001
+  description = "DPO learning rate (at 3e-5 and above the update destroys the short answers; see the README)."
+}
+
 settings {
   seed = 17
 }
@@ -142,7 +148,7 @@ loop "spin" {
     beta          = 0.1
     steps         = var.dpo_steps
     batch_size    = 16
-    learning_rate = 0.00003
+    learning_rate = var.dpo_lr
   }
 
   stage "evaluate" "eval" {
