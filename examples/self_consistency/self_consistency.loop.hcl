@@ -99,8 +99,8 @@ locals {
 loop "n" {
   rounds = var.doublings + 1
 
-  # N sampled answers per question (the same sample indices and seeds for
-  # every N, so N = 4 sees the answers of N = 2 plus two more).
+  # N sampled answers per question. (Sample i is not the same for every N:
+  # the sampled answers of one round are not a prefix of the next round's.)
   stage "generate" "paths" {
     model       = local.policy
     input       = dataset.test
