@@ -181,13 +181,13 @@ func operatorSignatures() []*compiler.Signature {
 		},
 		{
 			Name: "extract", Family: compiler.Selection,
-			Doc: "Parses a text field with an extraction pattern into typed fields under `as`. Records that do not match get null there, or are dropped.",
+			Doc: "Parses a text field with an extraction pattern into typed fields under `as`. Records that do not match get null captures (item.parsed.answer is null), or are dropped.",
 			Params: []*compiler.Param{
 				data("input", "Records to parse."),
 				perItem("from", cty.String, true, "input", "The text to parse, e.g. item.completion."),
 				{Name: "pattern", Mode: compiler.ModePattern, Required: true, Doc: "Extraction pattern, e.g. \"Answer: {answer:number}\" (docs/patterns.md)."},
 				opt("as", cty.String, cty.StringVal("parsed"), "Field that receives the captures."),
-				oneOf("on_mismatch", "null", "What a record that does not match gets: a null field, or dropped.", "null", "drop"),
+				oneOf("on_mismatch", "null", "What a record that does not match gets: null captures, or dropped.", "null", "drop"),
 			},
 			Result: func(c *compiler.Check) (cty.Type, hcl.Diagnostics) {
 				as := "parsed"

@@ -193,7 +193,7 @@ func typeOrNull(v cty.Value) string {
 type Extract struct{}
 
 func (Extract) Name() string { return "extract" }
-func (Extract) Version() int { return 1 }
+func (Extract) Version() int { return 2 }
 
 func (Extract) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	in, err := inputSchema(x, "input")
@@ -218,9 +218,14 @@ func (Extract) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 		if !from.IsNull() {
 			m = pat.MatchValue(from.AsString())
 		}
-		if m.IsNull() && drop {
-			dropped.add(1)
-			return cty.NilVal, false, nil
+		if m.IsNull() {
+			if drop {
+				dropped.add(1)
+				return cty.NilVal, false, nil
+			}
+			// No match: every captured field is null, so an expression such
+			// as item.parsed.answer == item.answer is simply false.
+			m = nullFields(pt)
 		}
 		return with(rec, map[string]cty.Value{as: m}), true, nil
 	})
@@ -228,6 +233,19 @@ func (Extract) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 		x.Count("dropped", dropped.load())
 	}
 	return v, err
+}
+
+// nullFields is an object of type t whose every attribute is null.
+func nullFields(t cty.Type) cty.Value {
+	attrs := t.AttributeTypes()
+	if len(attrs) == 0 {
+		return cty.EmptyObjectVal
+	}
+	vals := make(map[string]cty.Value, len(attrs))
+	for name, at := range attrs {
+		vals[name] = cty.NullVal(at)
+	}
+	return cty.ObjectVal(vals)
 }
 
 // Concat concatenates datasets in order.
