@@ -396,6 +396,13 @@ func (r *run) emit(ev Event) {
 // step decides and runs one node whose dependencies are all settled.
 func (r *run) step(ctx context.Context, s *nodeState) {
 	n := s.node
+	if (n.Kind == compiler.KindModel || n.Kind == compiler.KindDataset) && len(s.users) == 0 {
+		// A model or dataset nothing reads (say, one used only in another
+		// configuration of the spec) is not loaded.
+		s.status, s.reason = statusSkipped, "not used"
+		s.run.Status = "skipped"
+		return
+	}
 	if r.opts.DryRun {
 		for _, d := range n.Deps {
 			if ds := r.state(d); ds.run.Status == "will-run" {

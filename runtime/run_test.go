@@ -369,3 +369,39 @@ func TestForceAndFrom(t *testing.T) {
 		t.Errorf("from: %v", s)
 	}
 }
+
+func TestUnusedDatasetIsNotLoaded(t *testing.T) {
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	reg := newReg()
+	reg.ops["dataset"] = &compiler.Signature{Name: "dataset", Params: []*compiler.Param{{Name: "count", Type: cty.Number, Required: true}},
+		Result: func(*compiler.Check) (cty.Type, hcl.Diagnostics) { return compiler.DatasetType(numRec), nil }}
+	cfg, diags := lang.NewParser().LoadSource([]byte(`
+dataset "unused" {
+  count = 3
+}
+stage "numbers" "src" {
+  count = 2
+}
+`), "unused.loop.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	res, diags := compiler.Compile(cfg, compiler.Options{Registry: reg, Functions: funcs()})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	lib := newLib()
+	lib.sigs = reg
+	// The library has no "dataset" implementation: loading it would fail.
+	out, err := runPlan(t, st, lib, res.Plan, runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := statuses(out); s["dataset.unused"] != "skipped" || s["stage.src"] != "ran" {
+		t.Errorf("statuses: %v", s)
+	}
+}
