@@ -18,17 +18,55 @@ type memoLM struct {
 
 func (m *memoLM) Identity() string { return m.lm.Identity() }
 
-func requestKey(identity string, req GenRequest, i int) []byte {
+// requestKeys returns the keys of samples 0 … n-1 of req: the request is
+// encoded once and only the sample index differs between them.
+func requestKeys(identity string, req GenRequest, n int) [][32]byte {
 	b, _ := json.Marshal(req)
-	h := sha256.New()
-	h.Write([]byte("gen\x00"))
-	h.Write([]byte(identity))
-	h.Write([]byte{0})
-	h.Write(b)
-	var ib [8]byte
-	binary.LittleEndian.PutUint64(ib[:], uint64(i))
-	h.Write(ib[:])
-	return h.Sum(nil)
+	buf := make([]byte, 0, 4+len(identity)+1+len(b)+8)
+	buf = append(buf, "gen\x00"...)
+	buf = append(buf, identity...)
+	buf = append(buf, 0)
+	buf = append(buf, b...)
+	keys := make([][32]byte, n)
+	for i := range keys {
+		keys[i] = sha256.Sum256(binary.LittleEndian.AppendUint64(buf, uint64(i)))
+	}
+	return keys
+}
+
+// batchMemo is a Memo that reads and writes many entries at once (the
+// store's memo: one read transaction, one lock).
+type batchMemo interface {
+	GetMany(keys [][]byte) ([][]byte, []bool, error)
+	PutMany(keys, values [][]byte) error
+}
+
+func (m *memoLM) getMany(keys [][]byte) ([][]byte, []bool, error) {
+	if b, ok := m.memo.(batchMemo); ok {
+		return b.GetMany(keys)
+	}
+	vals := make([][]byte, len(keys))
+	oks := make([]bool, len(keys))
+	for i, k := range keys {
+		v, ok, err := m.memo.Get(k)
+		if err != nil {
+			return nil, nil, err
+		}
+		vals[i], oks[i] = v, ok
+	}
+	return vals, oks, nil
+}
+
+func (m *memoLM) putMany(keys, values [][]byte) error {
+	if b, ok := m.memo.(batchMemo); ok {
+		return b.PutMany(keys, values)
+	}
+	for i, k := range keys {
+		if err := m.memo.Put(k, values[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Generate answers from the memo where every sample of a request is there,
@@ -40,26 +78,38 @@ func (m *memoLM) Generate(ctx context.Context, reqs []GenRequest) ([][]Completio
 
 func (m *memoLM) generate(ctx context.Context, reqs []GenRequest) ([][]Completion, int, error) {
 	out := make([][]Completion, len(reqs))
-	var missIdx []int
-	var miss []GenRequest
 	id := m.lm.Identity()
+	// Every sample's key, request by request, read in one batch.
+	reqKeys := make([][][32]byte, len(reqs))
+	var keys [][]byte
 	for ri, req := range reqs {
 		n := req.N
 		if n <= 0 {
 			n = 1
 		}
+		reqKeys[ri] = requestKeys(id, req, n)
+		for i := range reqKeys[ri] {
+			keys = append(keys, reqKeys[ri][i][:])
+		}
+	}
+	vals, oks, err := m.getMany(keys)
+	if err != nil {
+		return nil, 0, err
+	}
+	var missIdx []int
+	var miss []GenRequest
+	at := 0
+	for ri, req := range reqs {
+		n := len(reqKeys[ri])
 		comps := make([]Completion, n)
 		all := true
 		for i := 0; i < n; i++ {
-			b, ok, err := m.memo.Get(requestKey(id, req, i))
-			if err != nil {
-				return nil, 0, err
-			}
-			if !ok || json.Unmarshal(b, &comps[i]) != nil {
+			if !oks[at+i] || json.Unmarshal(vals[at+i], &comps[i]) != nil {
 				all = false
 				break
 			}
 		}
+		at += n
 		if all {
 			out[ri] = comps
 			continue
@@ -74,14 +124,21 @@ func (m *memoLM) generate(ctx context.Context, reqs []GenRequest) ([][]Completio
 	if err != nil {
 		return nil, 0, err
 	}
+	var putKeys, putVals [][]byte
 	for j, ri := range missIdx {
 		out[ri] = got[j]
+		ks := reqKeys[ri]
+		if len(got[j]) > len(ks) {
+			ks = requestKeys(id, reqs[ri], len(got[j]))
+		}
 		for i, c := range got[j] {
 			b, _ := json.Marshal(c)
-			if err := m.memo.Put(requestKey(id, reqs[ri], i), b); err != nil {
-				return nil, 0, err
-			}
+			putKeys = append(putKeys, ks[i][:])
+			putVals = append(putVals, b)
 		}
+	}
+	if err := m.putMany(putKeys, putVals); err != nil {
+		return nil, 0, err
 	}
 	return out, len(miss), nil
 }

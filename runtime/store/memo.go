@@ -138,6 +138,99 @@ func (m *Memo) Get(key []byte) ([]byte, bool, error) {
 	return val, true, nil
 }
 
+// GetMany is Get for many keys, reading the ones not queued in one
+// transaction. vals[i] and found[i] answer keys[i].
+func (m *Memo) GetMany(keys [][]byte) (vals [][]byte, found []bool, err error) {
+	vals = make([][]byte, len(keys))
+	found = make([]bool, len(keys))
+	hs := make([][32]byte, len(keys))
+	var rest []int
+	m.mu.Lock()
+	for i, k := range keys {
+		hs[i] = sha256.Sum256(k)
+		v, ok := m.pending[hs[i]]
+		if !ok && m.flushing != nil {
+			v, ok = m.flushing[hs[i]]
+		}
+		if !ok {
+			rest = append(rest, i)
+			continue
+		}
+		vals[i], found[i] = v, true // decoded and copied below
+	}
+	m.mu.Unlock()
+	for i := range keys {
+		if !found[i] {
+			continue
+		}
+		val, _, err := decodeMemo(vals[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		vals[i] = append([]byte(nil), val...)
+	}
+	if len(rest) == 0 {
+		return vals, found, nil
+	}
+	err = m.s.db.View(func(txn *badger.Txn) error {
+		k := make([]byte, 1+32)
+		k[0] = prefixMemo
+		for _, i := range rest {
+			copy(k[1:], hs[i][:])
+			it, err := txn.Get(k)
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out, err := it.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			val, _, err := decodeMemo(out)
+			if err != nil {
+				return err
+			}
+			vals[i], found[i] = val, true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: memo get: %w", err)
+	}
+	return vals, found, nil
+}
+
+// PutMany is Put for many entries under one lock: keys[i] -> values[i].
+func (m *Memo) PutMany(keys, values [][]byte) error {
+	if len(keys) != len(values) {
+		return errors.New("store: memo put: keys and values differ in number")
+	}
+	now := time.Now()
+	hs := make([][32]byte, len(keys))
+	vs := make([][]byte, len(keys))
+	for i, k := range keys {
+		hs[i] = sha256.Sum256(k)
+		vs[i] = encodeMemo(values[i], now)
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return ErrClosed
+	}
+	for i, h := range hs {
+		if old, ok := m.pending[h]; ok {
+			m.pendingBytes -= len(old)
+		}
+		m.pending[h] = vs[i]
+		m.pendingBytes += len(vs[i])
+	}
+	n, size := len(m.pending), m.pendingBytes
+	m.mu.Unlock()
+	return m.afterPut(n, size)
+}
+
 // Put queues key -> value. It returns once the write is queued; see Memo.
 func (m *Memo) Put(key, value []byte) error {
 	h := sha256.Sum256(key)
@@ -154,6 +247,12 @@ func (m *Memo) Put(key, value []byte) error {
 	m.pendingBytes += len(v)
 	n, size := len(m.pending), m.pendingBytes
 	m.mu.Unlock()
+	return m.afterPut(n, size)
+}
+
+// afterPut flushes or wakes the flusher once n entries of size bytes are
+// queued.
+func (m *Memo) afterPut(n, size int) error {
 	switch {
 	case n >= memoMaxEntries || size >= memoMaxBytes:
 		return m.Flush() // back-pressure: do not queue without bound

@@ -161,7 +161,7 @@ func NewOpenAILM(cfg OpenAIConfig, key string, httpClient *http.Client) *OpenAIL
 		tr.MaxIdleConns = max(tr.MaxIdleConns, tr.MaxIdleConnsPerHost)
 		httpClient = &http.Client{Transport: tr}
 	}
-	opts = append(opts, option.WithHTTPClient(httpClient))
+	opts = append(opts, option.WithHTTPClient(httpClient), option.WithMiddleware(inMemoryBody))
 	l := &OpenAILM{
 		cfg: cfg, id: cfg.Identity(), key: key, client: openai.NewClient(opts...), timeout: timeout,
 		sem: make(chan struct{}, max(cfg.Concurrency, 1)), sleep: sleepCtx,
@@ -174,6 +174,20 @@ func NewOpenAILM(cfg OpenAIConfig, key string, httpClient *http.Client) *OpenAIL
 		l.tpm = newBucket(float64(cfg.TokensPerMinute))
 	}
 	return l
+}
+
+// inMemoryBody hands net/http the request body as the in-memory reader
+// GetBody returns, instead of the client's per-attempt wrapper: net/http
+// flushes the headers in a write of their own before a body it does not
+// know to be in memory, so each request would cost two write system calls
+// (and two reads at the server) instead of one.
+func inMemoryBody(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+	if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
+		if b, err := req.GetBody(); err == nil {
+			req.Body = b
+		}
+	}
+	return next(req)
 }
 
 func (l *OpenAILM) Identity() string { return l.id }
@@ -360,97 +374,146 @@ func retryAfter(resp *http.Response) time.Duration {
 	return 0
 }
 
+// wireMessage, wireRequest and the wire responses are the JSON of the
+// completions and chat completions endpoints, as far as ouro uses them.
+// Requests still go through the official client (its base URL, auth,
+// headers, middleware and *openai.Error for non-2xx answers), but with the
+// body encoded and the answer decoded here: openai-go's reflection-based
+// encoder and decoder (apijson) cost more CPU per request than the HTTP
+// exchange itself against a fast local server. The body carries the same
+// fields and values the typed params would.
+type wireMessage struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+type wireRequest struct {
+	Model       string        `json:"model"`
+	Prompt      *string       `json:"prompt,omitempty"`
+	Messages    []wireMessage `json:"messages,omitempty"`
+	N           int64         `json:"n"`
+	Temperature float64       `json:"temperature"`
+	TopP        float64       `json:"top_p"`
+	MaxTokens   int64         `json:"max_tokens"`
+	Seed        int64         `json:"seed"`
+	Stop        []string      `json:"stop,omitempty"`
+	Logprobs    any           `json:"logprobs,omitempty"`
+	TopK        int           `json:"top_k,omitempty"` // vLLM, llama.cpp, ouro serve
+}
+
+type wireCompletion struct {
+	Choices []struct {
+		Index        int64  `json:"index"`
+		Text         string `json:"text"`
+		FinishReason string `json:"finish_reason"`
+		Logprobs     *struct {
+			TokenLogprobs []float64 `json:"token_logprobs"`
+		} `json:"logprobs"`
+	} `json:"choices"`
+}
+
+type wireChat struct {
+	Choices []struct {
+		Index   int64 `json:"index"`
+		Message struct {
+			Content string `json:"content"`
+		} `json:"message"`
+		FinishReason string `json:"finish_reason"`
+		Logprobs     *struct {
+			Content []struct {
+				Logprob float64 `json:"logprob"`
+			} `json:"content"`
+		} `json:"logprobs"`
+	} `json:"choices"`
+}
+
 // call makes one API request.
 func (l *OpenAILM) call(ctx context.Context, r runtime.GenRequest) ([]runtime.Completion, error) {
-	var extra []option.RequestOption
-	if r.TopK > 0 {
-		extra = append(extra, option.WithJSONSet("top_k", r.TopK)) // vLLM, llama.cpp, ouro serve
+	w := wireRequest{
+		Model:       l.cfg.Name,
+		N:           int64(r.N),
+		Temperature: r.Temperature,
+		TopP:        r.TopP,
+		MaxTokens:   int64(r.MaxTokens),
+		Seed:        int64(r.Seed),
+		Stop:        r.Stop,
 	}
-	seed := int64(r.Seed)
+	if r.TopK > 0 {
+		w.TopK = r.TopK
+	}
+	path := "completions"
 	if l.cfg.API == "completions" {
-		p := openai.CompletionNewParams{
-			Model:       openai.CompletionNewParamsModel(l.cfg.Name),
-			Prompt:      openai.CompletionNewParamsPromptUnion{OfString: openai.String(RequestPrompt(r))},
-			N:           openai.Int(int64(r.N)),
-			Temperature: openai.Float(r.Temperature),
-			TopP:        openai.Float(r.TopP),
-			MaxTokens:   openai.Int(int64(r.MaxTokens)),
-			Seed:        openai.Int(seed),
+		p := RequestPrompt(r)
+		w.Prompt = &p
+		if r.LogProbs {
+			w.Logprobs = 0
 		}
-		if len(r.Stop) > 0 {
-			p.Stop = openai.CompletionNewParamsStopUnion{OfStringArray: r.Stop}
+	} else {
+		path = "chat/completions"
+		if len(r.Messages) == 0 {
+			w.Messages = []wireMessage{{Role: "user", Content: r.Prompt}}
+		} else {
+			w.Messages = make([]wireMessage, len(r.Messages))
+		}
+		for i, m := range r.Messages {
+			switch m.Role {
+			case "system", "developer", "assistant", "user":
+			default:
+				return nil, fmt.Errorf("unknown chat role %q (want system, developer, user or assistant)", m.Role)
+			}
+			w.Messages[i] = wireMessage{Role: m.Role, Content: m.Content}
 		}
 		if r.LogProbs {
-			p.Logprobs = openai.Int(0)
+			w.Logprobs = true
 		}
-		resp, err := l.client.Completions.New(ctx, p, extra...)
-		if err != nil {
-			return nil, err
+	}
+	body, err := json.Marshal(&w)
+	if err != nil {
+		return nil, err
+	}
+	var raw []byte
+	if err := l.client.Post(ctx, path, body, &raw); err != nil {
+		return nil, err
+	}
+	out := make([]runtime.Completion, r.N)
+	if l.cfg.API == "completions" {
+		var resp wireCompletion
+		if err := json.Unmarshal(raw, &resp); err != nil {
+			return nil, fmt.Errorf("malformed completions answer: %w", err)
 		}
 		ch := resp.Choices
 		sort.SliceStable(ch, func(a, b int) bool { return ch[a].Index < ch[b].Index })
 		if len(ch) < r.N {
 			return nil, fmt.Errorf("server returned %d of %d choices", len(ch), r.N)
 		}
-		out := make([]runtime.Completion, r.N)
 		for i := range out {
-			out[i] = runtime.Completion{Text: ch[i].Text, FinishReason: string(ch[i].FinishReason)}
-			for _, lp := range ch[i].Logprobs.TokenLogprobs {
-				out[i].LogProb += lp
+			out[i] = runtime.Completion{Text: ch[i].Text, FinishReason: ch[i].FinishReason}
+			if lp := ch[i].Logprobs; lp != nil {
+				for _, v := range lp.TokenLogprobs {
+					out[i].LogProb += v
+				}
+				out[i].Tokens = len(lp.TokenLogprobs)
 			}
-			out[i].Tokens = len(ch[i].Logprobs.TokenLogprobs)
 		}
 		return out, nil
 	}
-	var msgs []openai.ChatCompletionMessageParamUnion
-	if len(r.Messages) == 0 {
-		msgs = append(msgs, openai.UserMessage(r.Prompt))
-	}
-	for _, m := range r.Messages {
-		switch m.Role {
-		case "system":
-			msgs = append(msgs, openai.SystemMessage(m.Content))
-		case "developer":
-			msgs = append(msgs, openai.DeveloperMessage(m.Content))
-		case "assistant":
-			msgs = append(msgs, openai.AssistantMessage(m.Content))
-		case "user":
-			msgs = append(msgs, openai.UserMessage(m.Content))
-		default:
-			return nil, fmt.Errorf("unknown chat role %q (want system, developer, user or assistant)", m.Role)
-		}
-	}
-	p := openai.ChatCompletionNewParams{
-		Model:       l.cfg.Name,
-		Messages:    msgs,
-		N:           openai.Int(int64(r.N)),
-		Temperature: openai.Float(r.Temperature),
-		TopP:        openai.Float(r.TopP),
-		MaxTokens:   openai.Int(int64(r.MaxTokens)),
-		Seed:        openai.Int(seed),
-	}
-	if len(r.Stop) > 0 {
-		p.Stop = openai.ChatCompletionNewParamsStopUnion{OfStringArray: r.Stop}
-	}
-	if r.LogProbs {
-		p.Logprobs = openai.Bool(true)
-	}
-	resp, err := l.client.Chat.Completions.New(ctx, p, extra...)
-	if err != nil {
-		return nil, err
+	var resp wireChat
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		return nil, fmt.Errorf("malformed chat completions answer: %w", err)
 	}
 	ch := resp.Choices
 	sort.SliceStable(ch, func(a, b int) bool { return ch[a].Index < ch[b].Index })
 	if len(ch) < r.N {
 		return nil, fmt.Errorf("server returned %d of %d choices", len(ch), r.N)
 	}
-	out := make([]runtime.Completion, r.N)
 	for i := range out {
-		out[i] = runtime.Completion{Text: ch[i].Message.Content, FinishReason: string(ch[i].FinishReason)}
-		for _, lp := range ch[i].Logprobs.Content {
-			out[i].LogProb += lp.Logprob
+		out[i] = runtime.Completion{Text: ch[i].Message.Content, FinishReason: ch[i].FinishReason}
+		if lp := ch[i].Logprobs; lp != nil {
+			for _, v := range lp.Content {
+				out[i].LogProb += v.Logprob
+			}
+			out[i].Tokens = len(lp.Content)
 		}
-		out[i].Tokens = len(ch[i].Logprobs.Content)
 	}
 	return out, nil
 }
