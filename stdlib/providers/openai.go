@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openai/openai-go/v3"
@@ -204,30 +205,38 @@ func (l *OpenAILM) Generate(ctx context.Context, reqs []runtime.GenRequest) ([][
 		mu       sync.Mutex
 		firstErr error
 	)
-	for i := range reqs {
-		select {
-		case l.sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
+	// A worker per concurrent request (not a goroutine per request): each
+	// takes the next request in order, so goroutine start-up and stack
+	// growth through the HTTP client are paid once per worker.
+	var next atomic.Int64
+	for range min(cap(l.sem), len(reqs)) {
 		wg.Add(1)
-		go func(i int) {
+		go func() {
 			defer wg.Done()
-			defer func() { <-l.sem }()
-			cs, err := l.one(ctx, reqs[i])
-			if err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = fmt.Errorf("openai model %s (%s): request %d (%q): %w", l.cfg.Name, l.cfg.BaseURL, i, promptPrefix(RequestPrompt(reqs[i])), err)
-					cancel()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(reqs) {
+					return
 				}
-				mu.Unlock()
-				return
+				select {
+				case l.sem <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				cs, err := l.one(ctx, reqs[i])
+				<-l.sem
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("openai model %s (%s): request %d (%q): %w", l.cfg.Name, l.cfg.BaseURL, i, promptPrefix(RequestPrompt(reqs[i])), err)
+						cancel()
+					}
+					mu.Unlock()
+					return
+				}
+				out[i] = cs
 			}
-			out[i] = cs
-		}(i)
+		}()
 	}
 	wg.Wait()
 	if firstErr != nil {
