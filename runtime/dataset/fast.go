@@ -599,3 +599,18 @@ func EachField(line []byte, fn func(name, value []byte) bool) bool {
 	p.ws()
 	return p.i == len(line)
 }
+
+// UnquoteString decodes the JSON string literal that is the whole of b. The
+// result aliases b when the string has no escapes, else scratch (returned
+// grown for reuse). ok is false for anything the fast decoder gives up on.
+func UnquoteString(b, scratch []byte) (s, scratchOut []byte, ok bool) {
+	if len(b) < 2 || b[0] != '"' {
+		return nil, scratch, false
+	}
+	p := fastParser{b: b, str: scratch[:0]}
+	s, ok = p.stringBytes()
+	if !ok || p.i != len(b) {
+		return nil, p.str, false
+	}
+	return s, p.str, true
+}

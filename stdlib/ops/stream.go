@@ -29,6 +29,12 @@ type streamOpts struct {
 	// says): it appends the output record's canonical line to dst (ok
 	// true), or declines (ok false) and fn then runs on the whole record.
 	line func(n int64, rec cty.Value, line, dst []byte) (out []byte, keep, ok bool, err error)
+	// fast, when set, is called once per worker for a function that is
+	// tried first on each record's canonical line, before anything is
+	// decoded (see runtime/lineexpr): it appends the output line to dst
+	// (nothing when raw) and says whether to keep the record, or declines
+	// (ok false) and the paths above run.
+	fast func() func(line, dst []byte) (out []byte, keep, ok bool)
 }
 
 const batchSize = 256
@@ -80,6 +86,10 @@ func stream(ctx context.Context, x *ouro.Exec, name string, out cty.Type, o stre
 			newBatch := func(first int64) *batch {
 				return &batch{first: first, ends: make([]int, 0, batchSize), done: make(chan struct{})}
 			}
+			size := 16 << 10
+			newBatch = func(first int64) *batch {
+				return &batch{first: first, buf: make([]byte, 0, size), ends: make([]int, 0, batchSize), done: make(chan struct{})}
+			}
 			b := newBatch(1)
 			flush := func() bool {
 				select {
@@ -98,6 +108,7 @@ func stream(ctx context.Context, x *ouro.Exec, name string, out cty.Type, o stre
 				b.buf = append(b.buf, line...)
 				b.ends = append(b.ends, len(b.buf))
 				if len(b.ends) == batchSize {
+					size = max(size, len(b.buf)+len(b.buf)/8)
 					if !flush() {
 						return ctx.Err()
 					}
@@ -115,16 +126,37 @@ func stream(ctx context.Context, x *ouro.Exec, name string, out cty.Type, o stre
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				var fast func(line, dst []byte) ([]byte, bool, bool)
+				if o.fast != nil {
+					fast = o.fast()
+				}
 				for b := range jobs {
 					b.keep = make([]bool, len(b.ends))
 					if !o.raw {
 						b.recs = make([]cty.Value, len(b.ends))
 					}
-					if o.line != nil {
+					if o.line != nil || (fast != nil && !o.raw) {
 						b.oends = make([]int, len(b.ends))
+						b.obuf = make([]byte, 0, len(b.buf)+len(b.buf)/4)
 					}
 					for i := range b.ends {
 						n := b.first + int64(i)
+						if fast != nil {
+							start := len(b.obuf)
+							out, keep, ok := fast(b.line(i), b.obuf)
+							if ok {
+								b.keep[i] = keep
+								if !o.raw {
+									b.obuf = out
+									if len(out) == start {
+										b.keep[i] = false
+									}
+									b.oends[i] = len(out)
+								}
+								continue
+							}
+							b.obuf = b.obuf[:start]
+						}
 						rec, err := r.DecodeLine(b.line(i), n, o.only)
 						if err != nil {
 							b.err = inputError(x, name, err)

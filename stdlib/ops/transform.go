@@ -12,6 +12,7 @@ import (
 	"github.com/ouroloop/ouro/compiler"
 	"github.com/ouroloop/ouro/runtime"
 	"github.com/ouroloop/ouro/runtime/dataset"
+	"github.com/ouroloop/ouro/runtime/lineexpr"
 	"github.com/ouroloop/ouro/runtime/store"
 )
 
@@ -27,6 +28,19 @@ func (Filter) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 		return cty.NilVal, err
 	}
 	o := streamOpts{only: itemFields(x, in, "where"), raw: true}
+	if e, ok := x.Items["where"]; ok {
+		c := lineexpr.NewCompiler(e.Scope)
+		if p, ok := c.Compile(e.Expr); ok {
+			o.fast = func() func(line, dst []byte) ([]byte, bool, bool) {
+				ev := c.NewEvaluator()
+				return func(line, dst []byte) ([]byte, bool, bool) {
+					ev.Reset(line)
+					keep, ok := ev.Truth(p)
+					return dst, keep, ok
+				}
+			}
+		}
+	}
 	return stream(ctx, x, "input", in, o, func(n int64, rec cty.Value) (cty.Value, bool, error) {
 		v, err := item(x, "where", rec, cty.Bool)
 		if err != nil {
@@ -86,6 +100,7 @@ func (Map) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 		c.Close()
 		if rt.Equals(in.WithoutOptionalAttributesDeep()) {
 			o.line = mapLine(x, ft, drop)
+			o.fast = mapFast(x, ft, drop)
 		}
 	}
 	return stream(ctx, x, "input", out, o, func(n int64, rec cty.Value) (cty.Value, bool, error) {
@@ -150,35 +165,105 @@ func mapLine(x *runtime.Exec, ft cty.Type, drop map[string]bool) func(n int64, r
 			}
 			vals[i] = enc[s:len(enc):len(enc)]
 		}
-		dst = append(dst, '{')
-		j := 0
-		first := true
-		put := func(name string, v []byte) {
-			if !first {
-				dst = append(dst, ',')
-			}
-			first = false
-			dst = dataset.AppendString(dst, name)
-			dst = append(dst, ':')
-			dst = append(dst, v...)
-		}
-		ok := dataset.EachField(line, func(key, v []byte) bool {
-			for j < len(newNames) && newNames[j] < string(key) {
-				put(newNames[j], vals[j])
-				j++
-			}
-			if !replaced[string(key)] {
-				put(string(key), v)
-			}
-			return true
-		})
+		out, ok := mergeLine(dst, line, newNames, vals, replaced)
 		if !ok {
 			return dst[:start], false, false, nil
 		}
-		for ; j < len(newNames); j++ {
-			put(newNames[j], vals[j])
+		return out, true, true, nil
+	}
+}
+
+// mergeLine appends to dst the canonical line of the record in line with
+// the fields names (sorted) set to vals (canonical bytes) and the fields in
+// replaced (which includes names) removed otherwise.
+func mergeLine(dst, line []byte, names []string, vals [][]byte, replaced map[string]bool) ([]byte, bool) {
+	start := len(dst)
+	dst = append(dst, '{')
+	j := 0
+	first := true
+	put := func(name string, v []byte) {
+		if !first {
+			dst = append(dst, ',')
 		}
-		return append(dst, '}'), true, true, nil
+		first = false
+		dst = dataset.AppendString(dst, name)
+		dst = append(dst, ':')
+		dst = append(dst, v...)
+	}
+	ok := dataset.EachField(line, func(key, v []byte) bool {
+		for j < len(names) && names[j] < string(key) {
+			put(names[j], vals[j])
+			j++
+		}
+		if !replaced[string(key)] {
+			put(string(key), v)
+		}
+		return true
+	})
+	if !ok {
+		return dst[:start], false
+	}
+	for ; j < len(names); j++ {
+		put(names[j], vals[j])
+	}
+	return append(dst, '}'), true
+}
+
+// mapFast is mapLine on runtime/lineexpr: the fields are computed from
+// the line without decoding it, when `fields` is an object constructor
+// whose values all compile, with primitive types. nil when not.
+func mapFast(x *runtime.Exec, ft cty.Type, drop map[string]bool) func() func(line, dst []byte) ([]byte, bool, bool) {
+	e, ok := x.Items["fields"]
+	if !ok {
+		return nil
+	}
+	c := lineexpr.NewCompiler(e.Scope)
+	keys, progs, ok := c.CompileObject(e.Expr)
+	if !ok || len(keys) != len(ft.AttributeTypes()) {
+		return nil
+	}
+	byName := map[string]*lineexpr.Program{}
+	for i, k := range keys {
+		if !ft.HasAttribute(k) || !ft.AttributeType(k).IsPrimitiveType() {
+			return nil
+		}
+		byName[k] = progs[i]
+	}
+	replaced := map[string]bool{}
+	var names []string // the new fields that are not dropped, sorted
+	var types []cty.Type
+	var order []*lineexpr.Program
+	for _, k := range sortedAttrs(ft) {
+		replaced[k] = true
+		if !drop[k] {
+			names = append(names, k)
+			types = append(types, ft.AttributeType(k))
+			order = append(order, byName[k])
+		}
+	}
+	for k := range drop {
+		replaced[k] = true
+	}
+	return func() func(line, dst []byte) ([]byte, bool, bool) {
+		ev := c.NewEvaluator()
+		vals := make([][]byte, len(names))
+		var enc []byte
+		return func(line, dst []byte) ([]byte, bool, bool) {
+			ev.Reset(line)
+			enc = enc[:0]
+			for i, p := range order {
+				s := len(enc)
+				var ok bool
+				if enc, ok = ev.AppendCanonical(enc, p, types[i]); !ok {
+					return dst, false, false
+				}
+				// Earlier slices stay valid if enc grows: its old array
+				// is not written again.
+				vals[i] = enc[s:len(enc):len(enc)]
+			}
+			out, ok := mergeLine(dst, line, names, vals, replaced)
+			return out, true, ok
+		}
 	}
 }
 
