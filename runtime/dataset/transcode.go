@@ -55,6 +55,15 @@ func NewTranscoder(schema cty.Type) *Transcoder {
 	return t
 }
 
+// Clone returns a transcoder for the same schema that can be used on
+// another goroutine (Append keeps per-call state).
+func (t *Transcoder) Clone() *Transcoder {
+	c := *t
+	c.slots = make([]span, len(t.names))
+	c.buf, c.p = nil, fastParser{}
+	return &c
+}
+
 // Append appends the canonical line (without newline) for the JSON object
 // in line.
 func (t *Transcoder) Append(dst, line []byte) ([]byte, bool) {
@@ -87,6 +96,12 @@ func (t *Transcoder) Append(dst, line []byte) ([]byte, bool) {
 			if p.b[p.i] != '"' {
 				return false
 			}
+			if end, plain := plainString(p.b, p.i); plain {
+				// Printable ASCII without escapes is its own canonical form.
+				t.buf = append(t.buf, p.b[p.i:end]...)
+				p.i = end
+				break
+			}
 			s, ok := p.stringBytes()
 			if !ok {
 				return false
@@ -104,6 +119,10 @@ func (t *Transcoder) Append(dst, line []byte) ([]byte, bool) {
 			s, ok := p.number()
 			if !ok {
 				return false
+			}
+			if canonicalDecimal(s) {
+				t.buf = append(t.buf, s...)
+				break
 			}
 			if t.buf, ok = appendNumberText(t.buf, s); !ok {
 				return false
@@ -146,6 +165,78 @@ func (t *Transcoder) Append(dst, line []byte) ([]byte, bool) {
 		dst = append(dst, t.buf[sp.start:sp.end]...)
 	}
 	return append(dst, '}'), true
+}
+
+// plainString reports whether the JSON string starting at b[i] (a quote)
+// is printable ASCII without escapes, and where it ends.
+func plainString(b []byte, i int) (end int, ok bool) {
+	for j := i + 1; j < len(b); j++ {
+		c := b[j]
+		if c == '"' {
+			return j + 1, true
+		}
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			return 0, false
+		}
+	}
+	return 0, false
+}
+
+// canonicalDecimal reports whether the JSON number s is already in the
+// canonical form appendNumber writes: plain digits (no exponent, no
+// leading or trailing zeros, not "-0"), at most 15 significant digits
+// (so the float64 nearest to s has s as its shortest form, and the 512-bit
+// value of s reads back from it), and a magnitude in [1e-6, 1e21) or
+// zero, where the canonical layout is plain.
+func canonicalDecimal(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	if i >= len(s) {
+		return false
+	}
+	sig := 0    // significant digits
+	intLen := 0 // digits before the point
+	lead := 0   // zeros after the point before the first significant digit
+	if s[i] == '0' {
+		i++
+		if i == len(s) {
+			return i == 1 // "0", not "-0"
+		}
+		if s[i] != '.' {
+			return false
+		}
+	} else {
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			intLen++
+		}
+		sig = intLen
+		if intLen == 0 {
+			return false
+		}
+		if i == len(s) {
+			return intLen <= 15
+		}
+		if s[i] != '.' {
+			return false
+		}
+	}
+	i++ // the point
+	start := i
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		if sig == 0 && s[i] == '0' {
+			lead++
+		} else {
+			sig++
+		}
+		i++
+	}
+	if i != len(s) || i == start || s[i-1] == '0' || sig == 0 || sig > 15 {
+		return false // an exponent, an empty or zero-ended fraction, too many digits
+	}
+	return intLen > 0 || lead < 6 // >= 1e-6
 }
 
 func isASCII(s []byte) bool {

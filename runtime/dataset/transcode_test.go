@@ -61,3 +61,40 @@ func TestTranscoderMatchesWriter(t *testing.T) {
 		t.Error("gave up on a plain line")
 	}
 }
+
+// TestCanonicalDecimal checks the transcoder's shortcut: a literal it
+// passes through unchanged is exactly what appendNumberText (the general
+// canonical form) writes.
+func TestCanonicalDecimal(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	lits := []string{"0", "-0", "1", "-1", "0.5", "0.1", "10", "1.0", "0.000001", "0.0000001", "123456789012345", "1234567890123456",
+		"0.123456789012345", "0.1234567890123456", "00.5", "1e5", "-0.75", "999999999999999", "9.99999999999999", "5.", ".5"}
+	for range 200000 {
+		var b []byte
+		if r.IntN(2) == 0 {
+			b = append(b, '-')
+		}
+		b = strconv.AppendInt(b, int64(r.IntN(1000000)), 10)
+		if r.IntN(3) > 0 {
+			b = append(b, '.')
+			for range 1 + r.IntN(16) {
+				b = append(b, byte('0'+r.IntN(10)))
+			}
+		}
+		lits = append(lits, string(b))
+	}
+	passed := 0
+	for _, s := range lits {
+		if !canonicalDecimal(s) {
+			continue
+		}
+		passed++
+		got, ok := appendNumberText(nil, s)
+		if !ok || string(got) != s {
+			t.Fatalf("canonicalDecimal(%q) but its canonical form is %q", s, got)
+		}
+	}
+	if passed < len(lits)/4 {
+		t.Fatalf("only %d of %d literals took the shortcut", passed, len(lits))
+	}
+}

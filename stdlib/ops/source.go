@@ -10,9 +10,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
@@ -169,11 +171,8 @@ func (Dataset) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 			if jr, ok := r.(*jsonlReader); ok && !lenient {
 				jr.schema, jr.tc = schema, tc
 			}
-			for !hasLimit || n < limit {
-				raw, err := r.Next()
-				if err == io.EOF {
-					break
-				}
+			// handle writes one record, or skips or fails it.
+			handle := func(raw rawRec, err error) error {
 				if err == nil {
 					if raw.canon != nil {
 						if err = w.WriteRaw(raw.canon); err != nil {
@@ -198,20 +197,35 @@ func (Dataset) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 							x.Log.Warn("skipped a record that does not fit the schema", "stage", x.Node.Address, "error", err.Error())
 						}
 						skipped++
-						continue
+						return nil
 					}
-					r.Close()
 					return stageError(x, "%v", err)
 				}
 				n++
 				if n%1024 == 0 {
 					if err := ctx.Err(); err != nil {
-						r.Close()
 						return err
 					}
 					if x.Progress != nil {
 						x.Progress.Add(1024)
 					}
+				}
+				return nil
+			}
+			if jr, ok := r.(*jsonlReader); ok && jr.tc != nil && !hasLimit && goruntime.GOMAXPROCS(0) > 1 {
+				if err := transcodeParallel(ctx, jr, handle); err != nil {
+					r.Close()
+					return err
+				}
+			}
+			for !hasLimit || n < limit {
+				raw, err := r.Next()
+				if err == io.EOF {
+					break
+				}
+				if err := handle(raw, err); err != nil {
+					r.Close()
+					return err
 				}
 			}
 			if err := r.Close(); err != nil {
@@ -351,6 +365,17 @@ type jsonlReader struct {
 }
 
 func (j *jsonlReader) Next() (rawRec, error) {
+	line, atEOF, err := j.readLine()
+	if err != nil {
+		return rawRec{}, err
+	}
+	return j.decodeLine(line, j.line, atEOF, true)
+}
+
+// readLine returns the next non-blank line, trimmed (valid until the next
+// call; its number is j.line), and whether the file ends on it without a
+// newline. At the end it returns io.EOF.
+func (j *jsonlReader) readLine() ([]byte, bool, error) {
 	for {
 		j.buf = j.buf[:0]
 		var err error
@@ -363,41 +388,48 @@ func (j *jsonlReader) Next() (rawRec, error) {
 			}
 		}
 		if err != nil && err != io.EOF {
-			return rawRec{}, fmt.Errorf("%s: %v", j.name, err)
+			return nil, false, fmt.Errorf("%s: %v", j.name, err)
 		}
 		if len(j.buf) == 0 && err == io.EOF {
-			return rawRec{}, io.EOF
+			return nil, false, io.EOF
 		}
 		j.line++
 		line := bytes.TrimSpace(j.buf)
 		if len(line) == 0 {
 			if err == io.EOF {
-				return rawRec{}, io.EOF
+				return nil, false, io.EOF
 			}
 			continue
 		}
-		if j.tc != nil {
-			var ok bool
-			if j.canon, ok = j.tc.Append(j.canon[:0], line); ok {
-				return rawRec{canon: j.canon, name: j.name, line: j.line}, nil
-			}
-		}
-		if j.schema != cty.NilType {
-			if rec, ok := dataset.Decode(line, j.schema, dataset.DecodeOptions{AllowExtra: true}); ok {
-				return rawRec{rec: rec, name: j.name, line: j.line}, nil
-			}
-		}
-		loc := j.name + ":" + strconv.Itoa(j.line)
-		v, derr := decodeJSON(line)
-		if derr != nil {
-			msg := derr.Error()
-			if err == io.EOF {
-				msg += " (the file ends inside this record: truncated?)"
-			}
-			return rawRec{}, &recordErr{loc, fmt.Errorf("invalid JSON: %s", msg)}
-		}
-		return rawRec{loc: loc, v: v}, nil
+		return line, err == io.EOF, nil
 	}
+}
+
+// decodeLine turns line number n into a record: the transcoder's canonical
+// line (when useTC and it can), a record decoded straight into the schema,
+// or the general path's value (which words errors).
+func (j *jsonlReader) decodeLine(line []byte, n int, atEOF, useTC bool) (rawRec, error) {
+	if useTC && j.tc != nil {
+		var ok bool
+		if j.canon, ok = j.tc.Append(j.canon[:0], line); ok {
+			return rawRec{canon: j.canon, name: j.name, line: n}, nil
+		}
+	}
+	if j.schema != cty.NilType {
+		if rec, ok := dataset.Decode(line, j.schema, dataset.DecodeOptions{AllowExtra: true}); ok {
+			return rawRec{rec: rec, name: j.name, line: n}, nil
+		}
+	}
+	loc := j.name + ":" + strconv.Itoa(n)
+	v, derr := decodeJSON(line)
+	if derr != nil {
+		msg := derr.Error()
+		if atEOF {
+			msg += " (the file ends inside this record: truncated?)"
+		}
+		return rawRec{}, &recordErr{loc, fmt.Errorf("invalid JSON: %s", msg)}
+	}
+	return rawRec{loc: loc, v: v}, nil
 }
 
 func (j *jsonlReader) Close() error { return j.f.Close() }
@@ -497,3 +529,120 @@ func (r *rowsReader) Next() (rawRec, error) {
 }
 
 func (r *rowsReader) Close() error { return nil }
+
+// transcodeParallel reads all of jr, transcoding batches of lines to
+// canonical lines on worker goroutines; handle sees every record in file
+// order, exactly as the sequential loop would (the lines the transcoder
+// declines are decoded in order on this goroutine). Afterwards jr is at
+// its end.
+func transcodeParallel(ctx context.Context, jr *jsonlReader, handle func(rawRec, error) error) error {
+	type lineBatch struct {
+		buf   []byte
+		ends  []int
+		nums  []int
+		atEOF bool // the batch's last line ends the file without a newline
+		out   []byte
+		oends []int // -1: declined
+		err   error // a read error after the batch's lines
+		done  chan struct{}
+	}
+	line := func(b *lineBatch, i int) []byte {
+		start := 0
+		if i > 0 {
+			start = b.ends[i-1]
+		}
+		return b.buf[start:b.ends[i]]
+	}
+	workers := goruntime.GOMAXPROCS(0)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan *lineBatch, workers*2)
+	ordered := make(chan *lineBatch, workers*4)
+	go func() { // reader
+		defer close(jobs)
+		defer close(ordered)
+		size := 16 << 10
+		for {
+			b := &lineBatch{buf: make([]byte, 0, size), ends: make([]int, 0, batchSize), nums: make([]int, 0, batchSize), done: make(chan struct{})}
+			for len(b.ends) < batchSize {
+				l, atEOF, err := jr.readLine()
+				if err != nil {
+					if err != io.EOF {
+						b.err = err
+					}
+					break
+				}
+				b.buf = append(b.buf, l...)
+				b.ends = append(b.ends, len(b.buf))
+				b.nums = append(b.nums, jr.line)
+				b.atEOF = atEOF
+			}
+			last := len(b.ends) < batchSize
+			size = max(size, len(b.buf)+len(b.buf)/8)
+			select {
+			case ordered <- b:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- b:
+			case <-ctx.Done():
+				return
+			}
+			if last {
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tc := jr.tc.Clone()
+			for b := range jobs {
+				b.oends = make([]int, len(b.ends))
+				b.out = make([]byte, 0, len(b.buf)+len(b.buf)/4)
+				for i := range b.ends {
+					var ok bool
+					start := len(b.out)
+					if b.out, ok = tc.Append(b.out, line(b, i)); ok {
+						b.oends[i] = len(b.out)
+					} else {
+						b.out = b.out[:start]
+						b.oends[i] = -1
+					}
+				}
+				close(b.done)
+			}
+		}()
+	}
+	defer wg.Wait()
+	for b := range ordered {
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		start := 0
+		for i := range b.ends {
+			var raw rawRec
+			var err error
+			if b.oends[i] >= 0 {
+				raw = rawRec{canon: b.out[start:b.oends[i]], name: jr.name, line: b.nums[i]}
+				start = b.oends[i]
+			} else {
+				raw, err = jr.decodeLine(line(b, i), b.nums[i], b.atEOF && i == len(b.ends)-1, false)
+			}
+			if err := handle(raw, err); err != nil {
+				cancel()
+				return err
+			}
+		}
+		if b.err != nil {
+			cancel()
+			return b.err
+		}
+	}
+	return ctx.Err()
+}

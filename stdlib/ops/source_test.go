@@ -1,6 +1,7 @@
 package ops_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -134,4 +135,66 @@ func TestExportRoundTrip(t *testing.T) {
 			eq(t, field(recs, "answer"), "1", "null", "2.5")
 		})
 	}
+}
+
+// TestDatasetParallelTranscode covers the multi-goroutine JSONL path with
+// many batches: records keep their order, a bad line far into the file is
+// reported with its own line number (or skipped and counted), and a file
+// ending without a newline inside a record says it is truncated.
+func TestDatasetParallelTranscode(t *testing.T) {
+	env := runtimetest.New(t)
+	write := func(name string, bad int, truncated bool) {
+		var b []byte
+		for i := 1; i <= 2000; i++ {
+			switch {
+			case i == bad:
+				b = append(b, fmt.Sprintf(`{"question": "q%d", "answer": "x"}`+"\n", i)...)
+			case i == 1000:
+				b = append(b, "\n  \n"...) // blank lines count as lines
+				fallthrough
+			default:
+				b = append(b, fmt.Sprintf(`{"question": "q%d", "answer": %d}`+"\n", i, i)...)
+			}
+		}
+		if truncated {
+			b = append(b, `{"question": "last", "ans`...)
+		}
+		if err := os.WriteFile(filepath.Join(env.Dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ok.jsonl", 0, false)
+	write("bad.jsonl", 1700, false)
+	write("trunc.jsonl", 0, true)
+	call := func(src string, skip bool) runtimetest.Call {
+		p := map[string]cty.Value{"source": cty.StringVal(src)}
+		if skip {
+			p["on_error"] = cty.StringVal("skip")
+		}
+		return runtimetest.Call{Params: p, Schemas: map[string]cty.Type{"schema": qa}}
+	}
+	v, _, err := run(t, env, "dataset", call("ok.jsonl", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := env.ReadAll(t, v)
+	if len(recs) != 2000 {
+		t.Fatalf("%d records, want 2000", len(recs))
+	}
+	for i, r := range recs {
+		if got, want := r.GetAttr("question").AsString(), fmt.Sprintf("q%d", i+1); got != want {
+			t.Fatalf("record %d is %s, want %s", i, got, want)
+		}
+	}
+	_, _, err = run(t, env, "dataset", call("bad.jsonl", false))
+	errContains(t, err, "bad.jsonl:1702", `field "answer"`) // two blank lines before it
+	v, x, err := run(t, env, "dataset", call("bad.jsonl", true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(env.ReadAll(t, v)); n != 1999 || x.Counts["skipped"] != 1 {
+		t.Fatalf("%d records, %d skipped; want 1999 and 1", n, x.Counts["skipped"])
+	}
+	_, _, err = run(t, env, "dataset", call("trunc.jsonl", false))
+	errContains(t, err, "trunc.jsonl:2003", "truncated")
 }
