@@ -137,12 +137,44 @@ func exportLines(ctx context.Context, x *runtime.Exec, s *jsonlSink) error {
 	})
 }
 
+// needsRewrite marks the bytes after which a canonical line may differ
+// from ctyjson's form: the characters encoding/json escapes (U+2028 and
+// U+2029 start with 0xe2) and the 'e' of an exponent.
+var needsRewrite = func() (t [256]bool) {
+	for _, c := range []byte{'<', '>', '&', 0xe2, 'e', 'E'} {
+		t[c] = true
+	}
+	return t
+}()
+
+// plainJSONLine reports whether a canonical line is already in ctyjson's
+// form: no character encoding/json escapes and no number with an exponent
+// (a conservative test: any "e+" or "e-" counts).
+func plainJSONLine(line []byte) bool {
+	high := false
+	for i, c := range line {
+		high = high || c >= 0x80
+		if needsRewrite[c] {
+			if c != 'e' && c != 'E' {
+				return false
+			}
+			if i+1 < len(line) && (line[i+1] == '+' || line[i+1] == '-') {
+				return false
+			}
+		}
+	}
+	return !high || utf8.Valid(line)
+}
+
 // jsonLine appends the ctyjson.Marshal form of the record whose canonical
 // line is line. The two differ only in strings (encoding/json also escapes
 // <, >, &, U+2028 and U+2029) and numbers (ctyjson never uses an
 // exponent). ok is false for a line that is not valid UTF-8 (encoding/json
 // would replace the bad bytes).
 func jsonLine(dst, line []byte) ([]byte, bool) {
+	if plainJSONLine(line) {
+		return append(dst, line...), true
+	}
 	if !utf8.Valid(line) {
 		return dst, false
 	}
