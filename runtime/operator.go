@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ouroloop/ouro/compiler"
@@ -209,6 +211,9 @@ type ItemExpr struct {
 	// Scope holds the node's non-item references (var, state, stages…),
 	// already evaluated.
 	Scope *hcl.EvalContext
+
+	bareOnce sync.Once
+	bare     []string // for `item.a.b`: ["a", "b"]
 }
 
 // Eval evaluates the expression with the given per-item names bound.
@@ -222,9 +227,44 @@ func (e *ItemExpr) Eval(vars map[string]cty.Value) (cty.Value, error) {
 	return v, nil
 }
 
-// EvalItem evaluates the expression for one record.
+// EvalItem evaluates the expression for one record. A bare reference to a
+// field (`item.completion`, `item.parsed.answer`), the commonest per-item
+// argument, is read from the record without HCL when every step is an
+// attribute of a known, non-null object; anything else is evaluated (and
+// its errors worded) by HCL.
 func (e *ItemExpr) EvalItem(item cty.Value) (cty.Value, error) {
+	e.bareOnce.Do(e.findBare)
+	if e.bare != nil {
+		v := item
+		ok := true
+		for _, name := range e.bare {
+			if v.IsNull() || !v.IsKnown() || v.IsMarked() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
+				ok = false
+				break
+			}
+			v = v.GetAttr(name)
+		}
+		if ok {
+			return v, nil
+		}
+	}
 	return e.Eval(map[string]cty.Value{"item": item})
+}
+
+func (e *ItemExpr) findBare() {
+	st, ok := e.Expr.(*hclsyntax.ScopeTraversalExpr)
+	if !ok || st.Traversal.RootName() != "item" || len(st.Traversal) < 2 {
+		return
+	}
+	var path []string
+	for _, step := range st.Traversal[1:] {
+		a, ok := step.(hcl.TraverseAttr)
+		if !ok {
+			return
+		}
+		path = append(path, a.Name)
+	}
+	e.bare = path
 }
 
 // diagError turns diagnostics into an error carrying them.
