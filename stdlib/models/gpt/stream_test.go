@@ -60,8 +60,8 @@ func TestGenerateStream(t *testing.T) {
 	}
 	for _, o := range []SampleOptions{
 		base,
-		{MaxTokens: 10, Seed: 1},                    // greedy
-		{Temperature: 1, TopK: 5, Seed: 9},          // up to max_seq
+		{MaxTokens: 10, Seed: 1},           // greedy
+		{Temperature: 1, TopK: 5, Seed: 9}, // up to max_seq
 		{Temperature: 0.8, TopP: 0.9, MaxTokens: 25, Seed: 2, Stop: stops, LogProbs: true},
 		{Temperature: 1, MaxTokens: 30, Seed: 5, Stop: []string{"", "a", "zzzz"}},
 	} {
