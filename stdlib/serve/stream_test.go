@@ -132,8 +132,8 @@ func whole(t *testing.T, url, body string) (map[int]*assembled, usage) {
 	}
 	var r struct {
 		Choices []struct {
-			Index        int             `json:"index"`
-			Text         string          `json:"text"`
+			Index        int    `json:"index"`
+			Text         string `json:"text"`
 			Message      struct{ Content string }
 			Logprobs     json.RawMessage `json:"logprobs"`
 			FinishReason string          `json:"finish_reason"`
