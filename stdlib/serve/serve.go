@@ -560,7 +560,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, j *job, id strin
 	if j.usage {
 		ev.env["usage"] = nil
 	}
-	ev.fl, _ = w.(http.Flusher)
+	ev.rc = http.NewResponseController(w)
 	started := false
 	start := func() {
 		h := w.Header()
@@ -623,7 +623,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, j *job, id strin
 		case !started:
 			s.failed(w, r, err)
 		case ctx.Err() != nil || ev.err != nil:
-			// The client went away.
+			// The client went away (or the events could not be encoded: an
+			// error event was sent).
 		default:
 			if s.opts.Log != nil {
 				s.opts.Log("serve: %s: %v", r.URL.Path, err)
@@ -644,11 +645,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, j *job, id strin
 	ev.done()
 }
 
-// sseWriter writes the events of a stream, remembering the first write
-// error.
+// sseWriter writes the events of a stream, remembering the first error.
 type sseWriter struct {
 	w   io.Writer
-	fl  http.Flusher
+	rc  *http.ResponseController
 	env map[string]any // the chunk envelope: id, object, created, …
 	err error
 }
@@ -665,12 +665,12 @@ func (e *sseWriter) raw(v any) {
 		return
 	}
 	b, err := json.Marshal(v)
-	if err != nil {
+	if err != nil { // NaN log-probabilities from a broken checkpoint
+		b, _ = json.Marshal(map[string]any{"error": &apiError{Msg: "encoding the response: " + err.Error(), Type: "server_error"}})
 		e.err = err
-		return
 	}
-	if _, err := fmt.Fprintf(e.w, "data: %s\n\n", b); err != nil {
-		e.err = err
+	if _, werr := fmt.Fprintf(e.w, "data: %s\n\n", b); werr != nil && e.err == nil {
+		e.err = werr
 	}
 }
 
@@ -681,8 +681,10 @@ func (e *sseWriter) done() {
 	e.flush()
 }
 
+// flush sends what was written; a failure (the connection is gone) is
+// remembered.
 func (e *sseWriter) flush() {
-	if e.err == nil && e.fl != nil {
-		e.fl.Flush()
+	if err := e.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) && e.err == nil {
+		e.err = err
 	}
 }
