@@ -562,3 +562,34 @@ func TestStreamOpenAIClient(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCompletions: one request of 16 samples of up to 40 tokens over
+// loopback, whole and streamed, reporting generated tokens/s.
+func BenchmarkCompletions(b *testing.B) {
+	m, err := gpt.New(gpt.Config{Layers: 2, Dim: 64, Heads: 4, MaxSeq: 64}, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, _ := New([]Model{{Name: "m", Model: m}}, Options{})
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	for _, stream := range []bool{false, true} {
+		b.Run(map[bool]string{false: "whole", true: "stream"}[stream], func(b *testing.B) {
+			body := fmt.Sprintf(`{"model":"m","prompt":"ab","n":16,"max_tokens":40,"seed":1,"stream":%v,"stream_options":{"include_usage":true}}`, stream)
+			toks := 0
+			for b.Loop() {
+				resp, err := http.Post(ts.URL+"/v1/completions", "application/json", strings.NewReader(body))
+				if err != nil {
+					b.Fatal(err)
+				}
+				raw, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				i := strings.LastIndex(string(raw), `"completion_tokens":`)
+				var n int
+				fmt.Sscanf(string(raw[i+len(`"completion_tokens":`):]), "%d", &n)
+				toks += n
+			}
+			b.ReportMetric(float64(toks)/b.Elapsed().Seconds(), "tok/s")
+		})
+	}
+}
