@@ -187,7 +187,8 @@ type sampleState struct {
 	text          strings.Builder
 	done          bool
 	out           Completion
-	sent, sentLP  int // GenerateStream: bytes of text and logprobs released
+	sent, sentLP  int   // GenerateStream: bytes of text and logprobs released
+	stopState     []int // GenerateStream: per stop string, see stopTable
 }
 
 // generateGroup bounds how many samples share one batched decoding pass.
@@ -262,6 +263,10 @@ func (m *Model) generateGroup(ctx context.Context, prompts []string, enc [][]int
 		caches[i] = m.newKV(len(e) + budget[i])
 	}
 	logits := m.step(caches, enc)
+	var stops *stopTable
+	if emit != nil {
+		stops = newStopTable(opts.Stop)
+	}
 	var states []*sampleState
 	for p := range enc {
 		for i := 0; i < n; i++ {
@@ -271,6 +276,9 @@ func (m *Model) generateGroup(ctx context.Context, prompts []string, enc [][]int
 			}
 			states = append(states, &sampleState{prompt: p, index: i, cache: c, logits: logits[p],
 				rng: newRNG(SampleSeed(opts.Seed, prompts[p], i))})
+			if stops != nil {
+				states[len(states)-1].stopState = make([]int, len(stops.stops))
+			}
 		}
 	}
 	for {
@@ -332,7 +340,7 @@ func (m *Model) generateGroup(ctx context.Context, prompts []string, enc [][]int
 			}
 			if emit != nil {
 				txt := s.text.String()
-				end := len(txt) - stopPrefix(txt, opts.Stop)
+				end := len(txt) - stops.advance(s.stopState, txt[prev:])
 				for end > s.sent && end < len(txt) && !utf8.RuneStart(txt[end]) {
 					end--
 				}
@@ -389,17 +397,59 @@ func (s *sampleState) release(p0, end int, last bool) Chunk {
 	return c
 }
 
-// stopPrefix returns the length of the longest end of text that is a proper
-// beginning of one of the stop strings: the bytes that must be held back.
-func stopPrefix(text string, stop []string) int {
+// stopTable finds, as a text grows, the longest end of it that is a proper
+// beginning of one of the stop strings: the bytes GenerateStream holds back.
+// A state per stop string is the length of the longest end of the text that
+// begins that string (Knuth–Morris–Pratt), so each new byte costs O(1)
+// amortized per stop string, however long the stop strings are.
+type stopTable struct {
+	stops []string
+	fail  [][]int // per stop string, its KMP prefix function
+}
+
+func newStopTable(stops []string) *stopTable {
+	t := &stopTable{}
+	for _, st := range stops {
+		if st == "" {
+			continue
+		}
+		f := make([]int, len(st))
+		for i, k := 1, 0; i < len(st); i++ {
+			for k > 0 && st[i] != st[k] {
+				k = f[k-1]
+			}
+			if st[i] == st[k] {
+				k++
+			}
+			f[i] = k
+		}
+		t.stops = append(t.stops, st)
+		t.fail = append(t.fail, f)
+	}
+	return t
+}
+
+// advance moves the states (one per stop string, 0 for an empty text) over
+// the bytes appended to the text, and returns how many bytes at the end of
+// the text must be held back.
+func (t *stopTable) advance(state []int, appended string) int {
 	h := 0
-	for _, st := range stop {
-		for k := min(len(st)-1, len(text)); k > h; k-- {
-			if text[len(text)-k:] == st[:k] {
-				h = k
-				break
+	for i, st := range t.stops {
+		f, q := t.fail[i], state[i]
+		for j := 0; j < len(appended); j++ {
+			c := appended[j]
+			for q > 0 && st[q] != c {
+				q = f[q-1]
+			}
+			if st[q] == c {
+				q++
+			}
+			if q == len(st) { // a match: the generator's business
+				q = f[q-1]
 			}
 		}
+		state[i] = q
+		h = max(h, q)
 	}
 	return h
 }

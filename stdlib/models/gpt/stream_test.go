@@ -183,6 +183,42 @@ func TestGenerateStreamHoldBack(t *testing.T) {
 			t.Errorf("stopPrefix(%q, %q) = %d, want %d", c.text, c.stop, got, c.want)
 		}
 	}
+	// The incremental tables agree with the definition, fed any way.
+	r := newRNG(1)
+	for range 2000 {
+		word := func(n int) string {
+			b := make([]byte, int(r.float()*float64(n)))
+			for i := range b {
+				b[i] = "ab"[int(r.float()*2)]
+			}
+			return string(b)
+		}
+		text, stops := word(12), []string{word(6), word(6), word(3)}
+		tab := newStopTable(stops)
+		state := make([]int, len(tab.stops))
+		for i := 0; i < len(text); {
+			j := min(len(text), i+1+int(r.float()*3))
+			if got, want := tab.advance(state, text[i:j]), stopPrefix(text[:j], stops); got != want {
+				t.Fatalf("text %q stops %q: held %d, want %d", text[:j], stops, got, want)
+			}
+			i = j
+		}
+	}
+}
+
+// stopPrefix is the definition: the length of the longest end of text
+// that is a proper beginning of one of the stop strings.
+func stopPrefix(text string, stop []string) int {
+	h := 0
+	for _, st := range stop {
+		for k := min(len(st)-1, len(text)); k > h; k-- {
+			if text[len(text)-k:] == st[:k] {
+				h = k
+				break
+			}
+		}
+	}
+	return h
 }
 
 // TestGenerateStreamStops: an emit error or a cancellation in emit stops
