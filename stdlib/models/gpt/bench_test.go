@@ -38,7 +38,16 @@ func BenchmarkMatmul256(b *testing.B) {
 
 // BenchmarkGenerate: 8 samples of up to 60 tokens from a 2-layer, dim-64
 // model with temperature, top-p and a stop string, reporting tokens/s.
-func BenchmarkGenerate(b *testing.B) {
+func BenchmarkGenerate(b *testing.B) { benchGenerate(b, nil) }
+
+// BenchmarkGenerateStream: BenchmarkGenerate through GenerateStream with
+// an emit that only counts chunks (the hold-back and chunk overhead).
+func BenchmarkGenerateStream(b *testing.B) {
+	chunks := 0
+	benchGenerate(b, func(cs []Chunk) error { chunks += len(cs); return nil })
+}
+
+func benchGenerate(b *testing.B, emit func([]Chunk) error) {
 	m, _ := New(Config{Layers: 2, Dim: 64, Heads: 4, MaxSeq: 64}, 1)
 	opts := SampleOptions{Temperature: 1, TopP: 0.95, MaxTokens: 60, Stop: []string{"\n\n"}, Seed: 1}
 	ctx := context.Background()
@@ -46,7 +55,7 @@ func BenchmarkGenerate(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		opts.Seed = uint64(i)
-		res, err := m.Generate(ctx, []string{"ab"}, 8, opts)
+		res, err := m.GenerateStream(ctx, []string{"ab"}, 8, opts, emit)
 		if err != nil {
 			b.Fatal(err)
 		}
