@@ -1,6 +1,7 @@
 // Package serve is the HTTP handler of `ouro serve`: builtin checkpoints
 // (stdlib/models/gpt) behind the OpenAI-compatible API — GET /v1/models,
-// POST /v1/chat/completions and POST /v1/completions, with streaming.
+// POST /v1/chat/completions and POST /v1/completions, with token-by-token
+// streaming.
 //
 // Determinism. Choice i of a request is sample i of gpt.Generate with the
 // request's seed and the same SampleOptions the builtin provider uses, and a
@@ -14,6 +15,7 @@
 package serve
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,6 +53,10 @@ type Server struct {
 	created int64
 	opts    Options
 	seq     atomic.Uint64
+
+	// stepHook, if set (by tests), is called by streaming requests after
+	// the events of each decoding step are flushed.
+	stepHook func(ctx context.Context)
 }
 
 // New returns a server for models (at least one, names unique and non-empty).
@@ -392,23 +398,29 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {
 		writeError(w, e)
 		return
 	}
-	res, err := j.m.Generate(r.Context(), j.prompts, j.n, j.opts)
-	if err != nil {
-		if r.Context().Err() != nil {
-			return // the client went away
-		}
-		if s.opts.Log != nil {
-			s.opts.Log("serve: %s: %v", r.URL.Path, err)
-		}
-		writeError(w, &apiError{status: http.StatusInternalServerError, Msg: "generation failed: " + err.Error(), Type: "server_error"})
-		return
-	}
 	id := fmt.Sprintf("%s-%d-%d", map[bool]string{true: "chatcmpl", false: "cmpl"}[chat], s.created, s.seq.Add(1))
 	if j.stream {
-		s.stream(w, j, id, res)
+		s.stream(w, r, j, id)
+		return
+	}
+	res, err := j.m.Generate(r.Context(), j.prompts, j.n, j.opts)
+	if err != nil {
+		s.failed(w, r, err)
 		return
 	}
 	writeJSON(w, s.response(j, id, res))
+}
+
+// failed answers a request whose generation failed before anything was
+// sent.
+func (s *Server) failed(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		return // the client went away
+	}
+	if s.opts.Log != nil {
+		s.opts.Log("serve: %s: %v", r.URL.Path, err)
+	}
+	writeError(w, &apiError{status: http.StatusInternalServerError, Msg: "generation failed: " + err.Error(), Type: "server_error"})
 }
 
 // choices lists the completions in index order: prompt p's sample i is
@@ -442,16 +454,20 @@ func usageOf(j *job, res [][]gpt.Completion) usage {
 	return u
 }
 
-// tokenPieces are the per-token strings of a completion for logprobs: one
-// character of the text per token (the tokenizer is character level), and
-// "" for EOS and the tokens of a stop string, which are not in the text.
-func tokenPieces(c gpt.Completion) []string {
-	rs := []rune(c.Text)
-	out := make([]string, len(c.TokenLogProbs))
-	for i := range out {
-		if i < len(rs) {
-			out[i] = string(rs[i])
+// tokenPieces are the per-token strings of a completion, or of a streamed
+// chunk of it, for logprobs: one character of the text per token (the
+// tokenizer is character level), and "" for the n-th and later tokens when
+// the text has fewer characters — EOS and the tokens of a stop string,
+// which are not in the text.
+func tokenPieces(text string, n int) []string {
+	out := make([]string, n)
+	i := 0
+	for _, r := range text {
+		if i == n {
+			break
 		}
+		out[i] = string(r)
+		i++
 	}
 	return out
 }
@@ -463,13 +479,11 @@ type chatTokenLP struct {
 	TopLogProbs []any   `json:"top_logprobs"`
 }
 
-func chatLogProbs(j *job, c gpt.Completion) any {
-	if !j.lp {
-		return nil
-	}
-	pieces := tokenPieces(c)
-	content := make([]chatTokenLP, len(c.TokenLogProbs))
-	for i, lp := range c.TokenLogProbs {
+// chatLogProbs is the chat logprobs object of the tokens with these
+// texts and log-probabilities.
+func chatLogProbs(pieces []string, lps []float64) any {
+	content := make([]chatTokenLP, len(lps))
+	for i, lp := range lps {
 		b := make([]int, len(pieces[i]))
 		for k := range len(pieces[i]) {
 			b[k] = int(pieces[i][k])
@@ -479,35 +493,41 @@ func chatLogProbs(j *job, c gpt.Completion) any {
 	return map[string]any{"content": content}
 }
 
-func textLogProbs(j *job, c gpt.Completion) any {
-	if !j.lp {
-		return nil
-	}
-	pieces := tokenPieces(c)
+// textLogProbs is the completions logprobs object of the tokens with these
+// texts and log-probabilities, the first at byte off of the choice's text.
+func textLogProbs(pieces []string, lps []float64, off int) any {
 	offs := make([]int, len(pieces))
-	off := 0
 	for i, p := range pieces {
 		offs[i] = off
 		off += len(p)
 	}
-	return map[string]any{"tokens": pieces, "token_logprobs": c.TokenLogProbs, "top_logprobs": nil, "text_offset": offs}
+	return map[string]any{"tokens": pieces, "token_logprobs": lps, "top_logprobs": nil, "text_offset": offs}
 }
 
 func (s *Server) response(j *job, id string, res [][]gpt.Completion) map[string]any {
 	choices := make([]map[string]any, 0, len(j.prompts)*j.n)
 	each(j, res, func(idx int, c gpt.Completion) {
+		var lp any
+		if j.lp {
+			pieces := tokenPieces(c.Text, len(c.TokenLogProbs))
+			if j.chat {
+				lp = chatLogProbs(pieces, c.TokenLogProbs)
+			} else {
+				lp = textLogProbs(pieces, c.TokenLogProbs, 0)
+			}
+		}
 		if j.chat {
 			choices = append(choices, map[string]any{
 				"index":         idx,
 				"message":       map[string]any{"role": "assistant", "content": c.Text, "refusal": nil},
-				"logprobs":      chatLogProbs(j, c),
+				"logprobs":      lp,
 				"finish_reason": c.FinishReason,
 			})
 		} else {
 			choices = append(choices, map[string]any{
 				"index":         idx,
 				"text":          c.Text,
-				"logprobs":      textLogProbs(j, c),
+				"logprobs":      lp,
 				"finish_reason": c.FinishReason,
 			})
 		}
@@ -522,49 +542,149 @@ func (s *Server) response(j *job, id string, res [][]gpt.Completion) map[string]
 	}
 }
 
-// stream sends the response as server-sent events. Generation is not
-// incremental, so each choice arrives as one content chunk followed by a
-// chunk with its finish reason, then [DONE].
-func (s *Server) stream(w http.ResponseWriter, j *job, id string, res [][]gpt.Completion) {
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("Connection", "keep-alive")
-	w.WriteHeader(http.StatusOK)
-	fl, _ := w.(http.Flusher)
-	created := s.opts.Now().Unix()
+// stream answers with server-sent events as the model samples: after each
+// decoding step, one chunk per choice that released text (its delta, and
+// the logprobs of its tokens), and one with the finish reason when a choice
+// ends; the events of a step are flushed together. Chat streams start with
+// a chunk per choice carrying the role. If the client goes away, the
+// request's context is cancelled and generation stops at the next step; a
+// failed write stops it too.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, j *job, id string) {
+	ctx := r.Context()
 	obj := "text_completion"
 	if j.chat {
 		obj = "chat.completion.chunk"
 	}
-	send := func(choices []map[string]any, u *usage) {
-		ev := map[string]any{"id": id, "object": obj, "created": created, "model": j.model,
-			"system_fingerprint": j.m.Digest(), "choices": choices}
-		if j.usage {
-			ev["usage"] = u
-		}
-		b, _ := json.Marshal(ev)
-		_, _ = fmt.Fprintf(w, "data: %s\n\n", b)
-		if fl != nil {
-			fl.Flush()
-		}
-	}
-	each(j, res, func(idx int, c gpt.Completion) {
-		if j.chat {
-			send([]map[string]any{{"index": idx, "delta": map[string]any{"role": "assistant", "content": c.Text},
-				"logprobs": chatLogProbs(j, c), "finish_reason": nil}}, nil)
-			send([]map[string]any{{"index": idx, "delta": map[string]any{}, "logprobs": nil, "finish_reason": c.FinishReason}}, nil)
-		} else {
-			send([]map[string]any{{"index": idx, "text": c.Text, "logprobs": textLogProbs(j, c), "finish_reason": nil}}, nil)
-			send([]map[string]any{{"index": idx, "text": "", "logprobs": nil, "finish_reason": c.FinishReason}}, nil)
-		}
-	})
+	ev := &sseWriter{w: w, env: map[string]any{"id": id, "object": obj, "created": s.opts.Now().Unix(),
+		"model": j.model, "system_fingerprint": j.m.Digest()}}
 	if j.usage {
-		u := usageOf(j, res)
-		send([]map[string]any{}, &u)
+		ev.env["usage"] = nil
 	}
-	_, _ = io.WriteString(w, "data: [DONE]\n\n")
-	if fl != nil {
-		fl.Flush()
+	ev.rc = http.NewResponseController(w)
+	started := false
+	start := func() {
+		h := w.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("Connection", "keep-alive")
+		h.Set("X-Accel-Buffering", "no")
+		w.WriteHeader(http.StatusOK)
+		started = true
+		if j.chat {
+			for idx := range len(j.prompts) * j.n {
+				ev.send(map[string]any{"index": idx, "delta": map[string]any{"role": "assistant", "content": ""},
+					"logprobs": nil, "finish_reason": nil})
+			}
+		}
+	}
+	offs := make([]int, len(j.prompts)*j.n) // bytes of text sent per choice
+	res, err := j.m.GenerateStream(ctx, j.prompts, j.n, j.opts, func(cs []gpt.Chunk) error {
+		if !started {
+			start()
+		}
+		for _, c := range cs {
+			idx := c.Prompt*j.n + c.Index
+			if c.Text != "" || len(c.TokenLogProbs) > 0 {
+				var lp any
+				if j.lp {
+					pieces := tokenPieces(c.Text, len(c.TokenLogProbs))
+					if j.chat {
+						lp = chatLogProbs(pieces, c.TokenLogProbs)
+					} else {
+						lp = textLogProbs(pieces, c.TokenLogProbs, offs[idx])
+					}
+				}
+				offs[idx] += len(c.Text)
+				if j.chat {
+					ev.send(map[string]any{"index": idx, "delta": map[string]any{"content": c.Text},
+						"logprobs": lp, "finish_reason": nil})
+				} else {
+					ev.send(map[string]any{"index": idx, "text": c.Text, "logprobs": lp, "finish_reason": nil})
+				}
+			}
+			if c.Done != nil {
+				if j.chat {
+					ev.send(map[string]any{"index": idx, "delta": map[string]any{}, "logprobs": nil,
+						"finish_reason": c.Done.FinishReason})
+				} else {
+					ev.send(map[string]any{"index": idx, "text": "", "logprobs": nil,
+						"finish_reason": c.Done.FinishReason})
+				}
+			}
+		}
+		ev.flush()
+		if s.stepHook != nil {
+			s.stepHook(ctx)
+		}
+		return ev.err
+	})
+	if err != nil {
+		switch {
+		case !started:
+			s.failed(w, r, err)
+		case ctx.Err() != nil || ev.err != nil:
+			// The client went away (or the events could not be encoded: an
+			// error event was sent).
+		default:
+			if s.opts.Log != nil {
+				s.opts.Log("serve: %s: %v", r.URL.Path, err)
+			}
+			ev.raw(map[string]any{"error": &apiError{Msg: "generation failed: " + err.Error(), Type: "server_error"}})
+			ev.flush()
+		}
+		return
+	}
+	if !started {
+		start()
+	}
+	if j.usage {
+		ev.env["usage"] = usageOf(j, res)
+		ev.env["choices"] = []any{}
+		ev.raw(ev.env)
+	}
+	ev.done()
+}
+
+// sseWriter writes the events of a stream, remembering the first error.
+type sseWriter struct {
+	w   io.Writer
+	rc  *http.ResponseController
+	env map[string]any // the chunk envelope: id, object, created, …
+	err error
+}
+
+// send writes a chunk with one choice.
+func (e *sseWriter) send(choice map[string]any) {
+	e.env["choices"] = []any{choice}
+	e.raw(e.env)
+}
+
+// raw writes v as an event.
+func (e *sseWriter) raw(v any) {
+	if e.err != nil {
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil { // NaN log-probabilities from a broken checkpoint
+		b, _ = json.Marshal(map[string]any{"error": &apiError{Msg: "encoding the response: " + err.Error(), Type: "server_error"}})
+		e.err = err
+	}
+	if _, werr := fmt.Fprintf(e.w, "data: %s\n\n", b); werr != nil && e.err == nil {
+		e.err = werr
+	}
+}
+
+func (e *sseWriter) done() {
+	if e.err == nil {
+		_, e.err = io.WriteString(e.w, "data: [DONE]\n\n")
+	}
+	e.flush()
+}
+
+// flush sends what was written; a failure (the connection is gone) is
+// remembered.
+func (e *sseWriter) flush() {
+	if err := e.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) && e.err == nil {
+		e.err = err
 	}
 }

@@ -35,3 +35,33 @@ func BenchmarkMatmul256(b *testing.B) {
 	}
 	b.ReportMetric(2*m*n*k*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
 }
+
+// BenchmarkGenerate: 8 samples of up to 60 tokens from a 2-layer, dim-64
+// model with temperature, top-p and a stop string, reporting tokens/s.
+func BenchmarkGenerate(b *testing.B) { benchGenerate(b, nil) }
+
+// BenchmarkGenerateStream: BenchmarkGenerate through GenerateStream with
+// an emit that only counts chunks (the hold-back and chunk overhead).
+func BenchmarkGenerateStream(b *testing.B) {
+	chunks := 0
+	benchGenerate(b, func(cs []Chunk) error { chunks += len(cs); return nil })
+}
+
+func benchGenerate(b *testing.B, emit func([]Chunk) error) {
+	m, _ := New(Config{Layers: 2, Dim: 64, Heads: 4, MaxSeq: 64}, 1)
+	opts := SampleOptions{Temperature: 1, TopP: 0.95, MaxTokens: 60, Stop: []string{"\n\n"}, Seed: 1}
+	ctx := context.Background()
+	toks := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		opts.Seed = uint64(i)
+		res, err := m.GenerateStream(ctx, []string{"ab"}, 8, opts, emit)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range res[0] {
+			toks += c.Tokens
+		}
+	}
+	b.ReportMetric(float64(toks)/b.Elapsed().Seconds(), "tok/s")
+}

@@ -46,7 +46,10 @@
 // SampleSeed(opts.Seed, prompt, i), so results do not depend on batching,
 // on -j, or on the other prompts of the call. LogProb scores a continuation
 // with the training forward pass; it agrees bit for bit with the
-// log-probabilities reported by Generate.
+// log-probabilities reported by Generate. GenerateStream is Generate with
+// a callback after each decoding step that receives the text each sample
+// released (held back while it could be the start of a stop string), for
+// token-by-token streaming; its samples are Generate's.
 //
 // # Checkpoints
 //

@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // SampleOptions controls Generate.
@@ -29,6 +30,26 @@ type Completion struct {
 	// generated tokens; TokenLogProbs lists them when LogProbs is set.
 	LogProb       float64
 	TokenLogProbs []float64
+}
+
+// Chunk is the text one sample released during one decoding step of
+// GenerateStream.
+type Chunk struct {
+	Prompt, Index int // the sample: Generate's result [Prompt][Index]
+	// Text is new text of the sample. Released text is final: the Texts of a
+	// sample's chunks, concatenated, are its Completion.Text. Text that could
+	// be the beginning of a stop string is held back until a later token
+	// shows it is not (or the sample ends), so a stop string never leaks,
+	// not even in part.
+	Text string
+	// TokenLogProbs (with SampleOptions.LogProbs) are the log-probabilities
+	// of the tokens released with this chunk: one per character of Text
+	// (the tokenizer is character level) and, on the last chunk, those of
+	// the tokens not in the text (EOS, a stop string's). Concatenated, they
+	// are Completion.TokenLogProbs.
+	TokenLogProbs []float64
+	// Done is set on the sample's last chunk: the finished completion.
+	Done *Completion
 }
 
 // encodePrompt returns BOS followed by the prompt's tokens.
@@ -166,6 +187,8 @@ type sampleState struct {
 	text          strings.Builder
 	done          bool
 	out           Completion
+	sent, sentLP  int   // GenerateStream: bytes of text and logprobs released
+	stopState     []int // GenerateStream: per stop string, see stopTable
 }
 
 // generateGroup bounds how many samples share one batched decoding pass.
@@ -176,6 +199,22 @@ const generateGroup = 64
 // stream is seeded with SampleSeed(opts.Seed, prompt, i), and every row of a
 // batched pass is computed independently of the others.
 func (m *Model) Generate(ctx context.Context, prompts []string, n int, opts SampleOptions) ([][]Completion, error) {
+	return m.GenerateStream(ctx, prompts, n, opts, nil)
+}
+
+// GenerateStream is Generate, calling emit after every decoding step with
+// the chunks of text the samples released in that step (a sample appears at
+// most once per call, in sample order; steps where nothing was released
+// make no call), before the next step is computed. emit is called on the
+// calling goroutine; if it returns an error, generation stops and
+// GenerateStream returns that error. The completions returned, and the
+// concatenated chunks of each sample, are exactly Generate's. A nil emit
+// makes GenerateStream Generate.
+//
+// Samples are decoded in groups of whole prompts of about 64 samples, one
+// group after the other, so with many samples the later prompts' chunks
+// start when the earlier group is done.
+func (m *Model) GenerateStream(ctx context.Context, prompts []string, n int, opts SampleOptions, emit func([]Chunk) error) ([][]Completion, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("gpt: n must be >= 0, got %d", n)
 	}
@@ -204,7 +243,7 @@ func (m *Model) Generate(ctx context.Context, prompts []string, n int, opts Samp
 		for p1 < len(prompts) && (p1-p0+1)*n <= generateGroup {
 			p1++
 		}
-		if err := m.generateGroup(ctx, prompts[p0:p1], enc[p0:p1], n, opts, maxStop, res[p0:p1]); err != nil {
+		if err := m.generateGroup(ctx, prompts[p0:p1], enc[p0:p1], p0, n, opts, maxStop, res[p0:p1], emit); err != nil {
 			return nil, err
 		}
 		p0 = p1
@@ -212,7 +251,7 @@ func (m *Model) Generate(ctx context.Context, prompts []string, n int, opts Samp
 	return res, nil
 }
 
-func (m *Model) generateGroup(ctx context.Context, prompts []string, enc [][]int, n int, opts SampleOptions, maxStop int, res [][]Completion) error {
+func (m *Model) generateGroup(ctx context.Context, prompts []string, enc [][]int, p0, n int, opts SampleOptions, maxStop int, res [][]Completion, emit func([]Chunk) error) error {
 	maxSeq := m.cfg.MaxSeq
 	caches := make([]*kv, len(enc))
 	budget := make([]int, len(enc))
@@ -224,6 +263,10 @@ func (m *Model) generateGroup(ctx context.Context, prompts []string, enc [][]int
 		caches[i] = m.newKV(len(e) + budget[i])
 	}
 	logits := m.step(caches, enc)
+	var stops *stopTable
+	if emit != nil {
+		stops = newStopTable(opts.Stop)
+	}
 	var states []*sampleState
 	for p := range enc {
 		for i := 0; i < n; i++ {
@@ -233,6 +276,9 @@ func (m *Model) generateGroup(ctx context.Context, prompts []string, enc [][]int
 			}
 			states = append(states, &sampleState{prompt: p, index: i, cache: c, logits: logits[p],
 				rng: newRNG(SampleSeed(opts.Seed, prompts[p], i))})
+			if stops != nil {
+				states[len(states)-1].stopState = make([]int, len(stops.stops))
+			}
 		}
 	}
 	for {
@@ -242,6 +288,7 @@ func (m *Model) generateGroup(ctx context.Context, prompts []string, enc [][]int
 		var active []*sampleState
 		var chunks [][]int
 		var cs []*kv
+		var out []Chunk // emit's
 		for _, s := range states {
 			if s.done {
 				continue
@@ -255,6 +302,9 @@ func (m *Model) generateGroup(ctx context.Context, prompts []string, enc [][]int
 			}
 			if id == tokEOS {
 				s.finish("stop")
+				if emit != nil {
+					out = append(out, s.release(p0, len(s.out.Text), true))
+				}
 				continue
 			}
 			prev := s.text.Len()
@@ -275,16 +325,37 @@ func (m *Model) generateGroup(ctx context.Context, prompts []string, enc [][]int
 					s.out.Text = txt[:cut]
 					s.done = true
 					s.out.FinishReason = "stop"
+					if emit != nil {
+						out = append(out, s.release(p0, cut, true))
+					}
 					continue
 				}
 			}
 			if s.out.Tokens >= budget[s.prompt] {
 				s.finish("length")
+				if emit != nil {
+					out = append(out, s.release(p0, len(s.out.Text), true))
+				}
 				continue
+			}
+			if emit != nil {
+				txt := s.text.String()
+				end := len(txt) - stops.advance(s.stopState, txt[prev:])
+				for end > s.sent && end < len(txt) && !utf8.RuneStart(txt[end]) {
+					end--
+				}
+				if end > s.sent {
+					out = append(out, s.release(p0, end, false))
+				}
 			}
 			active = append(active, s)
 			chunks = append(chunks, []int{id})
 			cs = append(cs, s.cache)
+		}
+		if len(out) > 0 {
+			if err := emit(out); err != nil {
+				return err
+			}
 		}
 		if len(active) == 0 {
 			break
@@ -298,6 +369,89 @@ func (m *Model) generateGroup(ctx context.Context, prompts []string, enc [][]int
 		res[s.prompt][s.index] = s.out
 	}
 	return nil
+}
+
+// release returns the chunk of s that releases its text up to byte end,
+// and with last, everything else: the rest of the log-probabilities and
+// the completion.
+func (s *sampleState) release(p0, end int, last bool) Chunk {
+	var text string
+	if last {
+		text = s.out.Text[s.sent:]
+	} else {
+		text = s.text.String()[s.sent:end]
+	}
+	c := Chunk{Prompt: p0 + s.prompt, Index: s.index, Text: text}
+	s.sent = end
+	if lps := s.out.TokenLogProbs; lps != nil {
+		k := len(lps)
+		if !last {
+			k = min(k, s.sentLP+utf8.RuneCountInString(text))
+		}
+		c.TokenLogProbs = lps[s.sentLP:k:k]
+		s.sentLP = k
+	}
+	if last {
+		c.Done = &s.out
+	}
+	return c
+}
+
+// stopTable finds, as a text grows, the longest end of it that is a proper
+// beginning of one of the stop strings: the bytes GenerateStream holds back.
+// A state per stop string is the length of the longest end of the text that
+// begins that string (Knuth–Morris–Pratt), so each new byte costs O(1)
+// amortized per stop string, however long the stop strings are.
+type stopTable struct {
+	stops []string
+	fail  [][]int // per stop string, its KMP prefix function
+}
+
+func newStopTable(stops []string) *stopTable {
+	t := &stopTable{}
+	for _, st := range stops {
+		if st == "" {
+			continue
+		}
+		f := make([]int, len(st))
+		for i, k := 1, 0; i < len(st); i++ {
+			for k > 0 && st[i] != st[k] {
+				k = f[k-1]
+			}
+			if st[i] == st[k] {
+				k++
+			}
+			f[i] = k
+		}
+		t.stops = append(t.stops, st)
+		t.fail = append(t.fail, f)
+	}
+	return t
+}
+
+// advance moves the states (one per stop string, 0 for an empty text) over
+// the bytes appended to the text, and returns how many bytes at the end of
+// the text must be held back.
+func (t *stopTable) advance(state []int, appended string) int {
+	h := 0
+	for i, st := range t.stops {
+		f, q := t.fail[i], state[i]
+		for j := 0; j < len(appended); j++ {
+			c := appended[j]
+			for q > 0 && st[q] != c {
+				q = f[q-1]
+			}
+			if st[q] == c {
+				q++
+			}
+			if q == len(st) { // a match: the generator's business
+				q = f[q-1]
+			}
+		}
+		state[i] = q
+		h = max(h, q)
+	}
+	return h
 }
 
 func (s *sampleState) finish(reason string) {
