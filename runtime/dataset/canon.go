@@ -161,6 +161,11 @@ func appendNumber(buf []byte, f *big.Float, path string) ([]byte, error) {
 	if f.Sign() == 0 {
 		return append(buf, '0'), nil
 	}
+	if e := f.MantExp(nil); e > maxBinaryExp || e < -maxBinaryExp {
+		// Formatting such a number exactly would take minutes (its decimal
+		// expansion has billions of digits).
+		return nil, fmt.Errorf("%s: the number is out of range (beyond 1e±4900)", fieldName(path))
+	}
 	var scratch [32]byte
 	f64, acc := f.Float64()
 	if acc == big.Exact {
@@ -177,6 +182,10 @@ func appendNumber(buf []byte, f *big.Float, path string) ([]byte, error) {
 	}
 	return appendCanonical(buf, []byte(f.Text('e', -1))), nil
 }
+
+// maxBinaryExp bounds the numbers a dataset can store: 2^±16384, about
+// 1e±4932 (the range of IEEE quadruple precision).
+const maxBinaryExp = 1 << 14
 
 // appendCanonical appends the canonical layout of e, which is in the form
 // "-d.ddde±XX" (as strconv and big.Float format with 'e').

@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"math/rand"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
@@ -138,6 +139,30 @@ func TestDecimalFractionMatchesParse(t *testing.T) {
 		w := want.AsBigFloat()
 		if got.Cmp(w) != 0 || got.Prec() != w.Prec() || got.Mode() != w.Mode() || got.Acc() != w.Acc() || got.Signbit() != w.Signbit() {
 			t.Fatalf("%s: got %s (prec %d), want %s (prec %d)", s, got.Text('g', 60), got.Prec(), w.Text('g', 60), w.Prec())
+		}
+	}
+}
+
+// TestHugeNumbersAreRefused: a number far beyond any float (1e100000000
+// parses quickly in big.Float) must be refused at once, not formatted for
+// minutes; the record's error names it.
+func TestHugeNumbersAreRefused(t *testing.T) {
+	for _, s := range []string{"1e100000000", "-3e-100000000", "10E0000100001010"} {
+		v, err := ParseNumber(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := AppendCanonical(nil, v); err == nil || !strings.Contains(err.Error(), "out of range") {
+			t.Fatalf("%s: err = %v", s, err)
+		}
+		if _, ok := NewTranscoder(cty.Object(map[string]cty.Type{"n": cty.Number})).Append(nil, []byte(`{"n":`+s+`}`)); ok {
+			t.Fatalf("%s: the transcoder wrote it", s)
+		}
+	}
+	for _, s := range []string{"1e4000", "-2.5e-4000"} { // still in range
+		v, _ := ParseNumber(s)
+		if _, err := AppendCanonical(nil, v); err != nil {
+			t.Fatalf("%s: %v", s, err)
 		}
 	}
 }
