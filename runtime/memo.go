@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"sync"
 )
 
@@ -17,6 +18,14 @@ type memoLM struct {
 }
 
 func (m *memoLM) Identity() string { return m.lm.Identity() }
+
+// InFlight forwards the model's Pipeliner limit (0: not a Pipeliner).
+func (m *memoLM) InFlight() int {
+	if p, ok := m.lm.(Pipeliner); ok {
+		return p.InFlight()
+	}
+	return 0
+}
 
 // requestKeys returns the keys of samples 0 … n-1 of req: the request is
 // encoded once and only the sample index differs between them.
@@ -122,6 +131,24 @@ func (m *memoLM) generate(ctx context.Context, reqs []GenRequest) ([][]Completio
 	}
 	got, err := m.lm.Generate(ctx, miss)
 	if err != nil {
+		// Keep what did finish: a re-run must not send it again.
+		if len(got) == len(miss) {
+			var putKeys, putVals [][]byte
+			for j, ri := range missIdx {
+				if len(got[j]) == 0 {
+					continue
+				}
+				ks := requestKeys(id, reqs[ri], len(got[j]))
+				for i, c := range got[j] {
+					b, _ := json.Marshal(c)
+					putKeys = append(putKeys, ks[i][:])
+					putVals = append(putVals, b)
+				}
+			}
+			if perr := m.putMany(putKeys, putVals); perr != nil {
+				return nil, 0, errors.Join(err, perr)
+			}
+		}
 		return nil, 0, err
 	}
 	var putKeys, putVals [][]byte

@@ -62,8 +62,20 @@ type LM interface {
 	Identity() string
 	// Generate answers each request with req.N completions. Completion i
 	// of a request must depend only on the model, the request and i (not on
-	// N or the other requests), so memoised samples stay valid.
+	// N or the other requests), so memoised samples stay valid. When it
+	// fails (or ctx is cancelled) it may still return a slice of len(reqs)
+	// holding the completions of the requests it did finish (nil for the
+	// others): the runtime memoises those, so they are not sent again.
 	Generate(ctx context.Context, reqs []GenRequest) ([][]Completion, error)
+}
+
+// Pipeliner is implemented by models that serve several Generate calls at
+// once within their own concurrency limit (a remote server behind a
+// shared semaphore). InFlight is that limit: operators keep about twice as
+// many requests outstanding, across calls, so a call's slowest request does
+// not leave the others idle.
+type Pipeliner interface {
+	InFlight() int
 }
 
 // Scorer is implemented by models that can score a continuation.

@@ -9,10 +9,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/big"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
@@ -186,25 +188,92 @@ func openModel(ctx context.Context, x *runtime.Exec, name string) (runtime.LM, e
 // generateAll sends reqs in chunks and reports each finished request as
 // progress. It checks that every request got its N completions.
 func generateAll(ctx context.Context, x *runtime.Exec, lm runtime.LM, reqs []runtime.GenRequest) ([][]runtime.Completion, error) {
-	out := make([][]runtime.Completion, 0, len(reqs))
+	out := make([][]runtime.Completion, len(reqs))
+	// A model that serves several calls at once (runtime.Pipeliner) gets
+	// the next chunks while one is finishing, about twice its concurrency
+	// outstanding; others get one chunk at a time.
+	depth := 1
+	if p, ok := lm.(runtime.Pipeliner); ok && p.InFlight() > 0 {
+		depth = max(2, (2*p.InFlight()+chunk-1)/chunk)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		lo, hi int
+		err    error
+	}
+	var (
+		wg      sync.WaitGroup
+		slots   = make(chan struct{}, depth)
+		results = make(chan result, (len(reqs)+chunk-1)/chunk)
+	)
 	for lo := 0; lo < len(reqs); lo += chunk {
 		hi := min(lo+chunk, len(reqs))
-		res, err := lm.Generate(ctx, reqs[lo:hi])
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", addr(x), err)
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
 		}
-		if len(res) != hi-lo {
-			return nil, fmt.Errorf("%s: model %s answered %d of %d requests", addr(x), lm.Identity(), len(res), hi-lo)
+		if ctx.Err() != nil {
+			break
 		}
-		for i, cs := range res {
-			if len(cs) < reqs[lo+i].N {
-				return nil, fmt.Errorf("%s: model %s returned %d of %d samples for request %d", addr(x), lm.Identity(), len(cs), reqs[lo+i].N, lo+i)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			res, err := lm.Generate(ctx, reqs[lo:hi])
+			if err == nil {
+				err = checkAnswers(lm, reqs, lo, hi, res)
 			}
+			if err != nil {
+				cancel()
+			} else {
+				copy(out[lo:hi], res)
+				progressAdd(x, int64(hi-lo))
+			}
+			results <- result{lo, hi, err}
+		}()
+	}
+	wg.Wait()
+	close(results)
+	// Report the error that stopped the stage: the earliest chunk's real
+	// error, not the cancellations it caused in the chunks beside it.
+	var first *result
+	rank := func(r *result) int {
+		if errors.Is(r.err, context.Canceled) {
+			return 1
 		}
-		out = append(out, res...)
-		progressAdd(x, int64(hi-lo))
+		return 0
+	}
+	for r := range results {
+		if r.err == nil {
+			continue
+		}
+		r := r
+		if first == nil || rank(&r) < rank(first) || (rank(&r) == rank(first) && r.lo < first.lo) {
+			first = &r
+		}
+	}
+	if first != nil {
+		return nil, fmt.Errorf("%s: %w", addr(x), first.err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// checkAnswers checks that a model answered every request of reqs[lo:hi]
+// with all its samples.
+func checkAnswers(lm runtime.LM, reqs []runtime.GenRequest, lo, hi int, res [][]runtime.Completion) error {
+	if len(res) != hi-lo {
+		return fmt.Errorf("model %s answered %d of %d requests", lm.Identity(), len(res), hi-lo)
+	}
+	for i, cs := range res {
+		if len(cs) < reqs[lo+i].N {
+			return fmt.Errorf("model %s returned %d of %d samples for request %d", lm.Identity(), len(cs), reqs[lo+i].N, lo+i)
+		}
+	}
+	return nil
 }
 
 func progressTotal(x *runtime.Exec, n int64) {

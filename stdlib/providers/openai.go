@@ -239,14 +239,19 @@ func (l *OpenAILM) Generate(ctx context.Context, reqs []runtime.GenRequest) ([][
 		}()
 	}
 	wg.Wait()
+	// On failure, out still carries the finished requests (see runtime.LM).
 	if firstErr != nil {
-		return nil, l.scrub(firstErr)
+		return out, l.scrub(firstErr)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return out, err
 	}
 	return out, nil
 }
+
+// InFlight is the model's concurrency: Generate calls share it, so an
+// operator may keep several calls going (runtime.Pipeliner).
+func (l *OpenAILM) InFlight() int { return cap(l.sem) }
 
 // scrub removes the API key from an error's text, should a server or a
 // library ever echo it.

@@ -330,3 +330,33 @@ func TestBucket(t *testing.T) {
 		t.Fatalf("slept %v, want about 1s", slept)
 	}
 }
+
+// TestOpenAIPartialResultsOnFailure: when one request exhausts its budget,
+// Generate still hands back the requests that finished (runtime.LM), so
+// the memo keeps them.
+func TestOpenAIPartialResultsOnFailure(t *testing.T) {
+	srv := newFake(func(key string) int {
+		if strings.Contains(key, "Q6:") {
+			return -1 // always fails
+		}
+		return 0
+	})
+	s := httptest.NewServer(srv)
+	defer s.Close()
+	l, _, _ := openFake(t, s.URL, map[string]cty.Value{"max_retries": cty.NumberIntVal(2), "concurrency": cty.NumberIntVal(1)})
+	reqs := testRequests(8)
+	out, err := l.Generate(context.Background(), reqs)
+	if err == nil || !strings.Contains(err.Error(), "request 6") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(out) != len(reqs) {
+		t.Fatalf("%d results for %d requests", len(out), len(reqs))
+	}
+	// One worker takes the requests in order: 0–5 finished, 6 failed, and
+	// the failure stopped the rest.
+	for i, cs := range out {
+		if finished := i < 6; finished != (len(cs) == reqs[i].N) || (!finished && cs != nil) {
+			t.Fatalf("request %d: %d completions", i, len(cs))
+		}
+	}
+}
