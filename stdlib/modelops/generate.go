@@ -3,6 +3,7 @@ package modelops
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -28,13 +29,21 @@ type sampled struct {
 // sampleRecords builds one request per record (prompt or messages), sends
 // them all in chunks, and returns the records with their completions.
 func sampleRecords(ctx context.Context, x *runtime.Exec, lm runtime.LM, recs []cty.Value, tmpl runtime.GenRequest, n int) ([]sampled, error) {
+	progressTotal(x, int64(len(recs)))
+	return sampleBlock(ctx, x, lm, recs, 0, tmpl, n)
+}
+
+// sampleBlock is sampleRecords for records first, first+1, … of the input
+// (for messages), without setting the progress total.
+func sampleBlock(ctx context.Context, x *runtime.Exec, lm runtime.LM, recs []cty.Value, first int, tmpl runtime.GenRequest, n int) ([]sampled, error) {
 	reqs := make([]runtime.GenRequest, len(recs))
 	out := make([]sampled, len(recs))
 	_, useMsgs := x.Items["messages"]
 	if _, ok := x.Items["prompt"]; ok {
 		useMsgs = false
 	}
-	for i, rec := range recs {
+	for j, rec := range recs {
+		i := first + j
 		r := tmpl
 		r.N = n
 		if useMsgs {
@@ -43,25 +52,24 @@ func sampleRecords(ctx context.Context, x *runtime.Exec, lm runtime.LM, recs []c
 				return nil, err
 			}
 			r.Messages = msgs
-			out[i].prompt = providers.ChatPrompt(msgs)
+			out[j].prompt = providers.ChatPrompt(msgs)
 		} else {
 			p, err := itemString(x, "prompt", i, itemVars(rec))
 			if err != nil {
 				return nil, err
 			}
 			r.Prompt = p
-			out[i].prompt = p
+			out[j].prompt = p
 		}
-		reqs[i] = r
-		out[i].rec = rec
+		reqs[j] = r
+		out[j].rec = rec
 	}
-	progressTotal(x, int64(len(reqs)))
 	res, err := generateAll(ctx, x, lm, reqs)
 	if err != nil {
 		return nil, err
 	}
-	for i := range out {
-		out[i].comps = res[i][:n]
+	for j := range out {
+		out[j].comps = res[j][:n]
 	}
 	return out, nil
 }
@@ -93,17 +101,17 @@ func (*Generate) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, err
 	}
-	recs, in, err := readInput(x, "input")
-	if err != nil {
-		return cty.NilVal, err
-	}
 	lm, err := openModel(ctx, x, "model")
 	if err != nil {
 		return cty.NilVal, err
 	}
-	got, err := sampleRecords(ctx, x, lm, recs, tmpl, n)
+	r, c, err := x.Open("input")
 	if err != nil {
 		return cty.NilVal, err
+	}
+	defer c.Close()
+	if ref, err := x.Dataset("input"); err == nil {
+		progressTotal(x, ref.Count)
 	}
 	add := map[string]cty.Type{}
 	for k, v := range sampleTypes {
@@ -112,15 +120,40 @@ func (*Generate) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	if tmpl.LogProbs {
 		add["logprob"] = cty.Number
 	}
-	schema := outSchema(x, in, add)
+	schema := outSchema(x, r.Schema(), add)
+	// Blocks of records: memory stays bounded however large the input.
 	return x.WriteDataset(schema, func(write func(cty.Value) error) error {
-		for _, s := range got {
-			for i := range s.comps {
-				if err := write(extend(s.rec, sampleFields(s, i, tmpl.LogProbs))); err != nil {
-					return err
+		for first := 0; ; {
+			recs := make([]cty.Value, 0, generateBlock)
+			for len(recs) < generateBlock {
+				rec, err := r.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return fmt.Errorf("%s: reading input: %w", addr(x), err)
+				}
+				recs = append(recs, rec)
+			}
+			if len(recs) == 0 {
+				return nil
+			}
+			got, err := sampleBlock(ctx, x, lm, recs, first, tmpl, n)
+			if err != nil {
+				return err
+			}
+			for _, s := range got {
+				for i := range s.comps {
+					if err := write(extend(s.rec, sampleFields(s, i, tmpl.LogProbs))); err != nil {
+						return err
+					}
 				}
 			}
+			first += len(recs)
 		}
-		return nil
 	})
 }
+
+// generateBlock is how many records generate reads, samples and writes at
+// a time (16 chunks).
+const generateBlock = 16 * chunk

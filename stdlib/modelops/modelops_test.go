@@ -2,7 +2,9 @@ package modelops_test
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
@@ -213,3 +215,69 @@ type progress struct{ total, done int64 }
 
 func (p *progress) SetTotal(n int64) { p.total = n }
 func (p *progress) Add(n int64)      { p.done += n }
+
+// echoLM answers each prompt with itself, reversed.
+type echoLM struct{ calls int }
+
+func (e *echoLM) Identity() string { return "echo" }
+func (e *echoLM) Generate(_ context.Context, reqs []runtime.GenRequest) ([][]runtime.Completion, error) {
+	e.calls++
+	out := make([][]runtime.Completion, len(reqs))
+	for i, r := range reqs {
+		b := []rune(r.Prompt)
+		for x, y := 0, len(b)-1; x < y; x, y = x+1, y-1 {
+			b[x], b[y] = b[y], b[x]
+		}
+		for range r.N {
+			out[i] = append(out[i], runtime.Completion{Text: string(b), FinishReason: "stop"})
+		}
+	}
+	return out, nil
+}
+
+// TestGenerateStreamsBlocks: an input larger than one block of records
+// comes out whole and in order, and a bad record far into it is named by
+// its own number.
+func TestGenerateStreamsBlocks(t *testing.T) {
+	h := newHarness(t)
+	const n = 9000 // more than two blocks
+	var recs []cty.Value
+	for i := range n {
+		q := cty.StringVal(fmt.Sprintf("q%d", i))
+		if i == 8765 {
+			q = cty.NullVal(cty.String)
+		}
+		recs = append(recs, cty.ObjectVal(map[string]cty.Value{"q": q}))
+	}
+	run := func(recs []cty.Value) (cty.Value, *echoLM, error) {
+		x := h.exec("generate", map[string]cty.Value{"input": h.dataset(recs), "samples": cty.NumberIntVal(2)},
+			map[string]string{"prompt": `"${item.q}"`})
+		lm := &echoLM{}
+		x.OpenModel = func(context.Context, cty.Value) (runtime.LM, error) { return lm, nil }
+		x.Params["model"] = h.tinyModel(1)
+		v, err := (&modelops.Generate{}).Run(ctx, x)
+		return v, lm, err
+	}
+	if _, _, err := run(recs); err == nil || !strings.Contains(err.Error(), "record 8766") {
+		t.Fatalf("err = %v, want one naming record 8766", err)
+	}
+	recs = recs[:8765]
+	v, lm, err := run(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := h.read(v)
+	if len(out) != 2*len(recs) || lm.calls < 3 {
+		t.Fatalf("%d records from %d calls", len(out), lm.calls)
+	}
+	for i, r := range out {
+		q := fmt.Sprintf("q%d", i/2)
+		want := []rune(q)
+		for x, y := 0, len(want)-1; x < y; x, y = x+1, y-1 {
+			want[x], want[y] = want[y], want[x]
+		}
+		if r.GetAttr("q").AsString() != q || r.GetAttr("completion").AsString() != string(want) {
+			t.Fatalf("record %d: %#v", i, r)
+		}
+	}
+}
