@@ -16,8 +16,11 @@ import (
 )
 
 // FormatVersion is the on-disk format this package writes. Bump it when key
-// layout or value encodings change incompatibly.
-const FormatVersion = 1
+// layout or value encodings change incompatibly. Format 2 added the
+// generation stamp (noop.go), which every writer of stage entries must
+// replace: an older ouro, which does not, must not write to a format-2 store.
+// Open upgrades a format-1 store.
+const FormatVersion = 2
 
 // Key prefixes, one byte per kind. Never reuse a retired byte.
 const (
@@ -29,10 +32,25 @@ const (
 	prefixPin       byte = 0x06 // 0x06 run-id                         -> (empty)
 	prefixMeta      byte = 0x07 // 0x07 name                           -> meta value
 	prefixPlan      byte = 0x08 // 0x08 slot (spec path)               -> plan-cache key + compiled plan
+	prefixNoop      byte = 0x09 // 0x09 slot (spec path)               -> NoopSummary
 )
 
 // memTableSize is Badger's memtable size (see Open).
 const memTableSize = 8 << 20
+
+// compactL0At is the number of level-0 tables at which Open arranges for
+// Close to compact level 0 (see Open).
+const compactL0At = 8
+
+// level0Tables returns the number of tables in Badger's level 0.
+func level0Tables(db *badger.DB) int {
+	for _, l := range db.Levels() {
+		if l.Level == 0 {
+			return l.NumTables
+		}
+	}
+	return 0
+}
 
 // valueV1 is the version byte in front of every encoded value.
 const valueV1 byte = 1
@@ -136,6 +154,21 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open index: %w", err)
 	}
+	if !opts.InMemory && level0Tables(s.db) >= compactL0At {
+		// Every process that writes leaves one more level-0 table (its
+		// memtable, flushed at Close), and Badger's compactors start
+		// after a random delay of up to a second, which a short command
+		// (a no-op `ouro run`) never reaches: without this, level 0
+		// grows by one table per command and every Open and lookup gets
+		// slower. Reopen so that this Close compacts level 0.
+		if err := s.db.Close(); err != nil {
+			s.db = nil
+			return nil, fmt.Errorf("store: close index: %w", err)
+		}
+		if s.db, err = badger.Open(bo.WithCompactL0OnClose(true)); err != nil {
+			return nil, fmt.Errorf("store: open index: %w", err)
+		}
+	}
 	if err := s.checkFormat(); err != nil {
 		return nil, err
 	}
@@ -174,6 +207,12 @@ func (s *Store) checkFormat() error {
 	if m.Format > FormatVersion {
 		return fmt.Errorf("store %s has format %d but this ouro reads up to format %d; upgrade ouro or use another --store: %w",
 			s.dir, m.Format, FormatVersion, ErrNewerFormat)
+	}
+	if m.Format < FormatVersion {
+		// Format 1 → 2 changes no existing record; it only marks the store
+		// as kept by writers that maintain the generation stamp.
+		m.Format = FormatVersion
+		return s.putJSON(metaFormatKey, m)
 	}
 	return nil
 }

@@ -1,0 +1,152 @@
+package store
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// TestNoopSummaryGeneration: a no-op summary is returned until something
+// that can change a cache lookup happens: PutStage, DeleteStage, GC,
+// Repair, PinRun.
+func TestNoopSummaryGeneration(t *testing.T) {
+	s := openT(t, t.TempDir(), Options{})
+	blob, _ := s.PutBytes([]byte("data"))
+	if err := s.PutStage(&StageEntry{Key: "k1", Address: "stage.a", Result: json.RawMessage(`1`), Blobs: []Digest{blob}}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	run := &RunRecord{ID: NewRunID(now), Started: now, Status: "ok", Stages: []StageRun{{Name: "a", Address: "stage.a", Round: -1, Status: "cached", Key: "k1"}}}
+	if err := s.PutRun(run); err != nil {
+		t.Fatal(err)
+	}
+	put := func() {
+		t.Helper()
+		if err := s.PutNoopSummary("spec", &NoopSummary{PlanKey: "p", Run: run.ID, Blobs: []Digest{blob}}); err != nil {
+			t.Fatal(err)
+		}
+		if sum, ok, err := s.NoopSummary("spec"); err != nil || !ok || sum.PlanKey != "p" || sum.Run != run.ID {
+			t.Fatalf("NoopSummary = %+v, %v, %v", sum, ok, err)
+		}
+	}
+	if err := s.PutNoopSummary("spec", &NoopSummary{PlanKey: "p", Run: "no-such-run"}); err == nil {
+		t.Fatal("summary of a missing run stored")
+	}
+	changes := map[string]func() error{
+		"PutStage": func() error {
+			return s.PutStage(&StageEntry{Key: "k2", Address: "stage.b", Result: json.RawMessage(`2`)})
+		},
+		"DeleteStage": func() error { return s.DeleteStage("k2") },
+		"GC":          func() error { _, err := s.GC(5); return err },
+		"Repair":      func() error { _, err := s.Repair(nil); return err },
+		"PinRun":      func() error { return s.PinRun(run.ID, true) },
+		"unpin":       func() error { return s.PinRun(run.ID, false) },
+	}
+	for _, name := range []string{"PutStage", "DeleteStage", "GC", "Repair", "PinRun", "unpin"} {
+		put()
+		// Things that do not change a lookup keep it.
+		if err := s.PutRun(&RunRecord{ID: NewRunID(time.Now()), Started: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		s.Memo().Put([]byte("req"), []byte("resp"))
+		if err := s.Memo().Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, _ := s.NoopSummary("spec"); !ok {
+			t.Fatalf("before %s: summary lost", name)
+		}
+		if err := changes[name](); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if sum, ok, err := s.NoopSummary("spec"); ok || err != nil {
+			t.Fatalf("after %s: NoopSummary = %+v, %v", name, sum, err)
+		}
+	}
+}
+
+// TestPutRunSameAs: a run stored as the same as another reads back whole.
+func TestPutRunSameAs(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir, Options{})
+	t0 := time.Date(2026, 11, 24, 15, 0, 0, 0, time.UTC)
+	base := &RunRecord{ID: NewRunID(t0), Started: t0, Finished: t0.Add(time.Second), SpecDigest: "sha256:spec", Status: "ok",
+		Variables: map[string]json.RawMessage{"n": json.RawMessage(`3`)},
+		Stages:    []StageRun{{Name: "a", Address: "stage.a", Round: -1, Status: "cached", Key: "k1"}},
+		Metrics:   map[string]json.RawMessage{"stage.e": json.RawMessage(`{"acc":0.5}`)},
+		Outputs:   map[string]json.RawMessage{"o": json.RawMessage(`[1,2]`)}}
+	if err := s.PutRun(base); err != nil {
+		t.Fatal(err)
+	}
+	t1 := t0.Add(time.Minute)
+	rep := *base
+	rep.ID, rep.Started, rep.Finished = NewRunID(t1), t1, t1.Add(time.Millisecond)
+	if err := s.PutRunSameAs(&rep, base.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutRunSameAs(&rep, base.ID); err == nil {
+		t.Fatal("PutRunSameAs replaced a run")
+	}
+	t2 := t1.Add(time.Minute)
+	if err := s.PutRunSameAs(&RunRecord{ID: NewRunID(t2), Started: t2}, rep.ID); err == nil {
+		t.Fatal("PutRunSameAs on a run stored as the same as another")
+	}
+	got, err := s.GetRun(rep.ID[:len(rep.ID)-2])
+	if err != nil || !reflect.DeepEqual(got, &rep) {
+		t.Fatalf("GetRun = %+v, %v; want %+v", got, err, rep)
+	}
+	runs, err := s.ListRuns(0)
+	if err != nil || len(runs) != 2 || !reflect.DeepEqual(runs[0], &rep) || !reflect.DeepEqual(runs[1], base) {
+		t.Fatalf("ListRuns = %+v, %v", runs, err)
+	}
+	// Pinning rewrites it whole; GC keeps what it used.
+	if err := s.PinRun(rep.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.GetRun(rep.ID)
+	rep.Pinned = true
+	if !reflect.DeepEqual(got, &rep) {
+		t.Fatalf("pinned: %+v", got)
+	}
+}
+
+// TestFormatUpgrade: Open marks a format-1 store as format 2.
+func TestFormatUpgrade(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir, Options{})
+	if err := s.putJSON(metaFormatKey, metaFormat{Format: 1}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openT(t, dir, Options{})
+	var m metaFormat
+	if _, err := s.getJSON(metaFormatKey, &m); err != nil || m.Format != FormatVersion || FormatVersion != 2 {
+		t.Fatalf("format %d, %v", m.Format, err)
+	}
+}
+
+// TestLevel0Bounded: short commands that each write a little (a no-op run
+// writes its record) do not pile up level-0 tables.
+func TestLevel0Bounded(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 3*compactL0At; i++ {
+		s, err := Open(dir, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		if err := s.PutRun(&RunRecord{ID: NewRunID(now), Started: now}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := openT(t, dir, Options{})
+	if n := level0Tables(s.db); n > compactL0At {
+		t.Fatalf("%d level-0 tables after %d commands", n, 3*compactL0At)
+	}
+	if runs, err := s.ListRuns(0); err != nil || len(runs) != 3*compactL0At {
+		t.Fatalf("%d runs, %v", len(runs), err)
+	}
+}
