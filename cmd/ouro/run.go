@@ -90,6 +90,23 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 					return err
 				}
 				defer st.Close()
+				// The no-op fast path (noop.go): nothing changed since a
+				// run that found every stage cached.
+				if len(force) == 0 && from == "" {
+					if rec := replayNoop(st, path, planKey, time.Now().UTC()); rec != nil {
+						view, err := newProgressView(progress, stderr)
+						if err != nil {
+							return err
+						}
+						replayEvents(view, rec)
+						view.Stop()
+						if f.json {
+							return writeJSON(stdout, runJSON(rec))
+						}
+						writeRunSummary(stdout, rec)
+						return nil
+					}
+				}
 				if p := cachedPlan(st, path, planKey); p != nil {
 					l = &loaded{result: &compiler.Result{Plan: p}}
 				}
@@ -141,10 +158,13 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 			if res == nil {
 				return runErr
 			}
+			if cacheable && runErr == nil && len(force) == 0 && from == "" {
+				summarizeNoop(st, path, planKey, res)
+			}
 			if f.json {
 				_ = writeJSON(stdout, runJSON(res.Record))
 			} else {
-				writeRunSummary(stdout, l.result.Plan, res.Record)
+				writeRunSummary(stdout, res.Record)
 			}
 			if runErr != nil {
 				if l.files == nil { // a cached plan: parse for the snippets
@@ -209,7 +229,7 @@ func runJSON(r *store.RunRecord) map[string]any {
 	}
 }
 
-func writeRunSummary(w io.Writer, p *compiler.Plan, r *store.RunRecord) {
+func writeRunSummary(w io.Writer, r *store.RunRecord) {
 	counts := map[string]int{}
 	for _, s := range r.Stages {
 		counts[s.Status]++
