@@ -32,43 +32,53 @@ import (
 // noopReplays counts the runs the fast path answered (for tests).
 var noopReplays int
 
-// replayNoop returns the record of a repeat of the summarised no-op run of
-// this spec, already stored, or nil when the summary is missing or does not
-// hold (then the run takes the usual path).
-func replayNoop(st *store.Store, path, planKey string, started time.Time) *store.RunRecord {
+// replayNoop stores and returns the record of a repeat of the summarised
+// no-op run of this spec, or nil when the summary is missing or does not
+// hold (then the run takes the usual path). With full false, the record
+// returned has no Stages (the summary's count is returned instead) unless
+// the run has metrics, which the summary lists by stage: what the text
+// summary needs, without reading the summarised run's whole record.
+func replayNoop(st *store.Store, path, planKey string, started time.Time, full bool) (*store.RunRecord, int) {
 	sum, ok, err := st.NoopSummary(planSlot(path))
 	if err != nil || !ok || sum.PlanKey != planKey {
-		return nil
+		return nil, 0
 	}
 	dir := specDir(path)
 	for pattern, want := range sum.Files {
 		if got, err := runtime.FileDigest(dir, pattern); err != nil || got != want {
-			return nil
+			return nil, 0
 		}
 	}
 	for _, d := range sum.Blobs {
 		if has, err := st.HasBlob(d); err != nil || !has {
-			return nil
+			return nil, 0
 		}
 	}
-	base, err := st.GetRun(sum.Run)
-	if err != nil || base.ID != sum.Run || !replayable(base) {
-		return nil
-	}
-	rec := &store.RunRecord{ID: store.NewRunID(started), Started: started, Status: base.Status,
-		SpecDigest: base.SpecDigest, Variables: base.Variables, Stages: base.Stages, Metrics: base.Metrics, Outputs: base.Outputs}
-	// As runtime.Run makes them: empty maps, not nil ("metrics": {} in --json).
-	for _, m := range []*map[string]json.RawMessage{&rec.Variables, &rec.Metrics, &rec.Outputs} {
-		if *m == nil {
-			*m = map[string]json.RawMessage{}
+	rec := &store.RunRecord{ID: store.NewRunID(started), Started: started, Status: "ok",
+		Variables: map[string]json.RawMessage{}, Metrics: map[string]json.RawMessage{}, Outputs: sum.Outputs}
+	if full || sum.Metrics {
+		base, err := st.GetRun(sum.Run)
+		if err != nil || base.ID != sum.Run || !replayable(base) || len(base.Stages) != sum.Stages {
+			return nil, 0
 		}
+		rec.SpecDigest, rec.Stages, rec.Outputs = base.SpecDigest, base.Stages, base.Outputs
+		// As runtime.Run makes them: empty maps, not nil ("metrics": {} in --json).
+		if base.Variables != nil {
+			rec.Variables = base.Variables
+		}
+		if base.Metrics != nil {
+			rec.Metrics = base.Metrics
+		}
+	}
+	if rec.Outputs == nil {
+		rec.Outputs = map[string]json.RawMessage{}
 	}
 	rec.Finished = time.Now().UTC()
-	if err := st.PutRunSameAs(rec, base.ID); err != nil {
-		return nil
+	if err := st.PutRunSameAs(rec, sum.Run); err != nil {
+		return nil, 0
 	}
 	noopReplays++
-	return rec
+	return rec, sum.Stages
 }
 
 // replayable reports whether a run record is one a no-op repeat reproduces:
@@ -104,13 +114,21 @@ func summarizeNoop(st *store.Store, path, planKey string, res *runtime.Result) {
 		}
 	}
 	sort.Slice(blobs, func(i, j int) bool { return blobs[i] < blobs[j] })
-	_ = st.PutNoopSummary(planSlot(path), &store.NoopSummary{PlanKey: planKey, Run: res.Record.ID, Files: res.Files, Blobs: blobs})
+	r := res.Record
+	_ = st.PutNoopSummary(planSlot(path), &store.NoopSummary{PlanKey: planKey, Run: r.ID, Files: res.Files, Blobs: blobs,
+		Stages: len(r.Stages), Outputs: r.Outputs, Metrics: len(r.Metrics) > 0})
 }
 
 // replayEvents tells the progress view what the slow path would have: one
-// "cached" event per stage, in plan order.
-func replayEvents(view progressView, r *store.RunRecord) {
+// "cached" event per stage, in plan order (anonymous when the record has
+// no Stages: only a live view, which counts cached stages, gets those).
+func replayEvents(view progressView, r *store.RunRecord, stages int) {
 	for _, s := range r.Stages {
 		view.Event(runtime.Event{Address: s.Address, Status: "cached"})
+	}
+	if r.Stages == nil {
+		for range stages {
+			view.Event(runtime.Event{Status: "cached"})
+		}
 	}
 }

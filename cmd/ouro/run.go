@@ -92,18 +92,19 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 				defer st.Close()
 				// The no-op fast path (noop.go): nothing changed since a
 				// run that found every stage cached.
-				if len(force) == 0 && from == "" {
-					if rec := replayNoop(st, path, planKey, time.Now().UTC()); rec != nil {
+				if kind := progressKind(progress, stderr); len(force) == 0 && from == "" && kind != "" {
+					plain := kind == "plain" // lists every stage
+					if rec, n := replayNoop(st, path, planKey, time.Now().UTC(), f.json || plain); rec != nil {
 						view, err := newProgressView(progress, stderr)
 						if err != nil {
 							return err
 						}
-						replayEvents(view, rec)
+						replayEvents(view, rec, n)
 						view.Stop()
 						if f.json {
 							return writeJSON(stdout, runJSON(rec))
 						}
-						writeRunSummary(stdout, rec)
+						writeRunSummary(stdout, rec, n)
 						return nil
 					}
 				}
@@ -164,7 +165,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 			if f.json {
 				_ = writeJSON(stdout, runJSON(res.Record))
 			} else {
-				writeRunSummary(stdout, res.Record)
+				writeRunSummary(stdout, res.Record, 0)
 			}
 			if runErr != nil {
 				if l.files == nil { // a cached plan: parse for the snippets
@@ -229,8 +230,10 @@ func runJSON(r *store.RunRecord) map[string]any {
 	}
 }
 
-func writeRunSummary(w io.Writer, r *store.RunRecord) {
-	counts := map[string]int{}
+// writeRunSummary prints the summary of a run; cached adds cached stages
+// not listed in r.Stages (a no-op repeat's, noop.go).
+func writeRunSummary(w io.Writer, r *store.RunRecord, cached int) {
+	counts := map[string]int{"cached": cached}
 	for _, s := range r.Stages {
 		counts[s.Status]++
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -38,6 +39,12 @@ type NoopSummary struct {
 	// Blobs are the blobs the run's outputs reference; a repeat checks that
 	// they still exist.
 	Blobs []Digest `json:"blobs,omitempty"`
+	// Stages, Outputs and Metrics summarise the run's record (its number
+	// of stages, every one cached; its outputs; whether it has metrics), so
+	// a repeat can print its summary without reading the whole record.
+	Stages  int                        `json:"stages"`
+	Outputs map[string]json.RawMessage `json:"outputs,omitempty"`
+	Metrics bool                       `json:"metrics,omitempty"`
 	// Generation is the store generation the summary was written under
 	// (set by PutNoopSummary).
 	Generation string `json:"generation"`

@@ -3,8 +3,11 @@ package store
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
 )
 
 // TestNoopSummaryGeneration: a no-op summary is returned until something
@@ -87,9 +90,8 @@ func TestPutRunSameAs(t *testing.T) {
 	if err := s.PutRunSameAs(&rep, base.ID); err == nil {
 		t.Fatal("PutRunSameAs replaced a run")
 	}
-	t2 := t1.Add(time.Minute)
-	if err := s.PutRunSameAs(&RunRecord{ID: NewRunID(t2), Started: t2}, rep.ID); err == nil {
-		t.Fatal("PutRunSameAs on a run stored as the same as another")
+	if err := s.PutRunSameAs(&RunRecord{ID: NewRunID(t1), Started: t1}, "no-such-run"); err == nil {
+		t.Fatal("PutRunSameAs of a missing run")
 	}
 	got, err := s.GetRun(rep.ID[:len(rep.ID)-2])
 	if err != nil || !reflect.DeepEqual(got, &rep) {
@@ -99,7 +101,20 @@ func TestPutRunSameAs(t *testing.T) {
 	if err != nil || len(runs) != 2 || !reflect.DeepEqual(runs[0], &rep) || !reflect.DeepEqual(runs[1], base) {
 		t.Fatalf("ListRuns = %+v, %v", runs, err)
 	}
-	// Pinning rewrites it whole; GC keeps what it used.
+	// A record the same as one stored as the same as another is refused
+	// when read.
+	t2 := t1.Add(time.Minute)
+	nested := &RunRecord{ID: NewRunID(t2), Started: t2}
+	if err := s.PutRunSameAs(nested, rep.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetRun(nested.ID); err == nil || !strings.Contains(err.Error(), "stored as the same as") {
+		t.Fatalf("GetRun of a nested record: %v", err)
+	}
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(key(prefixRun, nested.ID)) }); err != nil {
+		t.Fatal(err)
+	}
+	// Pinning rewrites it whole.
 	if err := s.PinRun(rep.ID, true); err != nil {
 		t.Fatal(err)
 	}

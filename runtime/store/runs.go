@@ -95,9 +95,10 @@ type storedRun struct {
 }
 
 // PutRunSameAs stores r as a run whose spec digest, variables, stages,
-// metrics and outputs are those of the stored run base (a full record); only
-// r's id, times, status and pin are written. GetRun and ListRuns return the
-// whole record.
+// metrics and outputs are those of the stored run base, which must be a
+// record stored whole (by PutRun; reading a record stored as the same as
+// one stored as the same as another fails); only r's id, times, status and
+// pin are written. GetRun and ListRuns return the whole record.
 func (s *Store) PutRunSameAs(r *RunRecord, base string) error {
 	if r.ID == "" || r.Started.IsZero() {
 		return errors.New("store: PutRunSameAs: empty id or zero start time")
@@ -108,16 +109,8 @@ func (s *Store) PutRunSameAs(r *RunRecord, base string) error {
 		return err
 	}
 	return s.update(func(txn *badger.Txn) error {
-		it, err := txn.Get(key(prefixRun, base))
-		if err != nil {
+		if _, err := txn.Get(key(prefixRun, base)); err != nil {
 			return fmt.Errorf("store: PutRunSameAs: run %s: %w", base, err)
-		}
-		var b storedRun
-		if err := it.Value(func(v []byte) error { return decodeJSON(v, &b) }); err != nil {
-			return err
-		}
-		if b.SameAs != "" {
-			return fmt.Errorf("store: PutRunSameAs: run %s is itself stored as the same as %s", base, b.SameAs)
 		}
 		if _, err := txn.Get(key(prefixRun, r.ID)); err == nil {
 			return fmt.Errorf("store: PutRunSameAs: run %s exists", r.ID)
@@ -148,10 +141,14 @@ func decodeRun(txn *badger.Txn, v []byte, cache map[string]*RunRecord) (*RunReco
 		if err != nil {
 			return nil, fmt.Errorf("run %s is the same as run %s: %w", sr.ID, sr.SameAs, err)
 		}
-		base = new(RunRecord)
-		if err := it.Value(func(v []byte) error { return decodeJSON(v, base) }); err != nil {
+		b := storedRun{RunRecord: new(RunRecord)}
+		if err := it.Value(func(v []byte) error { return decodeJSON(v, &b) }); err != nil {
 			return nil, err
 		}
+		if b.SameAs != "" {
+			return nil, fmt.Errorf("run %s is the same as run %s, which is stored as the same as %s", sr.ID, sr.SameAs, b.SameAs)
+		}
+		base = b.RunRecord
 		if cache != nil {
 			cache[sr.SameAs] = base
 		}
