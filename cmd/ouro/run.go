@@ -37,11 +37,21 @@ func (f *storeFlags) register(cmd *cobra.Command) {
 }
 
 func (f *storeFlags) open(specPath, command string) (*store.Store, error) {
+	return f.openStore(specPath, command, false)
+}
+
+// openStore opens the store, read-only if asked and possible (a store
+// that must be written first is opened for writing).
+func (f *storeFlags) openStore(specPath, command string, readOnly bool) (*store.Store, error) {
 	dir := f.dir
 	if dir == "" {
 		dir = runtime.DefaultStoreDir(specPath)
 	}
-	return store.Open(dir, store.Options{Wait: f.wait, Command: command})
+	st, err := store.Open(dir, store.Options{Wait: f.wait, Command: command, ReadOnly: readOnly})
+	if readOnly && errors.Is(err, store.ErrNeedsWrite) {
+		return f.openStore(specPath, command, false)
+	}
+	return st, err
 }
 
 func specDir(path string) string {
@@ -85,14 +95,17 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 				planKey, cacheable = planCacheKey(path, f)
 			}
 			if cacheable {
+				// The no-op fast path (noop.go): nothing changed since a
+				// run that found every stage cached. It reads the store
+				// without opening it for writing.
+				kind := progressKind(progress, stderr)
+				fast := len(force) == 0 && from == "" && kind != ""
 				var err error
-				if st, err = sf.open(path, "ouro run"); err != nil {
+				if st, err = sf.openStore(path, "ouro run", fast); err != nil {
 					return err
 				}
 				defer st.Close()
-				// The no-op fast path (noop.go): nothing changed since a
-				// run that found every stage cached.
-				if kind := progressKind(progress, stderr); len(force) == 0 && from == "" && kind != "" {
+				if fast {
 					plain := kind == "plain" // lists every stage
 					if rec, n := replayNoop(st, path, planKey, time.Now().UTC(), f.json || plain); rec != nil {
 						view, err := newProgressView(progress, stderr)
@@ -106,6 +119,9 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 						}
 						writeRunSummary(stdout, rec, n)
 						return nil
+					}
+					if err := st.Writable(); err != nil {
+						return err
 					}
 				}
 				if p := cachedPlan(st, path, planKey); p != nil {

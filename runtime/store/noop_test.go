@@ -2,6 +2,9 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -163,5 +166,103 @@ func TestLevel0Bounded(t *testing.T) {
 	}
 	if runs, err := s.ListRuns(0); err != nil || len(runs) != 3*compactL0At {
 		t.Fatalf("%d runs, %v", len(runs), err)
+	}
+}
+
+// TestReadOnlyPendingRuns: a store opened ReadOnly writes nothing to the
+// index; its PutRunSameAs records reach the index at the next writable
+// Open, and a torn last line is dropped.
+func TestReadOnlyPendingRuns(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Open(dir, Options{ReadOnly: true}); !errors.Is(err, ErrNeedsWrite) {
+		t.Fatalf("read-only Open of a new store: %v", err)
+	}
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 24, 15, 0, 0, 0, time.UTC)
+	base := &RunRecord{ID: NewRunID(t0), Started: t0, Status: "ok", Stages: []StageRun{{Name: "a", Round: -1, Status: "cached", Key: "k"}}}
+	if err := s.PutRun(base); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	ro, err := Open(dir, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := 1; i <= 3; i++ {
+		ti := t0.Add(time.Duration(i) * time.Minute)
+		r := &RunRecord{ID: NewRunID(ti), Started: ti, Finished: ti.Add(time.Millisecond), Status: "ok"}
+		if err := ro.PutRunSameAs(r, base.ID); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+	}
+	if err := ro.PutRunSameAs(&RunRecord{ID: "x", Started: t0}, "no-such-run"); err == nil {
+		t.Fatal("read-only PutRunSameAs of a missing base")
+	}
+	if err := ro.PutRun(&RunRecord{ID: "y", Started: t0}); err == nil {
+		t.Fatal("PutRun on a read-only store")
+	}
+	if err := ro.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A crash in the middle of an append leaves a line without its newline.
+	f, err := os.OpenFile(filepath.Join(dir, pendingFile), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"id":"20261124T160000Z-torn","started":"2026-11-24T16:00:00Z","same_as":"` + base.ID)
+	f.Close()
+
+	s = openT(t, dir, Options{})
+	runs, err := s.ListRuns(0)
+	if err != nil || len(runs) != 4 {
+		t.Fatalf("ListRuns: %d runs, %v", len(runs), err)
+	}
+	for i, id := range ids {
+		r := runs[len(ids)-1-i]
+		if r.ID != id || len(r.Stages) != 1 || r.Stages[0].Key != "k" || r.Status != "ok" {
+			t.Fatalf("run %d = %+v", i, r)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, pendingFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("pending file left after import: %v", err)
+	}
+}
+
+// TestKill9KeepsPendingRuns: a run recorded by a read-only store survives
+// kill -9 of its process as soon as PutRunSameAs returned.
+func TestKill9KeepsPendingRuns(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	base := &RunRecord{ID: NewRunID(now), Started: now, Status: "ok", Stages: []StageRun{{Name: "a", Round: -1, Status: "cached", Key: "k"}}}
+	if err := s.PutRun(base); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	cmd, out := startHelper(t, "pending", dir, "OURO_STORE_BASE="+base.ID)
+	var put []string
+	for len(put) < 20 {
+		line, err := out.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "put ") {
+			t.Fatalf("child said %q, %v", line, err)
+		}
+		put = append(put, strings.TrimSpace(strings.TrimPrefix(line, "put ")))
+	}
+	kill9(t, cmd)
+	s = openT(t, dir, Options{})
+	for _, id := range put {
+		r, err := s.GetRun(id)
+		if err != nil || len(r.Stages) != 1 {
+			t.Fatalf("run %s recorded before the kill: %+v, %v", id, r, err)
+		}
 	}
 }

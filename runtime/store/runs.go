@@ -104,7 +104,21 @@ func (s *Store) PutRunSameAs(r *RunRecord, base string) error {
 		return errors.New("store: PutRunSameAs: empty id or zero start time")
 	}
 	head := RunRecord{ID: r.ID, Started: r.Started, Finished: r.Finished, Status: r.Status, Pinned: r.Pinned}
-	val, err := encodeJSON(storedRun{RunRecord: &head, SameAs: base})
+	sr := storedRun{RunRecord: &head, SameAs: base}
+	if s.readOnly {
+		err := s.db.View(func(txn *badger.Txn) error {
+			ok, err := hasRun(txn, base)
+			if err == nil && !ok {
+				err = badger.ErrKeyNotFound
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store: PutRunSameAs: run %s: %w", base, err)
+		}
+		return s.appendPending(sr)
+	}
+	val, err := encodeJSON(sr)
 	if err != nil {
 		return err
 	}

@@ -78,16 +78,25 @@ type Options struct {
 	Command string
 	// MemoFlushInterval is how often queued memo writes are flushed (default 100ms).
 	MemoFlushInterval time.Duration
+	// ReadOnly opens the index for reading only (Writable switches): no
+	// write-ahead log, value-log file or memtable flush, which are most of
+	// the cost of opening and closing a store (issue 3). The only write it
+	// takes is PutRunSameAs, into the pending-runs file (pending.go); reads
+	// do not see those runs. Open fails with ErrNeedsWrite when the store
+	// must be written first (a new or older-format store).
+	ReadOnly bool
 }
 
 // Store is an open store, owned by this process until Close.
 type Store struct {
-	dir   string
-	db    *badger.DB
-	blobs *DiskBlobs
-	lock  *fileLock
-	log   *slog.Logger
-	memo  *Memo
+	dir      string
+	opts     Options
+	readOnly bool
+	db       *badger.DB
+	blobs    *DiskBlobs
+	lock     *fileLock
+	log      *slog.Logger
+	memo     *Memo
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -116,7 +125,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, lock: lk, log: log}
+	s := &Store{dir: dir, lock: lk, log: log, opts: opts}
 	ok := false
 	defer func() {
 		if !ok {
@@ -131,13 +140,53 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.blobs.cleanTmp(); err != nil {
-		return nil, fmt.Errorf("store: clean tmp: %w", err)
+	if !opts.ReadOnly {
+		if err := s.blobs.cleanTmp(); err != nil {
+			return nil, fmt.Errorf("store: clean tmp: %w", err)
+		}
 	}
+	if err := s.openIndex(opts.ReadOnly); err != nil {
+		return nil, err
+	}
+	ok = true
+	return s, nil
+}
 
-	bo := badger.DefaultOptions(filepath.Join(dir, "index")).
+// ErrNeedsWrite is returned (wrapped) by a ReadOnly Open of a store that
+// must be opened for writing first.
+var ErrNeedsWrite = errors.New("store must be opened for writing")
+
+// Writable makes a store opened ReadOnly writable (reopening its index),
+// keeping ownership; it does nothing on a writable store.
+func (s *Store) Writable() error {
+	if !s.readOnly {
+		return nil
+	}
+	err := s.db.Close()
+	s.db, s.readOnly = nil, false
+	if err != nil {
+		return fmt.Errorf("store: close index: %w", err)
+	}
+	if err := s.blobs.cleanTmp(); err != nil {
+		return fmt.Errorf("store: clean tmp: %w", err)
+	}
+	return s.openIndex(false)
+}
+
+// openBadger is badger.Open, returning no DB with an error (Badger may
+// return a half-opened one).
+func openBadger(bo badger.Options) (*badger.DB, error) {
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+func (s *Store) badgerOptions() badger.Options {
+	bo := badger.DefaultOptions(filepath.Join(s.dir, "index")).
 		WithSyncWrites(true).
-		WithLogger(badgerLogger{log}).
+		WithLogger(badgerLogger{s.log}).
 		WithLoggingLevel(badger.WARNING).
 		// Small memtables and value-log files: Badger allocates, maps and
 		// zeroes the memtable (arena and WAL) and a fresh value-log file on
@@ -154,49 +203,80 @@ func Open(dir string, opts Options) (*Store, error) {
 		// Values over 256 bytes (most memo responses) live in the value log:
 		// the LSM tree stays small, so memo lookups are faster (measured).
 		WithValueThreshold(256)
-	if opts.InMemory {
+	if s.opts.InMemory {
 		// In-memory mode has no value log: keep every value in the tree.
 		// (Badger needs the threshold below 15% of the memtable.)
 		bo = bo.WithDir("").WithValueDir("").WithInMemory(true).WithMemTableSize(16 << 20).WithValueThreshold(1 << 20)
 	}
-	s.db, err = badger.Open(bo)
-	if err != nil {
-		return nil, fmt.Errorf("store: open index: %w", err)
+	return bo
+}
+
+// openIndex opens the Badger index, read-only or for writing (then
+// importing pending runs and starting the memo and GC loops).
+func (s *Store) openIndex(readOnly bool) error {
+	bo := s.badgerOptions()
+	var err error
+	if readOnly {
+		if s.opts.InMemory {
+			return fmt.Errorf("store: read-only in memory: %w", ErrNeedsWrite)
+		}
+		if s.db, err = openBadger(bo.WithReadOnly(true)); err != nil {
+			// A new index, or one Badger must repair: a writable Open
+			// does that (or reports the problem).
+			return fmt.Errorf("store: open index read-only: %v: %w", err, ErrNeedsWrite)
+		}
+		var m metaFormat
+		found, err := s.getJSON(metaFormatKey, &m)
+		if err != nil {
+			return fmt.Errorf("store %s: read format version: %w", s.dir, err)
+		}
+		if !found || m.Format != FormatVersion {
+			return fmt.Errorf("store %s has format %d, this ouro writes %d: %w", s.dir, m.Format, FormatVersion, ErrNeedsWrite)
+		}
+		s.readOnly = true
+		return nil
 	}
-	if !opts.InMemory && level0Tables(s.db) >= compactL0At {
+	s.db, err = openBadger(bo)
+	if err != nil {
+		return fmt.Errorf("store: open index: %w", err)
+	}
+	if !s.opts.InMemory && level0Tables(s.db) >= compactL0At {
 		// Every process that writes leaves one more level-0 table (its
 		// memtable, flushed at Close), and Badger's compactors start
 		// after a random delay of up to a second, which a short command
-		// (a no-op `ouro run`) never reaches: without this, level 0
-		// grows by one table per command and every Open and lookup gets
-		// slower. Reopen so that this Close compacts level 0.
-		if err := s.db.Close(); err != nil {
-			s.db = nil
-			return nil, fmt.Errorf("store: close index: %w", err)
+		// never reaches: without this, level 0 grows by one table per
+		// command and every Open and lookup gets slower. Reopen so that
+		// this Close compacts level 0.
+		err := s.db.Close()
+		s.db = nil
+		if err != nil {
+			return fmt.Errorf("store: close index: %w", err)
 		}
-		if s.db, err = badger.Open(bo.WithCompactL0OnClose(true)); err != nil {
-			return nil, fmt.Errorf("store: open index: %w", err)
+		if s.db, err = openBadger(bo.WithCompactL0OnClose(true)); err != nil {
+			return fmt.Errorf("store: open index: %w", err)
 		}
 	}
 	if err := s.checkFormat(); err != nil {
-		return nil, err
+		return err
+	}
+	if err := s.importPending(); err != nil {
+		return err
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	interval := opts.MemoFlushInterval
+	interval := s.opts.MemoFlushInterval
 	if interval <= 0 {
 		interval = 100 * time.Millisecond
 	}
 	s.memo = newMemo(s, interval)
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.memo.loop(ctx) }()
-	if !opts.InMemory {
+	if !s.opts.InMemory {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.gcLoop(ctx) }()
 	}
-	ok = true
-	return s, nil
+	return nil
 }
 
 type metaFormat struct {
@@ -235,11 +315,16 @@ func (s *Store) Blobs() BlobStore { return s.blobs }
 // Close flushes the memo, closes the index and releases the lock.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.cancel()
-		s.wg.Wait()
-		err := s.memo.Flush()
-		if cerr := s.db.Close(); err == nil {
-			err = cerr
+		var err error
+		if s.cancel != nil {
+			s.cancel()
+			s.wg.Wait()
+			err = s.memo.Flush()
+		}
+		if s.db != nil {
+			if cerr := s.db.Close(); err == nil {
+				err = cerr
+			}
 		}
 		if lerr := s.lock.release(); err == nil {
 			err = lerr
