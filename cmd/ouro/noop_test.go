@@ -182,6 +182,16 @@ func TestNoopFastPathMisses(t *testing.T) {
 		{"back to the default", nil, nil, 0, nil},
 		{"changed source file", func() { writeRows(t, dir, 4) }, nil, 30, nil},
 		{"--force", nil, []string{"--force", "s5"}, 1, nil},
+		{"--from", nil, []string{"--from", "s25"}, 5, nil},
+		{"an edited spec file (a comment: nothing runs)", func() {
+			b, err := os.ReadFile(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(spec, append(b, "# edited\n"...), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, nil, 0, nil},
 		{"cache gc --keep 0", gc, nil, 30, nil},
 		{"pin", func() { cliOK(t, "pin", lastRun(t, dir), "--spec", spec) }, nil, 0, nil},
 		{"unpin", func() { cliOK(t, "unpin", lastRun(t, dir), "--spec", spec) }, nil, 0, nil},
@@ -227,8 +237,8 @@ func TestNoopFastPathMisses(t *testing.T) {
 		if s.after != nil {
 			s.after()
 		}
-		if len(s.args) > 0 && s.args[0] == "--force" {
-			s.args = nil // --force never leaves a summary
+		if len(s.args) > 0 && (s.args[0] == "--force" || s.args[0] == "--from") {
+			s.args = nil // --force and --from never leave a summary
 		}
 		// Once a run found everything cached again, the fast path is back.
 		for i := 0; ; i++ {
