@@ -33,33 +33,34 @@ import (
 var noopReplays int
 
 // replayNoop stores and returns the record of a repeat of the summarised
-// no-op run of this spec, or nil when the summary is missing or does not
-// hold (then the run takes the usual path). With full false, the record
-// returned has no Stages (the summary's count is returned instead) unless
-// the run has metrics, which the summary lists by stage: what the text
-// summary needs, without reading the summarised run's whole record.
-func replayNoop(st *store.Store, path, planKey string, started time.Time, full bool) (*store.RunRecord, int) {
+// no-op run of this spec, with its summary, or nil when the summary is
+// missing or does not hold (then the run takes the usual path). With full
+// false, the record returned has no Stages (the summary counts them)
+// unless the run has metrics, which the summary lists by stage: what the
+// text summary and a live view need, without reading the summarised run's
+// whole record.
+func replayNoop(st *store.Store, path, planKey string, started time.Time, full bool) (*store.RunRecord, *store.NoopSummary) {
 	sum, ok, err := st.NoopSummary(planSlot(path))
 	if err != nil || !ok || sum.PlanKey != planKey {
-		return nil, 0
+		return nil, nil
 	}
 	dir := specDir(path)
 	for pattern, want := range sum.Files {
 		if got, err := runtime.FileDigest(dir, pattern); err != nil || got != want {
-			return nil, 0
+			return nil, nil
 		}
 	}
 	for _, d := range sum.Blobs {
 		if has, err := st.HasBlob(d); err != nil || !has {
-			return nil, 0
+			return nil, nil
 		}
 	}
 	rec := &store.RunRecord{ID: store.NewRunID(started), Started: started, Status: "ok",
 		Variables: map[string]json.RawMessage{}, Metrics: map[string]json.RawMessage{}, Outputs: sum.Outputs}
 	if full || sum.Metrics {
 		base, err := st.GetRun(sum.Run)
-		if err != nil || base.ID != sum.Run || !replayable(base) || len(base.Stages) != sum.Stages {
-			return nil, 0
+		if err != nil || base.ID != sum.Run || !replayable(base) || !sameCounts(base, sum.Counts) {
+			return nil, nil
 		}
 		rec.SpecDigest, rec.Stages, rec.Outputs = base.SpecDigest, base.Stages, base.Outputs
 		// As runtime.Run makes them: empty maps, not nil ("metrics": {} in --json).
@@ -75,20 +76,44 @@ func replayNoop(st *store.Store, path, planKey string, started time.Time, full b
 	}
 	rec.Finished = time.Now().UTC()
 	if err := st.PutRunSameAs(rec, sum.Run); err != nil {
-		return nil, 0
+		return nil, nil
 	}
 	noopReplays++
-	return rec, sum.Stages
+	return rec, sum
 }
 
 // replayable reports whether a run record is one a no-op repeat reproduces:
-// it finished ok and found every stage cached.
+// it finished ok, and every stage was cached or skipped (a loop stopped by
+// its `until`, a model nothing reads: decided by cached values and the
+// plan; a stage skipped because another failed makes the run fail).
 func replayable(r *store.RunRecord) bool {
 	if r.Status != "ok" || len(r.Stages) == 0 {
 		return false
 	}
 	for _, s := range r.Stages {
-		if s.Status != "cached" {
+		if s.Status != "cached" && s.Status != "skipped" {
+			return false
+		}
+	}
+	return true
+}
+
+// statusCounts counts a record's stages by status.
+func statusCounts(r *store.RunRecord) map[string]int {
+	c := map[string]int{}
+	for _, s := range r.Stages {
+		c[s.Status]++
+	}
+	return c
+}
+
+func sameCounts(r *store.RunRecord, want map[string]int) bool {
+	got := statusCounts(r)
+	if len(got) != len(want) {
+		return false
+	}
+	for k, n := range want {
+		if got[k] != n {
 			return false
 		}
 	}
@@ -96,10 +121,10 @@ func replayable(r *store.RunRecord) bool {
 }
 
 // summarizeNoop stores the no-op summary of a run that found everything
-// cached. Other runs leave the slot's summary alone: whatever makes it
-// wrong also changes its plan key, a file digest or the store's
-// generation. Failing to store it is not an error.
-func summarizeNoop(st *store.Store, path, planKey string, res *runtime.Result) {
+// cached, given the skipped stages it reported. Other runs leave the slot's
+// summary alone: whatever makes it wrong also changes its plan key, a file
+// digest or the store's generation. Failing to store it is not an error.
+func summarizeNoop(st *store.Store, path, planKey string, res *runtime.Result, skips []store.Skip) {
 	if !replayable(res.Record) {
 		return
 	}
@@ -116,19 +141,33 @@ func summarizeNoop(st *store.Store, path, planKey string, res *runtime.Result) {
 	sort.Slice(blobs, func(i, j int) bool { return blobs[i] < blobs[j] })
 	r := res.Record
 	_ = st.PutNoopSummary(planSlot(path), &store.NoopSummary{PlanKey: planKey, Run: r.ID, Files: res.Files, Blobs: blobs,
-		Stages: len(r.Stages), Outputs: r.Outputs, Metrics: len(r.Metrics) > 0})
+		Counts: statusCounts(r), Skips: skips, Outputs: r.Outputs, Metrics: len(r.Metrics) > 0})
 }
 
-// replayEvents tells the progress view what the slow path would have: one
-// "cached" event per stage, in plan order (anonymous when the record has
-// no Stages: only a live view, which counts cached stages, gets those).
-func replayEvents(view progressView, r *store.RunRecord, stages int) {
-	for _, s := range r.Stages {
-		view.Event(runtime.Event{Address: s.Address, Status: "cached"})
-	}
+// replayEvents tells the progress view what the full path would have: a
+// "cached" event per cached stage and a "skipped" event, with its reason,
+// per skipped stage the run reported, in plan order when the record lists
+// its stages; else (only a live view or none gets those) the cached ones
+// anonymous, then the skipped ones.
+func replayEvents(view progressView, r *store.RunRecord, sum *store.NoopSummary) {
 	if r.Stages == nil {
-		for range stages {
+		for range sum.Counts["cached"] {
 			view.Event(runtime.Event{Status: "cached"})
+		}
+		for _, sk := range sum.Skips {
+			view.Event(runtime.Event{Address: sk.Address, Status: "skipped", Reason: sk.Reason})
+		}
+		return
+	}
+	reasons := map[string]string{}
+	for _, sk := range sum.Skips {
+		reasons[sk.Address] = sk.Reason
+	}
+	for _, s := range r.Stages {
+		if s.Status == "cached" {
+			view.Event(runtime.Event{Address: s.Address, Status: "cached"})
+		} else if reason, ok := reasons[s.Address]; ok {
+			view.Event(runtime.Event{Address: s.Address, Status: "skipped", Reason: reason})
 		}
 	}
 }

@@ -274,3 +274,59 @@ func lastRun(t *testing.T, dir string) string {
 	}
 	return runs[0].ID
 }
+
+// TestNoopFastPathLoopStopped: a loop stopped by its `until` skips its later
+// rounds; the fast path repeats that too, with the same --json, summary and
+// progress lines (reasons included).
+func TestNoopFastPathLoopStopped(t *testing.T) {
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "l.loop.hcl")
+	src := `dataset "d" {
+  rows   = [{ id = 1, score = 1 }, { id = 2, score = 2 }]
+  schema = object({ id = number, score = number })
+}
+
+loop "l" {
+  rounds = 4
+  state  = { n = 0 }
+
+  stage "map" "m" {
+    input  = dataset.d
+    fields = { score = item.score + state.n }
+  }
+
+  next  = { n = state.n + 1 }
+  until = state.n >= 1
+}
+
+output "final" {
+  value = loop.l.state
+}
+`
+	if err := os.WriteFile(spec, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runNoop(t, spec)
+	slow := runNoop(t, spec)
+	if slow.statuses["cached"] != 3 || slow.statuses["skipped"] != 2 || slow.replayed {
+		t.Fatalf("second run: %v replayed=%v", slow.statuses, slow.replayed)
+	}
+	fast := runNoop(t, spec)
+	if !fast.replayed {
+		t.Fatal("no fast path")
+	}
+	if !reflect.DeepEqual(slow.json, fast.json) {
+		t.Fatalf("--json differs:\n%v\n%v", slow.json, fast.json)
+	}
+	if sortedLines(slow.stderr) != sortedLines(fast.stderr) || !strings.Contains(fast.stderr, "loop.l[3].stage.m") {
+		t.Fatalf("progress differs:\nslow:\n%s\nfast:\n%s", slow.stderr, fast.stderr)
+	}
+	var text bytes.Buffer
+	before := noopReplays
+	if code := run([]string{"run", "--progress=none", spec}, &text, &text); code != 0 || noopReplays != before+1 {
+		t.Fatalf("exit %d:\n%s", code, text.String())
+	}
+	if !strings.Contains(text.String(), "0 ran, 3 cached, 2 skipped, 0 failed") || !strings.Contains(text.String(), `final = {"n":2}`) {
+		t.Fatalf("text summary:\n%s", text.String())
+	}
+}

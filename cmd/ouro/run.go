@@ -107,17 +107,21 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 				defer st.Close()
 				if fast {
 					plain := kind == "plain" // lists every stage
-					if rec, n := replayNoop(st, path, planKey, time.Now().UTC(), f.json || plain); rec != nil {
+					if rec, sum := replayNoop(st, path, planKey, time.Now().UTC(), f.json || plain); rec != nil {
 						view, err := newProgressView(progress, stderr)
 						if err != nil {
 							return err
 						}
-						replayEvents(view, rec, n)
+						replayEvents(view, rec, sum)
 						view.Stop()
 						if f.json {
 							return writeJSON(stdout, runJSON(rec))
 						}
-						writeRunSummary(stdout, rec, n)
+						var counts map[string]int
+						if rec.Stages == nil {
+							counts = sum.Counts
+						}
+						writeRunSummary(stdout, rec, counts)
 						return nil
 					}
 					if err := st.Writable(); err != nil {
@@ -156,6 +160,8 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			defer view.Stop()
+			var skipsMu sync.Mutex
+			var skips []store.Skip // reported skipped stages, for the no-op summary
 			res, runErr := runtime.Run(ctx, l.result.Plan, runtime.Options{
 				Store:       st,
 				Library:     stdlib.NewLibrary(),
@@ -168,6 +174,11 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 					if ev.Status == "running" {
 						restoreGC()
 					}
+					if ev.Status == "skipped" {
+						skipsMu.Lock()
+						skips = append(skips, store.Skip{Address: ev.Address, Reason: ev.Reason})
+						skipsMu.Unlock()
+					}
 					view.Event(ev)
 				},
 			})
@@ -176,12 +187,12 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 				return runErr
 			}
 			if cacheable && runErr == nil && len(force) == 0 && from == "" {
-				summarizeNoop(st, path, planKey, res)
+				summarizeNoop(st, path, planKey, res, skips)
 			}
 			if f.json {
 				_ = writeJSON(stdout, runJSON(res.Record))
 			} else {
-				writeRunSummary(stdout, res.Record, 0)
+				writeRunSummary(stdout, res.Record, nil)
 			}
 			if runErr != nil {
 				if l.files == nil { // a cached plan: parse for the snippets
@@ -246,10 +257,13 @@ func runJSON(r *store.RunRecord) map[string]any {
 	}
 }
 
-// writeRunSummary prints the summary of a run; cached adds cached stages
-// not listed in r.Stages (a no-op repeat's, noop.go).
-func writeRunSummary(w io.Writer, r *store.RunRecord, cached int) {
-	counts := map[string]int{"cached": cached}
+// writeRunSummary prints the summary of a run; extra counts stages by
+// status that r.Stages does not list (a no-op repeat's, noop.go).
+func writeRunSummary(w io.Writer, r *store.RunRecord, extra map[string]int) {
+	counts := map[string]int{}
+	for k, n := range extra {
+		counts[k] = n
+	}
 	for _, s := range r.Stages {
 		counts[s.Status]++
 	}

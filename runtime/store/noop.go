@@ -39,15 +39,23 @@ type NoopSummary struct {
 	// Blobs are the blobs the run's outputs reference; a repeat checks that
 	// they still exist.
 	Blobs []Digest `json:"blobs,omitempty"`
-	// Stages, Outputs and Metrics summarise the run's record (its number
-	// of stages, every one cached; its outputs; whether it has metrics), so
-	// a repeat can print its summary without reading the whole record.
-	Stages  int                        `json:"stages"`
+	// Counts, Skips, Outputs and Metrics summarise the run's record (its
+	// stages by status, cached or skipped; the skipped stages the run
+	// reported, with why, in order; its outputs; whether it has metrics),
+	// so a repeat can report and print it without reading the whole record.
+	Counts  map[string]int             `json:"counts"`
+	Skips   []Skip                     `json:"skips,omitempty"`
 	Outputs map[string]json.RawMessage `json:"outputs,omitempty"`
 	Metrics bool                       `json:"metrics,omitempty"`
 	// Generation is the store generation the summary was written under
 	// (set by PutNoopSummary).
 	Generation string `json:"generation"`
+}
+
+// Skip is a stage a run reported as skipped, and why ("loop stopped").
+type Skip struct {
+	Address string `json:"address"`
+	Reason  string `json:"reason"`
 }
 
 // Generation returns the store's current generation stamp ("" for a store
