@@ -330,3 +330,28 @@ output "final" {
 		t.Fatalf("text summary:\n%s", text.String())
 	}
 }
+
+// TestNoopFastPathNotWithWarnings: a spec with a warning never takes the
+// fast path, which would not print it.
+func TestNoopFastPathNotWithWarnings(t *testing.T) {
+	dir := t.TempDir()
+	writeRows(t, dir, 3)
+	spec := filepath.Join(dir, "w.loop.hcl")
+	src := "dataset \"d\" {\n  source = \"rows.jsonl\"\n}\n\noutput \"n\" {\n  value = 1\n}\n"
+	if err := os.WriteFile(spec, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		var out, errb bytes.Buffer
+		before := noopReplays
+		if code := run([]string{"run", "--progress=none", spec}, &out, &errb); code != 0 {
+			t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+		}
+		if noopReplays != before {
+			t.Fatalf("run %d took the fast path", i+1)
+		}
+		if all := out.String() + errb.String(); !strings.Contains(all, "Dataset without a schema") {
+			t.Fatalf("run %d: no warning:\n%s", i+1, all)
+		}
+	}
+}

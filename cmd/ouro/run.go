@@ -186,7 +186,9 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 			if res == nil {
 				return runErr
 			}
-			if cacheable && runErr == nil && len(force) == 0 && from == "" {
+			// Like the plan cache, no summary for a spec with diagnostics
+			// (even warnings): the fast path would not print them.
+			if cacheable && runErr == nil && len(force) == 0 && from == "" && len(l.diags) == 0 {
 				summarizeNoop(st, path, planKey, res, skips)
 			}
 			if f.json {
