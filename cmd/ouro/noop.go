@@ -9,13 +9,14 @@ import (
 	"github.com/ouroloop/ouro/runtime/store"
 )
 
-// The no-op fast path (issue 3). A run that finds every stage cached leaves
-// a store.NoopSummary in the plan-cache slot of its spec: its plan-cache key
+// The no-op fast path (issue 3). A run of a spec without diagnostics that
+// finds every stage cached (or skipped by a stopped loop) leaves a
+// store.NoopSummary in the plan-cache slot of its spec: its plan-cache key
 // (plancache.go: binary, spec files, variables), the id of its run record,
 // the digests of the `source`/`checkpoint` files its stage keys read, and
 // the blobs its outputs reference. The next `ouro run` of the same spec,
-// without --force or --from, reuses that record instead of decoding the
-// plan and looking up every stage when
+// without --force or --from, opens the store read-only and reuses that
+// record instead of decoding the plan and looking up every stage when
 //
 //   - the plan-cache key is the same (same binary, spec files, variables),
 //   - the store's generation is the one the summary was written under (no
@@ -27,7 +28,8 @@ import (
 // Those decide every stage key and every cache lookup of the run, so the
 // run would find every stage cached with the same results: it gets the same
 // record (statuses, keys, metrics, outputs) under a new id and times,
-// stored compactly as "the same as" the summarised run.
+// stored compactly as "the same as" the summarised run (in the store's
+// pending-runs file, since the store is read-only).
 
 // noopReplays counts the runs the fast path answered (for tests).
 var noopReplays int
@@ -35,10 +37,10 @@ var noopReplays int
 // replayNoop stores and returns the record of a repeat of the summarised
 // no-op run of this spec, with its summary, or nil when the summary is
 // missing or does not hold (then the run takes the usual path). With full
-// false, the record returned has no Stages (the summary counts them)
-// unless the run has metrics, which the summary lists by stage: what the
-// text summary and a live view need, without reading the summarised run's
-// whole record.
+// false, the record returned has no Stages (the summary counts them), unless
+// the run has metrics (their table is ordered by the stages): the text
+// summary and a live view need no more, and reading the summarised run's
+// whole record (1,000 stages) is most of what a repeat would cost.
 func replayNoop(st *store.Store, path, planKey string, started time.Time, full bool) (*store.RunRecord, *store.NoopSummary) {
 	sum, ok, err := st.NoopSummary(planSlot(path))
 	if err != nil || !ok || sum.PlanKey != planKey {
