@@ -279,7 +279,14 @@ func (r *run) prepare(n *compiler.Node, sig *compiler.Signature, opName string, 
 // their contents, not their paths.
 func (r *run) keyValue(name string, v cty.Value) (any, error) {
 	if (name == "source" || name == "checkpoint") && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
-		return r.fileDigests(v.AsString())
+		pattern := v.AsString()
+		d, err := fileDigests(r.opts.SpecDir, pattern)
+		if err == nil {
+			r.filesMu.Lock()
+			r.files[pattern] = digestJSON(d)
+			r.filesMu.Unlock()
+		}
+		return d, err
 	}
 	return keyJSONable(v)
 }
@@ -313,11 +320,22 @@ func keyJSONable(v cty.Value) (any, error) {
 	return json.RawMessage(b), nil
 }
 
+// FileDigest is the digest under which the files a `source` or
+// `checkpoint` path or glob names (relative to specDir) go into stage keys;
+// Result.Files holds the ones a run read.
+func FileDigest(specDir, pattern string) (string, error) {
+	d, err := fileDigests(specDir, pattern)
+	if err != nil {
+		return "", err
+	}
+	return digestJSON(d), nil
+}
+
 // fileDigests hashes the files a path or glob names (relative to the spec).
-func (r *run) fileDigests(pattern string) (any, error) {
+func fileDigests(specDir, pattern string) (any, error) {
 	path := pattern
 	if !filepath.IsAbs(path) {
-		path = filepath.Join(r.opts.SpecDir, path)
+		path = filepath.Join(specDir, path)
 	}
 	matches, err := filepath.Glob(path)
 	if err != nil {

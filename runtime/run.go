@@ -130,6 +130,9 @@ type run struct {
 
 	startOnce sync.Once // writes the "running" record before the first stage runs
 	startErr  error
+
+	filesMu sync.Mutex
+	files   map[string]string // source/checkpoint pattern -> FileDigest
 }
 
 func (r *run) state(addr string) *nodeState {
@@ -144,6 +147,10 @@ type Result struct {
 	// Explain holds, for DryRun, each stage's decision and reason.
 	Explain []Event
 	Outputs map[string]cty.Value
+	// Files maps every `source` or `checkpoint` path or glob whose files
+	// went into a stage key to their FileDigest: with the plan and the
+	// store, they decide every key of the run.
+	Files map[string]string
 }
 
 // Run executes a plan. It returns the run record (also stored) even when
@@ -159,7 +166,8 @@ func Run(ctx context.Context, plan *compiler.Plan, opts Options) (*Result, error
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	r := &run{plan: plan, opts: opts, log: opts.Log, states: map[string]*nodeState{}, lms: map[string]LM{}, forced: map[string]bool{}}
+	r := &run{plan: plan, opts: opts, log: opts.Log, states: map[string]*nodeState{}, lms: map[string]LM{}, forced: map[string]bool{},
+		files: map[string]string{}}
 	scratch, err := os.MkdirTemp("", "ouro-scratch-")
 	if err != nil {
 		return nil, err
@@ -258,6 +266,7 @@ func Run(ctx context.Context, plan *compiler.Plan, opts Options) (*Result, error
 		}
 	}
 	res.Record = r.record
+	res.Files = r.files
 	return res, runErr
 }
 
@@ -756,6 +765,10 @@ func (r *run) openModel(ctx context.Context, m cty.Value) (LM, error) {
 	r.lms[key] = wrapped
 	return wrapped, nil
 }
+
+// ReferencedBlobs lists the digests of the datasets and models inside a
+// value.
+func ReferencedBlobs(v cty.Value) []string { return referencedBlobs(v) }
 
 // SpecDigestShort abbreviates a digest for display.
 func SpecDigestShort(d string) string {

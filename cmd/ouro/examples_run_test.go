@@ -137,6 +137,42 @@ func TestExamplesRunEndToEnd(t *testing.T) {
 					t.Errorf("output %s differs on the cached re-run: %s vs %s", k, second.Outputs[k], v)
 				}
 			}
+			// The second run found every stage cached: a run now takes the
+			// no-op fast path and prints the same record (stages, keys,
+			// per-round metrics, outputs), but for its id and times, as a
+			// run that checks every stage (a --force naming no stage turns
+			// the fast path off).
+			rawJSON := func(extra ...string) map[string]any {
+				var m map[string]any
+				out := ouroCmd(t, bin, append(append([]string{}, args...), extra...)...)
+				if err := json.Unmarshal(out, &m); err != nil {
+					t.Fatalf("bad --json output: %v\n%s", err, out)
+				}
+				for _, k := range []string{"run_id", "started", "finished"} {
+					delete(m, k)
+				}
+				return m
+			}
+			full := rawJSON("--force", "no-such-stage")
+			if _, err := os.Stat(filepath.Join(store, "runs.pending")); err == nil {
+				t.Fatal("the full path left pending runs")
+			}
+			fast := rawJSON()
+			if _, err := os.Stat(filepath.Join(store, "runs.pending")); err != nil {
+				t.Errorf("no fast path: %v", err)
+			}
+			if a, b := mustJSON(t, full), mustJSON(t, fast); a != b {
+				t.Errorf("full and fast no-op runs differ:\n%s\n%s", a, b)
+			}
 		})
 	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

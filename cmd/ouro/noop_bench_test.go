@@ -9,8 +9,8 @@ import (
 	"github.com/ouroloop/ouro/bench/noop"
 )
 
-// BenchmarkNoopRerun is the in-process part of bench/noop/run.sh: parse,
-// compile, open the store and run a 1,000-stage spec that is fully cached.
+// BenchmarkNoopRerun is the in-process part of bench/noop/run.sh: a
+// 1,000-stage spec that is fully cached, validated, and run.
 //
 //	go test ./cmd/ouro -run '^$' -bench NoopRerun -cpuprofile cpu.out
 func BenchmarkNoopRerun(b *testing.B) {
@@ -29,9 +29,20 @@ func BenchmarkNoopRerun(b *testing.B) {
 			}
 		}
 	})
+	// The second run found everything cached and left a no-op summary:
+	// "run" is the fast path (noop.go); "run-full" checks every stage
+	// (a --force naming no stage turns the fast path off and forces
+	// nothing).
 	b.Run("run", func(b *testing.B) {
 		for b.Loop() {
 			if code := run([]string{"run", "--progress", "none", spec}, io.Discard, io.Discard); code != 0 {
+				b.Fatalf("exit %d", code)
+			}
+		}
+	})
+	b.Run("run-full", func(b *testing.B) {
+		for b.Loop() {
+			if code := run([]string{"run", "--progress", "none", "--force", "no-such-stage", spec}, io.Discard, io.Discard); code != 0 {
 				b.Fatalf("exit %d", code)
 			}
 		}

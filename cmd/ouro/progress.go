@@ -22,20 +22,30 @@ type progressView interface {
 
 // newProgressView picks the view for --progress=auto|plain|none.
 func newProgressView(mode string, w io.Writer) (progressView, error) {
-	switch mode {
+	switch progressKind(mode, w) {
 	case "none":
 		return noProgress{}, nil
 	case "plain":
-		return &plainView{w: w}, nil
-	case "auto", "":
-		if isTerminal(w) && os.Getenv("TERM") != "dumb" {
-			return newTTYView(w, time.Now, 100*time.Millisecond), nil
-		}
 		return &plainView{w: w}, nil
 	case "tty":
 		return newTTYView(w, time.Now, 100*time.Millisecond), nil
 	}
 	return nil, usageError{fmt.Errorf("--progress must be auto, plain or none, not %q", mode)}
+}
+
+// progressKind resolves --progress to the view newProgressView makes:
+// none, plain or tty ("" for a bad mode).
+func progressKind(mode string, w io.Writer) string {
+	switch mode {
+	case "none", "plain", "tty":
+		return mode
+	case "auto", "":
+		if isTerminal(w) && os.Getenv("TERM") != "dumb" {
+			return "tty"
+		}
+		return "plain"
+	}
+	return ""
 }
 
 type noProgress struct{}

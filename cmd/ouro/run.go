@@ -37,11 +37,21 @@ func (f *storeFlags) register(cmd *cobra.Command) {
 }
 
 func (f *storeFlags) open(specPath, command string) (*store.Store, error) {
+	return f.openStore(specPath, command, false)
+}
+
+// openStore opens the store, read-only if asked and possible (a store
+// that must be written first is opened for writing).
+func (f *storeFlags) openStore(specPath, command string, readOnly bool) (*store.Store, error) {
 	dir := f.dir
 	if dir == "" {
 		dir = runtime.DefaultStoreDir(specPath)
 	}
-	return store.Open(dir, store.Options{Wait: f.wait, Command: command})
+	st, err := store.Open(dir, store.Options{Wait: f.wait, Command: command, ReadOnly: readOnly})
+	if readOnly && errors.Is(err, store.ErrNeedsWrite) {
+		return f.openStore(specPath, command, false)
+	}
+	return st, err
 }
 
 func specDir(path string) string {
@@ -85,11 +95,39 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 				planKey, cacheable = planCacheKey(path, f)
 			}
 			if cacheable {
+				// The no-op fast path (noop.go): nothing changed since a
+				// run that found every stage cached. It reads the store
+				// without opening it for writing.
+				kind := progressKind(progress, stderr)
+				fast := len(force) == 0 && from == "" && kind != ""
 				var err error
-				if st, err = sf.open(path, "ouro run"); err != nil {
+				if st, err = sf.openStore(path, "ouro run", fast); err != nil {
 					return err
 				}
 				defer st.Close()
+				if fast {
+					plain := kind == "plain" // lists every stage
+					if rec, sum := replayNoop(st, path, planKey, time.Now().UTC(), f.json || plain); rec != nil {
+						view, err := newProgressView(progress, stderr)
+						if err != nil {
+							return err
+						}
+						replayEvents(view, rec, sum)
+						view.Stop()
+						if f.json {
+							return writeJSON(stdout, runJSON(rec))
+						}
+						var counts map[string]int
+						if rec.Stages == nil {
+							counts = sum.Counts
+						}
+						writeRunSummary(stdout, rec, counts)
+						return nil
+					}
+					if err := st.Writable(); err != nil {
+						return err
+					}
+				}
 				if p := cachedPlan(st, path, planKey); p != nil {
 					l = &loaded{result: &compiler.Result{Plan: p}}
 				}
@@ -122,6 +160,8 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			defer view.Stop()
+			var skipsMu sync.Mutex
+			var skips []store.Skip // reported skipped stages, for the no-op summary
 			res, runErr := runtime.Run(ctx, l.result.Plan, runtime.Options{
 				Store:       st,
 				Library:     stdlib.NewLibrary(),
@@ -134,6 +174,11 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 					if ev.Status == "running" {
 						restoreGC()
 					}
+					if ev.Status == "skipped" {
+						skipsMu.Lock()
+						skips = append(skips, store.Skip{Address: ev.Address, Reason: ev.Reason})
+						skipsMu.Unlock()
+					}
 					view.Event(ev)
 				},
 			})
@@ -141,10 +186,15 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 			if res == nil {
 				return runErr
 			}
+			// Like the plan cache, no summary for a spec with diagnostics
+			// (even warnings): the fast path would not print them.
+			if cacheable && runErr == nil && len(force) == 0 && from == "" && len(l.diags) == 0 {
+				summarizeNoop(st, path, planKey, res, skips)
+			}
 			if f.json {
 				_ = writeJSON(stdout, runJSON(res.Record))
 			} else {
-				writeRunSummary(stdout, l.result.Plan, res.Record)
+				writeRunSummary(stdout, res.Record, nil)
 			}
 			if runErr != nil {
 				if l.files == nil { // a cached plan: parse for the snippets
@@ -209,8 +259,13 @@ func runJSON(r *store.RunRecord) map[string]any {
 	}
 }
 
-func writeRunSummary(w io.Writer, p *compiler.Plan, r *store.RunRecord) {
+// writeRunSummary prints the summary of a run; extra counts stages by
+// status that r.Stages does not list (a no-op repeat's, noop.go).
+func writeRunSummary(w io.Writer, r *store.RunRecord, extra map[string]int) {
 	counts := map[string]int{}
+	for k, n := range extra {
+		counts[k] = n
+	}
 	for _, s := range r.Stages {
 		counts[s.Status]++
 	}

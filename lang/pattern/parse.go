@@ -90,7 +90,7 @@ func Parse(src string) (*Pattern, error) {
 	if errs := checkTokens(src); len(errs) > 0 {
 		return nil, errs.sorted()
 	}
-	tree, err := parser.ParseString("", src)
+	tree, err := parser().ParseString("", src)
 	if err != nil {
 		return nil, ErrorList{syntaxError(src, err)}
 	}
@@ -117,11 +117,11 @@ func Parse(src string) (*Pattern, error) {
 // checkTokens finds the errors best reported on the token stream: bad
 // escapes, unbalanced braces and brackets, bad characters inside captures.
 func checkTokens(src string) ErrorList {
-	lex, err := patternLexer.LexString("", src)
+	lex, err := patternLexer().LexString("", src)
 	if err != nil { // cannot happen: every input lexes
 		return ErrorList{{Offset: 0, End: len(src), Summary: "invalid pattern", Detail: err.Error()}}
 	}
-	sym := patternLexer.Symbols()
+	sym := patternLexer().Symbols()
 	var (
 		errs     ErrorList
 		brackets []lexer.Token

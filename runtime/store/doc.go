@@ -14,6 +14,7 @@
 //	dir/index/                   Badger v4 database (keys, indexes, runs, memo)
 //	dir/blobs/sha256/ab/<hex>    immutable blobs, named by the SHA-256 of their content
 //	dir/tmp/                     blobs being written; emptied at Open
+//	dir/runs.pending             runs recorded by a ReadOnly open; imported at the next writable Open
 //
 // Durability. A blob is written to dir/tmp, fsynced, renamed into place and its
 // directory fsynced before Commit returns, and PutStage refuses an entry whose
@@ -21,7 +22,13 @@
 // writes use Badger with synchronous writes: when PutStage, PutRun or
 // Memo.Flush returns, the data is on disk. Memo.Put only queues; the queue is
 // flushed at least every 100 ms, when it grows large, by Flush and by Close,
-// so a kill -9 loses at most the memo entries of the last interval.
+// so a kill -9 loses at most the memo entries of the last interval. A store
+// opened ReadOnly writes only PutRunSameAs records, to dir/runs.pending,
+// fsynced before the call returns (pending.go).
+//
+// No-op summaries (noop.go) let a run repeat an earlier run that found
+// everything cached; they hold only while the store's generation, replaced
+// by every write that can change a stage-cache lookup, is unchanged.
 //
 // Ownership. One process owns a store (an exclusive flock on dir/LOCK). A
 // second Open fails at once with a *LockedError naming the holder, or waits

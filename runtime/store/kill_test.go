@@ -25,12 +25,24 @@ func TestHelperProcess(t *testing.T) {
 		return
 	}
 	dir := os.Getenv("OURO_STORE_DIR")
-	s, err := Open(dir, Options{Command: "ouro run"})
+	s, err := Open(dir, Options{Command: "ouro run", ReadOnly: mode == "pending"})
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(2)
 	}
 	switch mode {
+	case "pending":
+		// Record runs the same as the base run until killed.
+		base := os.Getenv("OURO_STORE_BASE")
+		for {
+			now := time.Now()
+			id := NewRunID(now)
+			if err := s.PutRunSameAs(&RunRecord{ID: id, Started: now, Finished: now, Status: "ok"}, base); err != nil {
+				fmt.Println("error:", err)
+				os.Exit(2)
+			}
+			fmt.Println("put", id)
+		}
 	case "hold":
 		fmt.Println("locked")
 		select {}
@@ -67,10 +79,10 @@ func TestHelperProcess(t *testing.T) {
 	os.Exit(3)
 }
 
-func startHelper(t *testing.T, mode, dir string) (*exec.Cmd, *bufio.Reader) {
+func startHelper(t *testing.T, mode, dir string, env ...string) (*exec.Cmd, *bufio.Reader) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
-	cmd.Env = append(os.Environ(), "OURO_STORE_HELPER="+mode, "OURO_STORE_DIR="+dir)
+	cmd.Env = append(append(os.Environ(), "OURO_STORE_HELPER="+mode, "OURO_STORE_DIR="+dir), env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

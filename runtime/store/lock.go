@@ -106,12 +106,10 @@ func acquireLock(dir string, opts Options) (*fileLock, error) {
 	}
 	data, _ := json.Marshal(info)
 	data = append(data, '\n')
+	// Not synced: other processes read the info through the page cache
+	// while the lock is held, and after a crash it is stale and ignored.
 	if err := f.Truncate(0); err == nil {
-		_, err = f.WriteAt(data, 0)
-		if err == nil {
-			err = f.Sync()
-		}
-		if err != nil {
+		if _, err = f.WriteAt(data, 0); err != nil {
 			unlock(f)
 			f.Close()
 			return nil, fmt.Errorf("store: write lock file: %w", err)

@@ -35,6 +35,10 @@ func (s *Store) GC(keepLast int) (GCStats, error) {
 	if err := s.memo.Flush(); err != nil {
 		return st, err
 	}
+	// Before anything is removed: no no-op summary survives a GC.
+	if err := s.NewGeneration(); err != nil {
+		return st, err
+	}
 	runs, err := s.ListRuns(0)
 	if err != nil {
 		return st, err
@@ -236,6 +240,9 @@ type RepairStats struct {
 // so the next run recomputes those stages.
 func (s *Store) Repair(damage []Damage) (RepairStats, error) {
 	var st RepairStats
+	if err := s.NewGeneration(); err != nil {
+		return st, err
+	}
 	var keys [][]byte
 	seen := map[string]bool{}
 	for _, d := range damage {

@@ -85,6 +85,93 @@ func (s *Store) PutRun(r *RunRecord) error {
 	})
 }
 
+// storedRun is a run record as stored: either the whole record, or (SameAs
+// set) only its id, times, status and pin, the rest being that of run
+// SameAs — how a no-op re-run that reuses an earlier run's outcome is kept
+// (see NoopSummary): a few hundred bytes instead of a copy of every stage.
+type storedRun struct {
+	*RunRecord
+	SameAs string `json:"same_as,omitempty"`
+}
+
+// PutRunSameAs stores r as a run whose spec digest, variables, stages,
+// metrics and outputs are those of the stored run base, which must be a
+// record stored whole (by PutRun; reading a record stored as the same as
+// one stored as the same as another fails); only r's id, times, status and
+// pin are written. GetRun and ListRuns return the whole record.
+func (s *Store) PutRunSameAs(r *RunRecord, base string) error {
+	if r.ID == "" || r.Started.IsZero() {
+		return errors.New("store: PutRunSameAs: empty id or zero start time")
+	}
+	head := RunRecord{ID: r.ID, Started: r.Started, Finished: r.Finished, Status: r.Status, Pinned: r.Pinned}
+	sr := storedRun{RunRecord: &head, SameAs: base}
+	if s.readOnly {
+		err := s.db.View(func(txn *badger.Txn) error {
+			ok, err := hasRun(txn, base)
+			if err == nil && !ok {
+				err = badger.ErrKeyNotFound
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store: PutRunSameAs: run %s: %w", base, err)
+		}
+		return s.appendPending(sr)
+	}
+	val, err := encodeJSON(sr)
+	if err != nil {
+		return err
+	}
+	return s.update(func(txn *badger.Txn) error {
+		if _, err := txn.Get(key(prefixRun, base)); err != nil {
+			return fmt.Errorf("store: PutRunSameAs: run %s: %w", base, err)
+		}
+		if _, err := txn.Get(key(prefixRun, r.ID)); err == nil {
+			return fmt.Errorf("store: PutRunSameAs: run %s exists", r.ID)
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		if err := txn.Set(key(prefixRun, r.ID), val); err != nil {
+			return err
+		}
+		return txn.Set(runTimeKey(r.Started, r.ID), nil)
+	})
+}
+
+// decodeRun decodes a stored run record, filling in the body of a record
+// stored with SameAs from its base (bases are remembered in cache, which
+// may be nil).
+func decodeRun(txn *badger.Txn, v []byte, cache map[string]*RunRecord) (*RunRecord, error) {
+	sr := storedRun{RunRecord: new(RunRecord)}
+	if err := decodeJSON(v, &sr); err != nil {
+		return nil, err
+	}
+	if sr.SameAs == "" {
+		return sr.RunRecord, nil
+	}
+	base := cache[sr.SameAs]
+	if base == nil {
+		it, err := txn.Get(key(prefixRun, sr.SameAs))
+		if err != nil {
+			return nil, fmt.Errorf("run %s is the same as run %s: %w", sr.ID, sr.SameAs, err)
+		}
+		b := storedRun{RunRecord: new(RunRecord)}
+		if err := it.Value(func(v []byte) error { return decodeJSON(v, &b) }); err != nil {
+			return nil, err
+		}
+		if b.SameAs != "" {
+			return nil, fmt.Errorf("run %s is the same as run %s, which is stored as the same as %s", sr.ID, sr.SameAs, b.SameAs)
+		}
+		base = b.RunRecord
+		if cache != nil {
+			cache[sr.SameAs] = base
+		}
+	}
+	r := sr.RunRecord
+	r.SpecDigest, r.Variables, r.Stages, r.Metrics, r.Outputs = base.SpecDigest, base.Variables, base.Stages, base.Metrics, base.Outputs
+	return r, nil
+}
+
 func runTimeKey(t time.Time, id string) []byte {
 	k := make([]byte, 9, 9+len(id))
 	k[0] = prefixRunByTime
@@ -111,8 +198,11 @@ func (s *Store) GetRun(idOrPrefix string) (*RunRecord, error) {
 	var rec *RunRecord
 	err := s.db.View(func(txn *badger.Txn) error {
 		if it, err := txn.Get(key(prefixRun, idOrPrefix)); err == nil {
-			rec = new(RunRecord)
-			return it.Value(func(v []byte) error { return decodeJSON(v, rec) })
+			return it.Value(func(v []byte) error {
+				var err error
+				rec, err = decodeRun(txn, v, nil)
+				return err
+			})
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
 			return err
 		}
@@ -141,8 +231,9 @@ func (s *Store) GetRun(idOrPrefix string) (*RunRecord, error) {
 		case 0:
 			return fmt.Errorf("run %q: %w", idOrPrefix, ErrNotFound)
 		case 1:
-			rec = new(RunRecord)
-			return decodeJSON(first, rec)
+			var err error
+			rec, err = decodeRun(txn, first, nil)
+			return err
 		default:
 			return &AmbiguousRunError{Prefix: idOrPrefix, Matches: matches}
 		}
@@ -156,6 +247,7 @@ func (s *Store) GetRun(idOrPrefix string) (*RunRecord, error) {
 // ListRuns returns up to limit runs, newest first (limit <= 0: all).
 func (s *Store) ListRuns(limit int) ([]*RunRecord, error) {
 	var out []*RunRecord
+	bases := map[string]*RunRecord{}
 	err := s.db.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		opts.PrefetchValues = false
@@ -176,8 +268,12 @@ func (s *Store) ListRuns(limit int) ([]*RunRecord, error) {
 			if err != nil {
 				return err
 			}
-			r := new(RunRecord)
-			if err := it.Value(func(v []byte) error { return decodeJSON(v, r) }); err != nil {
+			var r *RunRecord
+			if err := it.Value(func(v []byte) error {
+				var err error
+				r, err = decodeRun(txn, v, bases)
+				return err
+			}); err != nil {
 				return fmt.Errorf("run %s: %w", id, err)
 			}
 			out = append(out, r)
@@ -197,6 +293,9 @@ func (s *Store) PinRun(id string, pinned bool) error {
 		return err
 	}
 	return s.update(func(txn *badger.Txn) error {
+		if err := bumpGeneration(txn); err != nil {
+			return err
+		}
 		r.Pinned = pinned
 		val, err := encodeJSON(r)
 		if err != nil {

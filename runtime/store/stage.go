@@ -80,6 +80,9 @@ func (s *Store) PutStage(e *StageEntry) error {
 		return err
 	}
 	return s.update(func(txn *badger.Txn) error {
+		if err := bumpGeneration(txn); err != nil {
+			return err
+		}
 		if err := txn.Set(stageKey(e.Key), val); err != nil {
 			return err
 		}
@@ -114,7 +117,12 @@ func (s *Store) LastForAddress(addr string) (*StageEntry, bool, error) {
 
 // DeleteStage removes the entry stored under key (forcing it to be recomputed).
 func (s *Store) DeleteStage(key string) error {
-	return s.update(func(txn *badger.Txn) error { return txn.Delete(stageKey(key)) })
+	return s.update(func(txn *badger.Txn) error {
+		if err := bumpGeneration(txn); err != nil {
+			return err
+		}
+		return txn.Delete(stageKey(key))
+	})
 }
 
 func stageKey(k string) []byte { return key(prefixStage, k) }

@@ -16,8 +16,11 @@ import (
 )
 
 // FormatVersion is the on-disk format this package writes. Bump it when key
-// layout or value encodings change incompatibly.
-const FormatVersion = 1
+// layout or value encodings change incompatibly. Format 2 added the
+// generation stamp (noop.go), which every writer of stage entries must
+// replace: an older ouro, which does not, must not write to a format-2 store.
+// Open upgrades a format-1 store.
+const FormatVersion = 2
 
 // Key prefixes, one byte per kind. Never reuse a retired byte.
 const (
@@ -29,10 +32,32 @@ const (
 	prefixPin       byte = 0x06 // 0x06 run-id                         -> (empty)
 	prefixMeta      byte = 0x07 // 0x07 name                           -> meta value
 	prefixPlan      byte = 0x08 // 0x08 slot (spec path)               -> plan-cache key + compiled plan
+	prefixNoop      byte = 0x09 // 0x09 slot (spec path)               -> NoopSummary
 )
 
-// memTableSize is Badger's memtable size (see Open).
-const memTableSize = 8 << 20
+// memTableSize is Badger's memtable size (see Open). Badger creates a
+// write-ahead log of twice this size on every Open and maps it; the first
+// write into the fresh mapping makes the kernel read around it (up to the
+// device's read-ahead, 8 MiB here), zero-filling that much page cache, and
+// Close truncates it again: with 8 MiB, about 2 ms of every command
+// (issue 3). 1 MiB keeps the log at 2 MiB; the largest transaction
+// (15% of it) is still far above what one write needs, since values over
+// 256 bytes go to the value log and bulk writes use batches that split.
+const memTableSize = 1 << 20
+
+// compactL0At is the number of level-0 tables at which Open arranges for
+// Close to compact level 0 (see Open).
+const compactL0At = 8
+
+// level0Tables returns the number of tables in Badger's level 0.
+func level0Tables(db *badger.DB) int {
+	for _, l := range db.Levels() {
+		if l.Level == 0 {
+			return l.NumTables
+		}
+	}
+	return 0
+}
 
 // valueV1 is the version byte in front of every encoded value.
 const valueV1 byte = 1
@@ -53,16 +78,25 @@ type Options struct {
 	Command string
 	// MemoFlushInterval is how often queued memo writes are flushed (default 100ms).
 	MemoFlushInterval time.Duration
+	// ReadOnly opens the index for reading only (Writable switches): no
+	// write-ahead log, value-log file or memtable flush, which are most of
+	// the cost of opening and closing a store (issue 3). The only write it
+	// takes is PutRunSameAs, into the pending-runs file (pending.go); reads
+	// do not see those runs. Open fails with ErrNeedsWrite when the store
+	// must be written first (a new or older-format store).
+	ReadOnly bool
 }
 
 // Store is an open store, owned by this process until Close.
 type Store struct {
-	dir   string
-	db    *badger.DB
-	blobs *DiskBlobs
-	lock  *fileLock
-	log   *slog.Logger
-	memo  *Memo
+	dir      string
+	opts     Options
+	readOnly bool
+	db       *badger.DB
+	blobs    *DiskBlobs
+	lock     *fileLock
+	log      *slog.Logger
+	memo     *Memo
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -91,7 +125,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, lock: lk, log: log}
+	s := &Store{dir: dir, lock: lk, log: log, opts: opts}
 	ok := false
 	defer func() {
 		if !ok {
@@ -106,18 +140,60 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.blobs.cleanTmp(); err != nil {
-		return nil, fmt.Errorf("store: clean tmp: %w", err)
+	if !opts.ReadOnly {
+		if err := s.blobs.cleanTmp(); err != nil {
+			return nil, fmt.Errorf("store: clean tmp: %w", err)
+		}
 	}
+	if err := s.openIndex(opts.ReadOnly); err != nil {
+		return nil, err
+	}
+	ok = true
+	return s, nil
+}
 
-	bo := badger.DefaultOptions(filepath.Join(dir, "index")).
+// ErrNeedsWrite is returned (wrapped) by a ReadOnly Open of a store that
+// must be opened for writing first.
+var ErrNeedsWrite = errors.New("store must be opened for writing")
+
+// Writable makes a store opened ReadOnly writable (reopening its index),
+// keeping ownership; it does nothing on a writable store.
+func (s *Store) Writable() error {
+	if !s.readOnly {
+		return nil
+	}
+	err := s.db.Close()
+	s.db, s.readOnly = nil, false
+	if err != nil {
+		return fmt.Errorf("store: close index: %w", err)
+	}
+	if err := s.blobs.cleanTmp(); err != nil {
+		return fmt.Errorf("store: clean tmp: %w", err)
+	}
+	return s.openIndex(false)
+}
+
+// openBadger is badger.Open, returning no DB with an error (Badger may
+// return a half-opened one).
+func openBadger(bo badger.Options) (*badger.DB, error) {
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+func (s *Store) badgerOptions() badger.Options {
+	bo := badger.DefaultOptions(filepath.Join(s.dir, "index")).
 		WithSyncWrites(true).
-		WithLogger(badgerLogger{log}).
+		WithLogger(badgerLogger{s.log}).
 		WithLoggingLevel(badger.WARNING).
 		// Small memtables and value-log files: Badger allocates, maps and
 		// zeroes the memtable (arena and WAL) and a fresh value-log file on
 		// every Open, so their size is paid by every command, even a no-op
-		// `ouro run` (issue 3: 16 MiB / 64 MiB cost ~15 ms per open).
+		// `ouro run` (issue 3: 16 MiB / 64 MiB cost ~15 ms per open). The
+		// value-log file size also bounds the largest value (a cached plan
+		// of a few thousand stages is several MiB), so it stays at 16 MiB.
 		WithValueLogFileSize(16 << 20).
 		WithMemTableSize(memTableSize).
 		WithBlockCacheSize(128 << 20).
@@ -127,34 +203,80 @@ func Open(dir string, opts Options) (*Store, error) {
 		// Values over 256 bytes (most memo responses) live in the value log:
 		// the LSM tree stays small, so memo lookups are faster (measured).
 		WithValueThreshold(256)
-	if opts.InMemory {
+	if s.opts.InMemory {
 		// In-memory mode has no value log: keep every value in the tree.
 		// (Badger needs the threshold below 15% of the memtable.)
 		bo = bo.WithDir("").WithValueDir("").WithInMemory(true).WithMemTableSize(16 << 20).WithValueThreshold(1 << 20)
 	}
-	s.db, err = badger.Open(bo)
+	return bo
+}
+
+// openIndex opens the Badger index, read-only or for writing (then
+// importing pending runs and starting the memo and GC loops).
+func (s *Store) openIndex(readOnly bool) error {
+	bo := s.badgerOptions()
+	var err error
+	if readOnly {
+		if s.opts.InMemory {
+			return fmt.Errorf("store: read-only in memory: %w", ErrNeedsWrite)
+		}
+		if s.db, err = openBadger(bo.WithReadOnly(true)); err != nil {
+			// A new index, or one Badger must repair: a writable Open
+			// does that (or reports the problem).
+			return fmt.Errorf("store: open index read-only: %v: %w", err, ErrNeedsWrite)
+		}
+		var m metaFormat
+		found, err := s.getJSON(metaFormatKey, &m)
+		if err != nil {
+			return fmt.Errorf("store %s: read format version: %w", s.dir, err)
+		}
+		if !found || m.Format != FormatVersion {
+			return fmt.Errorf("store %s has format %d, this ouro writes %d: %w", s.dir, m.Format, FormatVersion, ErrNeedsWrite)
+		}
+		s.readOnly = true
+		return nil
+	}
+	s.db, err = openBadger(bo)
 	if err != nil {
-		return nil, fmt.Errorf("store: open index: %w", err)
+		return fmt.Errorf("store: open index: %w", err)
+	}
+	if !s.opts.InMemory && level0Tables(s.db) >= compactL0At {
+		// Every process that writes leaves one more level-0 table (its
+		// memtable, flushed at Close), and Badger's compactors start
+		// after a random delay of up to a second, which a short command
+		// never reaches: without this, level 0 grows by one table per
+		// command and every Open and lookup gets slower. Reopen so that
+		// this Close compacts level 0.
+		err := s.db.Close()
+		s.db = nil
+		if err != nil {
+			return fmt.Errorf("store: close index: %w", err)
+		}
+		if s.db, err = openBadger(bo.WithCompactL0OnClose(true)); err != nil {
+			return fmt.Errorf("store: open index: %w", err)
+		}
 	}
 	if err := s.checkFormat(); err != nil {
-		return nil, err
+		return err
+	}
+	if err := s.importPending(); err != nil {
+		return err
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	interval := opts.MemoFlushInterval
+	interval := s.opts.MemoFlushInterval
 	if interval <= 0 {
 		interval = 100 * time.Millisecond
 	}
 	s.memo = newMemo(s, interval)
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.memo.loop(ctx) }()
-	if !opts.InMemory {
+	if !s.opts.InMemory {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.gcLoop(ctx) }()
 	}
-	ok = true
-	return s, nil
+	return nil
 }
 
 type metaFormat struct {
@@ -175,6 +297,12 @@ func (s *Store) checkFormat() error {
 		return fmt.Errorf("store %s has format %d but this ouro reads up to format %d; upgrade ouro or use another --store: %w",
 			s.dir, m.Format, FormatVersion, ErrNewerFormat)
 	}
+	if m.Format < FormatVersion {
+		// Format 1 → 2 changes no existing record; it only marks the store
+		// as kept by writers that maintain the generation stamp.
+		m.Format = FormatVersion
+		return s.putJSON(metaFormatKey, m)
+	}
 	return nil
 }
 
@@ -187,11 +315,16 @@ func (s *Store) Blobs() BlobStore { return s.blobs }
 // Close flushes the memo, closes the index and releases the lock.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.cancel()
-		s.wg.Wait()
-		err := s.memo.Flush()
-		if cerr := s.db.Close(); err == nil {
-			err = cerr
+		var err error
+		if s.cancel != nil {
+			s.cancel()
+			s.wg.Wait()
+			err = s.memo.Flush()
+		}
+		if s.db != nil {
+			if cerr := s.db.Close(); err == nil {
+				err = cerr
+			}
 		}
 		if lerr := s.lock.release(); err == nil {
 			err = lerr
