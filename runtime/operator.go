@@ -33,6 +33,16 @@ type Operator interface {
 	Run(ctx context.Context, x *Exec) (cty.Value, error)
 }
 
+// FileWriter is implemented by operators whose stages also write files
+// outside the store (export). A cached stage whose file is gone runs again
+// ("output file … is missing"), as make rebuilds a deleted target.
+type FileWriter interface {
+	// OutputFiles returns the files a stage with these evaluated value
+	// parameters (x.Params) writes: absolute, or relative to the spec's
+	// directory.
+	OutputFiles(x *Exec) []string
+}
+
 // Provider is the runtime half of a model provider.
 type Provider interface {
 	Name() string

@@ -131,8 +131,9 @@ type run struct {
 	startOnce sync.Once // writes the "running" record before the first stage runs
 	startErr  error
 
-	filesMu sync.Mutex
-	files   map[string]string // source/checkpoint pattern -> FileDigest
+	filesMu     sync.Mutex
+	files       map[string]string // source/checkpoint pattern -> FileDigest
+	outputFiles []string          // FileWriter files
 }
 
 func (r *run) state(addr string) *nodeState {
@@ -151,6 +152,9 @@ type Result struct {
 	// went into a stage key to their FileDigest: with the plan and the
 	// store, they decide every key of the run.
 	Files map[string]string
+	// OutputFiles are the files the run's stages write outside the store
+	// (FileWriter), as the spec gives them, sorted.
+	OutputFiles []string
 }
 
 // Run executes a plan. It returns the run record (also stored) even when
@@ -267,7 +271,29 @@ func Run(ctx context.Context, plan *compiler.Plan, opts Options) (*Result, error
 	}
 	res.Record = r.record
 	res.Files = r.files
+	res.OutputFiles = r.outputFiles
+	sort.Strings(res.OutputFiles)
 	return res, runErr
+}
+
+// noteOutputFile records a file a stage writes outside the store.
+func (r *run) noteOutputFile(f string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, g := range r.outputFiles {
+		if g == f {
+			return
+		}
+	}
+	r.outputFiles = append(r.outputFiles, f)
+}
+
+// resolve makes a path from the spec relative to the spec's directory.
+func (r *run) resolve(f string) string {
+	if filepath.IsAbs(f) || r.env == nil {
+		return f
+	}
+	return filepath.Join(r.env.SpecDir, f)
 }
 
 // StageError is a failed node with its address.
@@ -602,7 +628,18 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 	}
 	s.run.Key = p.key
 	forced := r.forced[n.Address]
-	if !forced {
+	missing := ""
+	if fw, ok := op.(FileWriter); ok && op != nil {
+		for _, f := range fw.OutputFiles(p.exec) {
+			r.noteOutputFile(f)
+			if missing == "" {
+				if _, err := os.Stat(r.resolve(f)); err != nil {
+					missing = f
+				}
+			}
+		}
+	}
+	if !forced && missing == "" {
 		result, ok, err := r.opts.Store.StageResult(p.key)
 		if err != nil {
 			return err
@@ -622,6 +659,9 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 		}
 	}
 	s.reason = r.explain(n, p, version, forced)
+	if missing != "" && !forced {
+		s.reason = fmt.Sprintf("output file %s is missing", missing)
+	}
 	if r.opts.DryRun {
 		s.status = statusSkipped
 		s.run.Status = "will-run"

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -22,8 +24,9 @@ import (
 //   - the store's generation is the one the summary was written under (no
 //     stage entry was written or deleted, no gc, repair, pin or unpin
 //     since: store/noop.go),
-//   - every file pattern still has the same digest, and
-//   - every output blob still exists.
+//   - every file pattern still has the same digest,
+//   - every output blob still exists, and
+//   - every file a stage wrote outside the store (export) still exists.
 //
 // Those decide every stage key and every cache lookup of the run, so the
 // run would find every stage cached with the same results: it gets the same
@@ -55,6 +58,14 @@ func replayNoop(st *store.Store, path, planKey string, started time.Time, full b
 	for _, d := range sum.Blobs {
 		if has, err := st.HasBlob(d); err != nil || !has {
 			return nil, nil
+		}
+	}
+	for _, f := range sum.Written {
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(dir, f)
+		}
+		if _, err := os.Stat(f); err != nil {
+			return nil, nil // the full path writes it again
 		}
 	}
 	rec := &store.RunRecord{ID: store.NewRunID(started), Started: started, Status: "ok",
@@ -142,7 +153,7 @@ func summarizeNoop(st *store.Store, path, planKey string, res *runtime.Result, s
 	}
 	sort.Slice(blobs, func(i, j int) bool { return blobs[i] < blobs[j] })
 	r := res.Record
-	_ = st.PutNoopSummary(planSlot(path), &store.NoopSummary{PlanKey: planKey, Run: r.ID, Files: res.Files, Blobs: blobs,
+	_ = st.PutNoopSummary(planSlot(path), &store.NoopSummary{PlanKey: planKey, Run: r.ID, Files: res.Files, Blobs: blobs, Written: res.OutputFiles,
 		Counts: statusCounts(r), Skips: skips, Outputs: r.Outputs, Metrics: len(r.Metrics) > 0})
 }
 

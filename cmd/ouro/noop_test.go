@@ -355,3 +355,58 @@ func TestNoopFastPathNotWithWarnings(t *testing.T) {
 		}
 	}
 }
+
+// TestExportedFileRestored: a cached export whose file was deleted writes
+// it again — on the full path (plan says why) and past the fast path —
+// and the file is readable by others (0644).
+func TestExportedFileRestored(t *testing.T) {
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "e.loop.hcl")
+	if err := os.WriteFile(spec, []byte(`dataset "d" {
+  rows = [{ a = 1 }, { a = 2 }]
+}
+stage "export" "out" {
+  input = dataset.d
+  path  = "out/d.jsonl"
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "out", "d.jsonl")
+	want := "{\"a\":1}\n{\"a\":2}\n"
+	check := func(when string) {
+		t.Helper()
+		b, err := os.ReadFile(file)
+		if err != nil || string(b) != want {
+			t.Fatalf("%s: %q, %v", when, b, err)
+		}
+		if fi, _ := os.Stat(file); fi.Mode().Perm() != 0o644 {
+			t.Fatalf("%s: mode %v", when, fi.Mode())
+		}
+	}
+	runNoop(t, spec)
+	check("first run")
+	if r := runNoop(t, spec); r.statuses["cached"] != 2 {
+		t.Fatalf("second run: %v", r.statuses)
+	}
+	if r := runNoop(t, spec); !r.replayed {
+		t.Fatal("the third run did not take the fast path")
+	}
+	os.Remove(file)
+	var out bytes.Buffer
+	if code := run([]string{"plan", spec}, &out, &out); code != 0 || !strings.Contains(out.String(), "output file out/d.jsonl is missing") {
+		t.Fatalf("plan (exit %d):\n%s", code, out.String())
+	}
+	r := runNoop(t, spec)
+	if r.replayed || r.statuses["ran"] != 1 || r.statuses["cached"] != 1 {
+		t.Fatalf("after deleting the file: %v replayed=%v", r.statuses, r.replayed)
+	}
+	check("after deleting it")
+	// The fast path checks the file too.
+	runNoop(t, spec)
+	os.Remove(file)
+	if r := runNoop(t, spec); r.replayed || r.statuses["ran"] != 1 {
+		t.Fatalf("fast path after deleting the file: %v replayed=%v", r.statuses, r.replayed)
+	}
+	check("after deleting it again")
+}

@@ -39,6 +39,9 @@ type NoopSummary struct {
 	// Blobs are the blobs the run's outputs reference; a repeat checks that
 	// they still exist.
 	Blobs []Digest `json:"blobs,omitempty"`
+	// Written are the files the run's stages write outside the store
+	// (export's path), relative to the spec; a repeat checks they exist.
+	Written []string `json:"written,omitempty"`
 	// Counts, Skips, Outputs and Metrics summarise the run's record (its
 	// stages by status, cached or skipped; the skipped stages the run
 	// reported, with why, in order; its outputs; whether it has metrics),

@@ -26,6 +26,15 @@ type Export struct{}
 func (Export) Name() string { return "export" }
 func (Export) Version() int { return 1 }
 
+// OutputFiles is the exported file (runtime.FileWriter): a cached export
+// whose file was deleted writes it again.
+func (Export) OutputFiles(x *runtime.Exec) []string {
+	if v := x.Param("path"); !v.IsNull() && v.IsKnown() && v.Type() == cty.String {
+		return []string{v.AsString()}
+	}
+	return nil
+}
+
 func (Export) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	in, err := inputSchema(x, "input")
 	if err != nil {
@@ -83,6 +92,11 @@ func (Export) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	}
 	if err == nil {
 		err = bw.Flush()
+	}
+	if err == nil {
+		// CreateTemp makes the file private; an exported file is for
+		// other programs, so give it the usual permissions.
+		err = tmp.Chmod(0o644)
 	}
 	if err == nil {
 		err = tmp.Sync()
