@@ -282,6 +282,8 @@ type Stats struct {
 	Memo      KindStats
 	Runs      KindStats
 	Pinned    KindStats
+	Plans     KindStats // cached compiled plans, one per spec path
+	Noops     KindStats // no-op summaries, one per spec path
 	Blobs     KindStats
 	IndexLSM  int64 // bytes of Badger's tables (.sst) on disk
 	IndexVLog int64 // bytes of Badger's logs (.vlog, .mem) on disk
@@ -295,7 +297,7 @@ func (s *Store) Stats() (Stats, error) {
 	}
 	kinds := map[byte]*KindStats{
 		prefixStage: &st.Stages, prefixAddress: &st.Addresses, prefixMemo: &st.Memo,
-		prefixRun: &st.Runs, prefixPin: &st.Pinned,
+		prefixRun: &st.Runs, prefixPin: &st.Pinned, prefixPlan: &st.Plans, prefixNoop: &st.Noops,
 	}
 	err := s.db.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions

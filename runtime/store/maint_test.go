@@ -186,3 +186,30 @@ func TestMemoDropBefore(t *testing.T) {
 		t.Error("new entry dropped")
 	}
 }
+
+// TestStatsCountsPlansAndSummaries: cached plans and no-op summaries show
+// in Stats.
+func TestStatsCountsPlansAndSummaries(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.PutPlan("a.loop.hcl", "k1", []byte(`{"plan":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	r := &RunRecord{ID: NewRunID(time.Now()), Started: time.Now(), Status: "ok"}
+	if err := s.PutRun(r); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutNoopSummary("a.loop.hcl", &NoopSummary{PlanKey: "k1", Run: r.ID}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Plans.Count != 1 || st.Noops.Count != 1 || st.Plans.Bytes == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
