@@ -504,18 +504,24 @@ func textLogProbs(pieces []string, lps []float64, off int) any {
 	return map[string]any{"tokens": pieces, "token_logprobs": lps, "top_logprobs": nil, "text_offset": offs}
 }
 
+// logProbs is a choice's logprobs object in the request's API shape (nil
+// when not asked for); offset is where text starts in the choice (the
+// completions API's text_offset counts from there).
+func (j *job) logProbs(text string, lps []float64, offset int) any {
+	if !j.lp {
+		return nil
+	}
+	pieces := tokenPieces(text, len(lps))
+	if j.chat {
+		return chatLogProbs(pieces, lps)
+	}
+	return textLogProbs(pieces, lps, offset)
+}
+
 func (s *Server) response(j *job, id string, res [][]gpt.Completion) map[string]any {
 	choices := make([]map[string]any, 0, len(j.prompts)*j.n)
 	each(j, res, func(idx int, c gpt.Completion) {
-		var lp any
-		if j.lp {
-			pieces := tokenPieces(c.Text, len(c.TokenLogProbs))
-			if j.chat {
-				lp = chatLogProbs(pieces, c.TokenLogProbs)
-			} else {
-				lp = textLogProbs(pieces, c.TokenLogProbs, 0)
-			}
-		}
+		lp := j.logProbs(c.Text, c.TokenLogProbs, 0)
 		if j.chat {
 			choices = append(choices, map[string]any{
 				"index":         idx,
@@ -585,15 +591,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, j *job, id strin
 		for _, c := range cs {
 			idx := c.Prompt*j.n + c.Index
 			if c.Text != "" || len(c.TokenLogProbs) > 0 {
-				var lp any
-				if j.lp {
-					pieces := tokenPieces(c.Text, len(c.TokenLogProbs))
-					if j.chat {
-						lp = chatLogProbs(pieces, c.TokenLogProbs)
-					} else {
-						lp = textLogProbs(pieces, c.TokenLogProbs, offs[idx])
-					}
-				}
+				lp := j.logProbs(c.Text, c.TokenLogProbs, offs[idx])
 				offs[idx] += len(c.Text)
 				if j.chat {
 					ev.send(map[string]any{"index": idx, "delta": map[string]any{"content": c.Text},
