@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
@@ -544,7 +543,6 @@ func transcodeParallel(ctx context.Context, jr *jsonlReader, handle func(rawRec,
 		out   []byte
 		oends []int // -1: declined
 		err   error // a read error after the batch's lines
-		done  chan struct{}
 	}
 	line := func(b *lineBatch, i int) []byte {
 		start := 0
@@ -553,17 +551,10 @@ func transcodeParallel(ctx context.Context, jr *jsonlReader, handle func(rawRec,
 		}
 		return b.buf[start:b.ends[i]]
 	}
-	workers := goruntime.GOMAXPROCS(0)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	jobs := make(chan *lineBatch, workers*2)
-	ordered := make(chan *lineBatch, workers*4)
-	go func() { // reader
-		defer close(jobs)
-		defer close(ordered)
+	produce := func(emit func(*lineBatch) bool) error {
 		size := 16 << 10
 		for {
-			b := &lineBatch{buf: make([]byte, 0, size), ends: make([]int, 0, batchSize), nums: make([]int, 0, batchSize), done: make(chan struct{})}
+			b := &lineBatch{buf: make([]byte, 0, size), ends: make([]int, 0, batchSize), nums: make([]int, 0, batchSize)}
 			for len(b.ends) < batchSize {
 				l, atEOF, err := jr.readLine()
 				if err != nil {
@@ -577,53 +568,33 @@ func transcodeParallel(ctx context.Context, jr *jsonlReader, handle func(rawRec,
 				b.nums = append(b.nums, jr.line)
 				b.atEOF = atEOF
 			}
-			last := len(b.ends) < batchSize
 			size = max(size, len(b.buf)+len(b.buf)/8)
-			select {
-			case ordered <- b:
-			case <-ctx.Done():
-				return
+			if !emit(b) {
+				return errStopped
 			}
-			select {
-			case jobs <- b:
-			case <-ctx.Done():
-				return
-			}
-			if last {
-				return
+			if len(b.ends) < batchSize { // the end, or a read error
+				return nil
 			}
 		}
-	}()
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tc := jr.tc.Clone()
-			for b := range jobs {
-				b.oends = make([]int, len(b.ends))
-				b.out = make([]byte, 0, len(b.buf)+len(b.buf)/4)
-				for i := range b.ends {
-					var ok bool
-					start := len(b.out)
-					if b.out, ok = tc.Append(b.out, line(b, i)); ok {
-						b.oends[i] = len(b.out)
-					} else {
-						b.out = b.out[:start]
-						b.oends[i] = -1
-					}
-				}
-				close(b.done)
-			}
-		}()
 	}
-	defer wg.Wait()
-	for b := range ordered {
-		select {
-		case <-b.done:
-		case <-ctx.Done():
-			return ctx.Err()
+	newWorker := func() func(*lineBatch) {
+		tc := jr.tc.Clone()
+		return func(b *lineBatch) {
+			b.oends = make([]int, len(b.ends))
+			b.out = make([]byte, 0, len(b.buf)+len(b.buf)/4)
+			for i := range b.ends {
+				var ok bool
+				start := len(b.out)
+				if b.out, ok = tc.Append(b.out, line(b, i)); ok {
+					b.oends[i] = len(b.out)
+				} else {
+					b.out = b.out[:start]
+					b.oends[i] = -1
+				}
+			}
 		}
+	}
+	consume := func(b *lineBatch) error {
 		start := 0
 		for i := range b.ends {
 			var raw rawRec
@@ -635,14 +606,10 @@ func transcodeParallel(ctx context.Context, jr *jsonlReader, handle func(rawRec,
 				raw, err = jr.decodeLine(line(b, i), b.nums[i], b.atEOF && i == len(b.ends)-1, false)
 			}
 			if err := handle(raw, err); err != nil {
-				cancel()
 				return err
 			}
 		}
-		if b.err != nil {
-			cancel()
-			return b.err
-		}
+		return b.err
 	}
-	return ctx.Err()
+	return inOrder(ctx, goruntime.GOMAXPROCS(0), produce, newWorker, consume)
 }

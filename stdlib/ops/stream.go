@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"sync"
 
@@ -48,7 +49,6 @@ type batch struct {
 	obuf  []byte // output lines made by streamOpts.line
 	oends []int  // oends[i] > 0: record i's output is obuf[ostart(i):oends[i]]
 	err   error
-	done  chan struct{}
 }
 
 func (b *batch) line(i int) []byte {
@@ -75,142 +75,106 @@ func stream(ctx context.Context, x *ouro.Exec, name string, out cty.Type, o stre
 		o = streamOpts{} // the lines would not fit the output schema
 	}
 	return writeDataset(x, out, func(w *dataset.Writer) error {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		jobs := make(chan *batch, workers*2)
-		ordered := make(chan *batch, workers*4)
-		var readErr error
-		go func() { // reader: hand out batches of lines in order
-			defer close(jobs)
-			defer close(ordered)
-			newBatch := func(first int64) *batch {
-				return &batch{first: first, ends: make([]int, 0, batchSize), done: make(chan struct{})}
-			}
-			size := 16 << 10
-			newBatch = func(first int64) *batch {
-				return &batch{first: first, buf: make([]byte, 0, size), ends: make([]int, 0, batchSize), done: make(chan struct{})}
-			}
+		size := 16 << 10
+		newBatch := func(first int64) *batch {
+			return &batch{first: first, buf: make([]byte, 0, size), ends: make([]int, 0, batchSize)}
+		}
+		produce := func(emit func(*batch) bool) error {
 			b := newBatch(1)
-			flush := func() bool {
-				select {
-				case ordered <- b:
-				case <-ctx.Done():
-					return false
-				}
-				select {
-				case jobs <- b:
-				case <-ctx.Done():
-					return false
-				}
-				return true
-			}
 			err := eachLine(ctx, x, name, r, func(n int64, line []byte) error {
 				b.buf = append(b.buf, line...)
 				b.ends = append(b.ends, len(b.buf))
 				if len(b.ends) == batchSize {
 					size = max(size, len(b.buf)+len(b.buf)/8)
-					if !flush() {
-						return ctx.Err()
+					if !emit(b) {
+						return errStopped
 					}
 					b = newBatch(n + 1)
 				}
 				return nil
 			})
 			if err == nil && len(b.ends) > 0 {
-				flush()
+				emit(b)
 			}
-			readErr = err
-		}()
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var fast func(line, dst []byte) ([]byte, bool, bool)
-				if o.fast != nil {
-					fast = o.fast()
+			return err
+		}
+		newWorker := func() func(*batch) {
+			var fast func(line, dst []byte) ([]byte, bool, bool)
+			if o.fast != nil {
+				fast = o.fast()
+			}
+			return func(b *batch) {
+				b.keep = make([]bool, len(b.ends))
+				if !o.raw {
+					b.recs = make([]cty.Value, len(b.ends))
 				}
-				for b := range jobs {
-					b.keep = make([]bool, len(b.ends))
-					if !o.raw {
-						b.recs = make([]cty.Value, len(b.ends))
-					}
-					if o.line != nil || (fast != nil && !o.raw) {
-						b.oends = make([]int, len(b.ends))
-						b.obuf = make([]byte, 0, len(b.buf)+len(b.buf)/4)
-					}
-					for i := range b.ends {
-						n := b.first + int64(i)
-						if fast != nil {
-							start := len(b.obuf)
-							out, keep, ok := fast(b.line(i), b.obuf)
-							if ok {
-								b.keep[i] = keep
-								if !o.raw {
-									b.obuf = out
-									if len(out) == start {
-										b.keep[i] = false
-									}
-									b.oends[i] = len(out)
-								}
-								continue
-							}
-							b.obuf = b.obuf[:start]
-						}
-						rec, err := r.DecodeLine(b.line(i), n, o.only)
-						if err != nil {
-							b.err = inputError(x, name, err)
-							break
-						}
-						if o.line != nil {
-							start := len(b.obuf)
-							out, keep, ok, err := o.line(n, rec, b.line(i), b.obuf)
-							if err != nil {
-								b.err = err
-								break
-							}
-							if ok {
-								b.obuf, b.keep[i] = out, keep
-								if len(out) == start { // an empty line cannot be a record; mark it
+				if o.line != nil || (fast != nil && !o.raw) {
+					b.oends = make([]int, len(b.ends))
+					b.obuf = make([]byte, 0, len(b.buf)+len(b.buf)/4)
+				}
+				for i := range b.ends {
+					n := b.first + int64(i)
+					if fast != nil {
+						start := len(b.obuf)
+						out, keep, ok := fast(b.line(i), b.obuf)
+						if ok {
+							b.keep[i] = keep
+							if !o.raw {
+								b.obuf = out
+								if len(out) == start {
 									b.keep[i] = false
 								}
 								b.oends[i] = len(out)
-								continue
 							}
-							b.obuf = b.obuf[:start]
-							if o.only != nil {
-								if rec, err = r.DecodeLine(b.line(i), n, nil); err != nil {
-									b.err = inputError(x, name, err)
-									break
-								}
-							}
+							continue
 						}
-						v, keep, err := fn(n, rec)
+						b.obuf = b.obuf[:start]
+					}
+					rec, err := r.DecodeLine(b.line(i), n, o.only)
+					if err != nil {
+						b.err = inputError(x, name, err)
+						break
+					}
+					if o.line != nil {
+						start := len(b.obuf)
+						out, keep, ok, err := o.line(n, rec, b.line(i), b.obuf)
 						if err != nil {
 							b.err = err
 							break
 						}
-						b.keep[i] = keep
-						if !o.raw {
-							if v == (cty.Value{}) {
-								v = rec
+						if ok {
+							b.obuf, b.keep[i] = out, keep
+							if len(out) == start { // an empty line cannot be a record; mark it
+								b.keep[i] = false
 							}
-							b.recs[i] = v
+							b.oends[i] = len(out)
+							continue
+						}
+						b.obuf = b.obuf[:start]
+						if o.only != nil {
+							if rec, err = r.DecodeLine(b.line(i), n, nil); err != nil {
+								b.err = inputError(x, name, err)
+								break
+							}
 						}
 					}
-					close(b.done)
+					v, keep, err := fn(n, rec)
+					if err != nil {
+						b.err = err
+						break
+					}
+					b.keep[i] = keep
+					if !o.raw {
+						if v == (cty.Value{}) {
+							v = rec
+						}
+						b.recs[i] = v
+					}
 				}
-			}()
-		}
-		defer wg.Wait()
-		for b := range ordered {
-			select {
-			case <-b.done:
-			case <-ctx.Done():
-				return ctx.Err()
 			}
+		}
+		consume := func(b *batch) error {
 			if b.err != nil {
-				cancel()
 				return b.err
 			}
 			for i, keep := range b.keep {
@@ -234,16 +198,82 @@ func stream(ctx context.Context, x *ouro.Exec, name string, out cty.Type, o stre
 					err = w.Write(b.recs[i])
 				}
 				if err != nil {
-					cancel()
 					return recordError(x, b.first+int64(i), err)
 				}
 			}
+			return nil
 		}
-		if readErr != nil {
-			return readErr
-		}
-		return ctx.Err()
+		return inOrder(ctx, workers, produce, newWorker, consume)
 	})
+}
+
+// errStopped ends a producer whose batches are no longer wanted (inOrder
+// has stopped); inOrder then reports its own reason.
+var errStopped = errors.New("stopped")
+
+// inOrder is the pipeline of stream and of the JSONL source: produce hands
+// out batches in order on a goroutine of its own, `workers` goroutines each
+// made by newWorker process them, and consume sees every batch, in the
+// order produced, once its work is done. It returns consume's first error,
+// else produce's, else ctx's. Memory is bounded by a few batches per
+// worker.
+func inOrder[B any](ctx context.Context, workers int, produce func(emit func(B) bool) error, newWorker func() func(B), consume func(B) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type item struct {
+		b    B
+		done chan struct{}
+	}
+	jobs := make(chan *item, workers*2)
+	ordered := make(chan *item, workers*4)
+	var produceErr error
+	go func() {
+		defer close(jobs)
+		defer close(ordered)
+		produceErr = produce(func(b B) bool {
+			it := &item{b: b, done: make(chan struct{})}
+			select {
+			case ordered <- it:
+			case <-ctx.Done():
+				return false
+			}
+			select {
+			case jobs <- it:
+			case <-ctx.Done():
+				return false
+			}
+			return true
+		})
+	}()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work := newWorker()
+			for it := range jobs {
+				work(it.b)
+				close(it.done)
+			}
+		}()
+	}
+	defer wg.Wait()
+	for it := range ordered {
+		select {
+		case <-it.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err := consume(it.b); err != nil {
+			cancel()
+			return err
+		}
+	}
+	// ordered is closed: produce has returned.
+	if produceErr != nil && produceErr != errStopped {
+		return produceErr
+	}
+	return ctx.Err()
 }
 
 // itemFields returns the top-level record fields that the per-item
