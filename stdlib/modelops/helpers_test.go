@@ -137,3 +137,17 @@ func problems(n int) []cty.Value {
 func itoa(i int) string { return cty.NumberIntVal(int64(i)).AsBigFloat().Text('f', 0) }
 
 func str(v cty.Value, attr string) string { return v.GetAttr(attr).AsString() }
+
+// preferencePairs are DPO pairs over problems(n): the right answer chosen,
+// the answer plus one rejected.
+func preferencePairs(n int) []cty.Value {
+	var pairs []cty.Value
+	for _, p := range problems(n) {
+		pairs = append(pairs, cty.ObjectVal(map[string]cty.Value{
+			"prompt":   cty.StringVal("Q: " + str(p, "question") + "\nA:"),
+			"chosen":   cty.StringVal(" " + itoa(answer(p))),
+			"rejected": cty.StringVal(" " + itoa(answer(p)+1)),
+		}))
+	}
+	return pairs
+}

@@ -121,14 +121,7 @@ func TestRefine(t *testing.T) {
 func TestDPO(t *testing.T) {
 	h := newHarness(t)
 	base := h.tinyModel(2)
-	var pairs []cty.Value
-	for _, p := range problems(6) {
-		pairs = append(pairs, cty.ObjectVal(map[string]cty.Value{
-			"prompt":   cty.StringVal("Q: " + str(p, "question") + "\nA:"),
-			"chosen":   cty.StringVal(" " + itoa(answer(p))),
-			"rejected": cty.StringVal(" " + itoa(answer(p)+1)),
-		}))
-	}
+	pairs := preferencePairs(6)
 	x := h.exec("dpo", map[string]cty.Value{"base": base, "data": h.dataset(pairs), "steps": cty.NumberIntVal(20), "batch_size": cty.NumberIntVal(6), "learning_rate": cty.NumberFloatVal(5e-3), "warmup": cty.NumberIntVal(0)},
 		map[string]string{"prompt": `item.prompt`, "chosen": `item.chosen`, "rejected": `item.rejected`})
 	v, err := (&modelops.DPO{}).Run(ctx, x)
