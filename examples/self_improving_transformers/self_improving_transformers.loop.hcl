@@ -1,4 +1,4 @@
-# Self-Improving Transformers (Lee, Sreenivasan, Lee, Lee and Papailiopoulos,
+# Self-Improving Transformers (Lee, Cai, Schwarzschild, Lee and Papailiopoulos,
 # "Self-Improving Transformers Overcome Easy-to-Hard and Length
 # Generalization Challenges", ICML 2025, arXiv:2502.01612), scaled down to
 # reversed addition of up to a few digits on the builtin model with no
