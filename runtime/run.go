@@ -629,7 +629,7 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 	s.run.Key = p.key
 	forced := r.forced[n.Address]
 	missing := ""
-	if fw, ok := op.(FileWriter); ok && op != nil {
+	if fw, ok := op.(FileWriter); ok {
 		for _, f := range fw.OutputFiles(p.exec) {
 			r.noteOutputFile(f)
 			if missing == "" {

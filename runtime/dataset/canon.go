@@ -162,9 +162,9 @@ func appendNumber(buf []byte, f *big.Float, path string) ([]byte, error) {
 		return append(buf, '0'), nil
 	}
 	if e := f.MantExp(nil); e > maxBinaryExp || e < -maxBinaryExp {
-		// Formatting such a number exactly would take minutes (its decimal
-		// expansion has billions of digits).
-		return nil, fmt.Errorf("%s: the number is out of range (beyond 1e±4900)", fieldName(path))
+		// Formatting such a number exactly did not finish in 20 s (its decimal
+		// expansion has up to hundreds of millions of digits).
+		return nil, fmt.Errorf("%s: the number is out of range (beyond 1e±4932)", fieldName(path))
 	}
 	var scratch [32]byte
 	f64, acc := f.Float64()
