@@ -1,4 +1,6 @@
--- wrk script: the same POST the openai provider sends to /v1/completions.
+-- wrk script: the openai provider's POST body to /v1/completions with only the
+-- headers a minimal client needs (run.sh's reference run; its ratio uses the
+-- exact request ouro sent, which instant serves as /last.lua).
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer none"
