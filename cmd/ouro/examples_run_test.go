@@ -89,7 +89,7 @@ var quickRuns = map[string][]string{
 	"self_refine":      {"-var", "pretrain_steps=20", "-var", "max_iterations=1", "-var", "questions=5"},
 	"best_of_n":        {"-var", "pretrain_steps=20", "-var", "doublings=1", "-var", "questions=5"},
 	"self_improving_transformers": {"-var", "rounds=1", "-var", "pretrain_steps=20", "-var", "round_steps=10",
-		"-var", "problems=20", "-var", "samples=3", "-var", "train_per_length=50"},
+		"-var", "problems=20", "-var", "samples=3", "-var", "train_per_length=50", "-var", "replay=20"},
 }
 
 // TestExamplesRunEndToEnd runs each quick example through the real CLI with

@@ -1,47 +1,74 @@
 //go:build ignore
 
 // gendata writes the self-improving-transformers example's data: reversed
-// addition problems of 1 to 10 digits. Both operands of an L-digit problem
-// have exactly L digits; the answer is the sum written least-significant
-// digit first and zero-padded to L+1 digits ("457+68" is not a problem: both
-// operands have the same length; "457+683=" has answer "0411", 1140
-// reversed).
+// addition of 1 to 10 digits in a fixed frame of 10 columns. Both operands
+// of an L-digit problem have exactly L digits; they are written least-
+// significant digit first, zero-padded to the frame, and placed at a random
+// column offset in it (columns offset .. offset+L-1, zeros elsewhere). The
+// answer is the sum in the same frame, 11 columns (the carry column
+// included), also reversed: 457+683 = 1140 at offset 2 is
+//
+//	question "0075400000+0038600000="  answer "00041100000"
+//
+// so every problem has the same number of tokens and "one digit longer"
+// means one more non-zero column. Each row records digits and offset (the
+// spec's length filter needs them; they are not shown to the model).
 //
 //	go run gendata.go
 //
-// data/labeled.jsonl    labeled problems per length (the spec trains on the
+// data/labeled.jsonl    5,000 labeled problems per length, lengths 1-7 (the
 //
-//	lengths up to var.start only)
+//	spec trains on the lengths up to var.start only)
 //
-// data/unlabeled.jsonl  problems per length whose answer the loop never reads:
+// data/unlabeled.jsonl  1,000 problems per length, lengths 1-10, whose
 //
-//	the model labels them itself
+//	answer the loop never reads: the model labels them itself
 //
-// data/test.jsonl       held-out problems per length
+// data/test.jsonl       100 held-out problems per length, lengths 1-10
 package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"math/rand/v2"
 	"os"
 )
 
-const maxDigits = 10
+const (
+	frame      = 10 // operand columns; the answer has frame+1
+	maxDigits  = 10
+	maxLabeled = 7
+)
 
 type problem struct {
 	Digits   int    `json:"digits"`
+	Offset   int    `json:"offset"`
 	Question string `json:"question"`
 	Answer   string `json:"answer"`
 }
 
-// Reversed is a+b least-significant digit first, padded to digits+1.
-func Reversed(a, b, digits int) string {
-	s := []byte(fmt.Sprintf("%0*d", digits+1, a+b))
-	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
-		s[i], s[j] = s[j], s[i]
+// Framed returns the question and answer of a+b (digits least-significant
+// first, a[i] and b[i] for i < L) placed at column off of the frame.
+func Framed(a, b []int, off int) (q, ans string) {
+	x := make([]int, frame)
+	y := make([]int, frame)
+	copy(x[off:], a)
+	copy(y[off:], b)
+	s := make([]byte, frame+1)
+	c := 0
+	for i := range frame {
+		v := x[i] + y[i] + c
+		s[i] = byte('0' + v%10)
+		c = v / 10
 	}
-	return string(s)
+	s[frame] = byte('0' + c)
+	str := func(d []int) string {
+		b := make([]byte, len(d))
+		for i, v := range d {
+			b[i] = byte('0' + v)
+		}
+		return string(b)
+	}
+	return str(x) + "+" + str(y) + "=", string(s)
 }
 
 func write(name string, rows []problem) {
@@ -63,19 +90,19 @@ func main() {
 	seen := map[string]bool{}
 	next := func(digits int) problem {
 		for {
-			lo, hi := 0, 10 // 1 digit: 0..9
-			if digits > 1 {
-				lo = 1
-				for range digits - 1 {
-					lo *= 10
+			a, b := make([]int, digits), make([]int, digits)
+			for i := range digits {
+				lo := 0
+				if i == digits-1 && digits > 1 {
+					lo = 1 // exactly L digits: the leading one is not 0
 				}
-				hi = lo * 10
+				a[i], b[i] = lo+r.IntN(10-lo), lo+r.IntN(10-lo)
 			}
-			a, b := lo+r.IntN(hi-lo), lo+r.IntN(hi-lo)
-			q := fmt.Sprintf("%d+%d=", a, b)
+			off := r.IntN(frame - digits + 1)
+			q, ans := Framed(a, b, off)
 			if digits == 1 || !seen[q] {
 				seen[q] = true
-				return problem{digits, q, Reversed(a, b, digits)}
+				return problem{digits, off, q, ans}
 			}
 		}
 	}
@@ -86,8 +113,10 @@ func main() {
 		}
 	}
 	for d := 1; d <= maxDigits; d++ {
-		for range 3000 {
-			labeled = append(labeled, next(d))
+		if d <= maxLabeled {
+			for range 5000 {
+				labeled = append(labeled, next(d))
+			}
 		}
 		for range 1000 {
 			unlabeled = append(unlabeled, next(d))
