@@ -162,7 +162,7 @@ func NewOpenAILM(cfg OpenAIConfig, key string, httpClient *http.Client) *OpenAIL
 		tr.MaxIdleConns = max(tr.MaxIdleConns, tr.MaxIdleConnsPerHost)
 		httpClient = &http.Client{Transport: tr}
 	}
-	opts = append(opts, option.WithHTTPClient(httpClient), option.WithMiddleware(inMemoryBody))
+	opts = append(opts, option.WithHTTPClient(httpClient), option.WithMiddleware(InMemoryBody))
 	l := &OpenAILM{
 		cfg: cfg, id: cfg.Identity(), key: key, client: openai.NewClient(opts...), timeout: timeout,
 		sem: make(chan struct{}, max(cfg.Concurrency, 1)), sleep: sleepCtx,
@@ -177,12 +177,12 @@ func NewOpenAILM(cfg OpenAIConfig, key string, httpClient *http.Client) *OpenAIL
 	return l
 }
 
-// inMemoryBody hands net/http the request body as the in-memory reader
+// InMemoryBody hands net/http the request body as the in-memory reader
 // GetBody returns, instead of the client's per-attempt wrapper: net/http
 // flushes the headers in a write of their own before a body it does not
 // know to be in memory, so each request would cost two write system calls
 // (and two reads at the server) instead of one.
-func inMemoryBody(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+func InMemoryBody(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
 	if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
 		if b, err := req.GetBody(); err == nil {
 			req.Body = b

@@ -82,7 +82,7 @@ func main() {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = *conc
 		client := openai.NewClient(option.WithBaseURL(*baseURL), option.WithMaxRetries(0), option.WithAPIKey("none"),
-			option.WithHTTPClient(&http.Client{Transport: tr}), option.WithMiddleware(inMemoryBody))
+			option.WithHTTPClient(&http.Client{Transport: tr}), option.WithMiddleware(providers.InMemoryBody))
 		send = func(i int) error {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
@@ -154,15 +154,4 @@ func openaiHeaders() http.Header {
 		h.Set(kv[0], kv[1])
 	}
 	return h
-}
-
-// inMemoryBody is the provider's middleware (see stdlib/providers): net/http
-// gets the in-memory body, so a request is one write system call.
-func inMemoryBody(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
-	if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
-		if b, err := req.GetBody(); err == nil {
-			req.Body = b
-		}
-	}
-	return next(req)
 }
