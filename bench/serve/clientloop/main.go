@@ -56,7 +56,7 @@ func main() {
 		tr.MaxIdleConnsPerHost = *conc
 		client := &http.Client{Transport: tr}
 		url := strings.TrimRight(*baseURL, "/") + "/completions"
-		header := openaiHeaders()
+		header := openaiHeaders(*baseURL)
 		send = func(i int) error {
 			req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body(i)))
 			if err != nil {
@@ -133,25 +133,20 @@ func report(mode string, n int, d time.Duration) {
 	fmt.Printf("%s %d %.3f %.0f\n", mode, n, d.Seconds(), float64(n)/d.Seconds())
 }
 
-// openaiHeaders are the headers openai-go v3 sends with a completion
-// request (as bench/serve/instant's /last.lua shows), Host and
-// Content-Length aside, which net/http writes itself.
-func openaiHeaders() http.Header {
-	h := http.Header{}
-	for _, kv := range [][2]string{
-		{"Accept", "application/json"},
-		{"Authorization", "Bearer none"},
-		{"Content-Type", "application/json"},
-		{"User-Agent", "OpenAI/Go 3.96.0"},
-		{"X-Stainless-Arch", "x64"},
-		{"X-Stainless-Lang", "go"},
-		{"X-Stainless-Os", "Linux"},
-		{"X-Stainless-Package-Version", "3.96.0"},
-		{"X-Stainless-Retry-Count", "0"},
-		{"X-Stainless-Runtime", "go"},
-		{"X-Stainless-Runtime-Version", "go1.26.8"},
-	} {
-		h.Set(kv[0], kv[1])
+// openaiHeaders are the headers openai-go sends with a completion request
+// (Host and Content-Length aside, which net/http writes itself), taken
+// from the client itself: a middleware records them and answers without
+// sending anything.
+func openaiHeaders(baseURL string) http.Header {
+	var header http.Header
+	capture := func(req *http.Request, _ option.MiddlewareNext) (*http.Response, error) {
+		header = req.Header.Clone()
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("{}")), Request: req}, nil
 	}
-	return h
+	client := openai.NewClient(option.WithBaseURL(baseURL), option.WithMaxRetries(0), option.WithAPIKey("none"), option.WithMiddleware(capture))
+	var raw []byte
+	if err := client.Post(context.Background(), "completions", []byte(`{}`), &raw); err != nil || header == nil {
+		log.Fatalf("capturing openai-go's headers: %v", err)
+	}
+	return header
 }
