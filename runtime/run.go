@@ -74,6 +74,10 @@ type Event struct {
 	// (Status "running"): item-level operators report to it, and a
 	// progress view reads it while the stage runs.
 	Progress *Counter
+	// Records is the size of the output of a stage that ran (Status
+	// "ran") when its value is a dataset; HasRecords says it is one.
+	Records    int64
+	HasRecords bool
 }
 
 // Counter is a stage's item-level progress, safe for concurrent use: the
@@ -731,7 +735,11 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 	}
 	s.value = v
 	s.run.Status = "ran"
-	r.emit(Event{Address: n.Address, Kind: n.Kind, Status: "ran", Duration: s.run.Duration, Reason: s.reason, Progress: ctr})
+	ev := Event{Address: n.Address, Kind: n.Kind, Status: "ran", Duration: s.run.Duration, Reason: s.reason, Progress: ctr}
+	if v.IsKnown() && !v.IsNull() && compiler.IsDatasetType(v.Type()) {
+		ev.Records, ev.HasRecords = v.EncapsulatedValue().(*compiler.DatasetRef).Count, true
+	}
+	r.emit(ev)
 	// Keep the record current so GC and `ouro runs` see work of a run that
 	// is still going.
 	return nil

@@ -73,11 +73,7 @@ func writeEvent(w io.Writer, ev runtime.Event) {
 	case "running":
 		fmt.Fprintf(w, "  … %-40s running (%s)\n", ev.Address, ev.Reason)
 	case "ran":
-		items := ""
-		if ev.Progress != nil && ev.Progress.Done() > 0 {
-			items = fmt.Sprintf(", %d items", ev.Progress.Done())
-		}
-		fmt.Fprintf(w, "  ✓ %-40s ran in %s%s\n", ev.Address, ev.Duration.Round(time.Millisecond), items)
+		fmt.Fprintf(w, "  ✓ %-40s ran in %s%s\n", ev.Address, ev.Duration.Round(time.Millisecond), itemCounts(ev))
 	case "cached":
 		fmt.Fprintf(w, "  · %-40s cached\n", ev.Address)
 	case "failed":
@@ -87,6 +83,25 @@ func writeEvent(w io.Writer, ev runtime.Event) {
 	case "will-run":
 		fmt.Fprintf(w, "  + %-40s will run (%s)\n", ev.Address, ev.Reason)
 	}
+}
+
+// itemCounts is ", 5000 items" for a stage that processed items, and for
+// one whose value is a dataset the records it produced: ", 5000 → 4434
+// records" (a filter that kept 4434 of 5000), ", 4434 records".
+func itemCounts(ev runtime.Event) string {
+	var done int64
+	if ev.Progress != nil {
+		done = ev.Progress.Done()
+	}
+	switch {
+	case done > 0 && ev.HasRecords:
+		return fmt.Sprintf(", %d → %d records", done, ev.Records)
+	case done > 0:
+		return fmt.Sprintf(", %d items", done)
+	case ev.HasRecords:
+		return fmt.Sprintf(", %d records", ev.Records)
+	}
+	return ""
 }
 
 // ttyView redraws a live block under the finished lines: one line per

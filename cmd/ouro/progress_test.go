@@ -96,3 +96,50 @@ func TestProgressTTY(t *testing.T) {
 	}
 	v.Event(runtime.Event{Address: "stage.late", Status: "cached"}) // ignored after Stop
 }
+
+// TestProgressRecordCounts: a finished stage's line says how many items it
+// processed and, when its value is a dataset, how many records it produced.
+func TestProgressRecordCounts(t *testing.T) {
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "counts.loop.hcl")
+	src := `dataset "d" {
+  rows   = [{ n = 1 }, { n = 2 }, { n = 3 }, { n = 4 }]
+  schema = object({ n = number })
+}
+
+stage "filter" "big" {
+  input = dataset.d
+  where = item.n > 2
+}
+`
+	if err := os.WriteFile(spec, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"run", "--progress=plain", spec}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d\n%s", code, errb.String())
+	}
+	for _, want := range []string{"dataset.d", "4 records\n", "stage.big", ", 4 → 2 records\n"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("progress lacks %q:\n%s", want, errb.String())
+		}
+	}
+}
+
+func TestItemCounts(t *testing.T) {
+	ctr := func(n int64) *runtime.Counter { c := &runtime.Counter{}; c.Add(n); return c }
+	for _, tc := range []struct {
+		ev   runtime.Event
+		want string
+	}{
+		{runtime.Event{}, ""},
+		{runtime.Event{Progress: ctr(0)}, ""},
+		{runtime.Event{Progress: ctr(800)}, ", 800 items"},
+		{runtime.Event{Progress: ctr(5000), Records: 4434, HasRecords: true}, ", 5000 → 4434 records"},
+		{runtime.Event{Records: 0, HasRecords: true}, ", 0 records"},
+	} {
+		if got := itemCounts(tc.ev); got != tc.want {
+			t.Errorf("itemCounts(%+v) = %q, want %q", tc.ev, got, tc.want)
+		}
+	}
+}
