@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // exampleDirs lists the paper folders of examples/ (those holding a spec).
@@ -89,7 +92,7 @@ var quickRuns = map[string][]string{
 	"self_refine":      {"-var", "pretrain_steps=20", "-var", "max_iterations=1", "-var", "questions=5"},
 	"best_of_n":        {"-var", "pretrain_steps=20", "-var", "doublings=1", "-var", "questions=5"},
 	"self_improving_transformers": {"-var", "rounds=1", "-var", "pretrain_steps=20", "-var", "round_steps=10",
-		"-var", "problems=20", "-var", "samples=3", "-var", "train_per_length=50", "-var", "replay=20"},
+		"-var", "problems=20", "-var", "train_per_length=50", "-var", "replay=20", "-var", "kept_dir=$TMP"},
 }
 
 // TestExamplesRunEndToEnd runs each quick example through the real CLI with
@@ -107,7 +110,11 @@ func TestExamplesRunEndToEnd(t *testing.T) {
 		}
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			store := filepath.Join(t.TempDir(), "store")
-			args := append([]string{"run", dir, "--store", store, "--json", "--progress=none"}, vars...)
+			args := []string{"run", dir, "--store", store, "--json", "--progress=none"}
+			tmp := t.TempDir() // files an example writes go here, not into the repository
+			for _, v := range vars {
+				args = append(args, strings.ReplaceAll(v, "$TMP", tmp))
+			}
 			run := func() runOut {
 				var r runOut
 				out := ouroCmd(t, bin, args...)
@@ -116,7 +123,11 @@ func TestExamplesRunEndToEnd(t *testing.T) {
 				}
 				return r
 			}
+			before := listFiles(t, dir)
 			first := run()
+			if after := listFiles(t, dir); after != before {
+				t.Errorf("the run wrote into the example's folder:\nbefore:\n%s\nafter:\n%s", before, after)
+			}
 			if first.Status != "ok" {
 				t.Fatalf("status %s", first.Status)
 			}
@@ -166,6 +177,34 @@ func TestExamplesRunEndToEnd(t *testing.T) {
 			}
 		})
 	}
+}
+
+// listFiles lists the files under dir with their sizes and modification
+// times, one per line, but for a developer's own stores (.ouro).
+func listFiles(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == ".ouro" {
+			return fs.SkipDir
+		}
+		if d.IsDir() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %d %s\n", p, info.Size(), info.ModTime().Format(time.RFC3339Nano))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
 
 func mustJSON(t *testing.T, v any) string {

@@ -20,7 +20,7 @@
 //
 //	spec trains on the lengths up to var.start only)
 //
-// data/unlabeled.jsonl  1,000 problems per length, lengths 1-10, whose
+// data/unlabeled.jsonl  5,000 problems per length, lengths 1-10, whose
 //
 //	answer the loop never reads: the model labels them itself
 //
@@ -37,6 +37,11 @@ const (
 	frame      = 10 // operand columns; the answer has frame+1
 	maxDigits  = 10
 	maxLabeled = 7
+	// Unlabeled problems per length: the first 1,000 are drawn alongside
+	// the labeled ones, the rest after every other file's (so that adding
+	// more leaves labeled.jsonl and test.jsonl byte-identical).
+	firstUnlabeled = 1000
+	moreUnlabeled  = 4000
 )
 
 type problem struct {
@@ -118,7 +123,12 @@ func main() {
 				labeled = append(labeled, next(d))
 			}
 		}
-		for range 1000 {
+		for range firstUnlabeled {
+			unlabeled = append(unlabeled, next(d))
+		}
+	}
+	for d := 1; d <= maxDigits; d++ {
+		for range moreUnlabeled {
 			unlabeled = append(unlabeled, next(d))
 		}
 	}

@@ -3,22 +3,22 @@
 # Generalization Challenges", ICML 2025, arXiv:2502.01612), scaled down to
 # reversed addition of up to 10 digits on the builtin model. Deviation from
 # the paper: the problems sit at a random column offset of a fixed 10-column
-# frame (see gendata.go) and the model uses rotary positions (RoPE), not
+# frame (see gendata.go) and the models use rotary positions (RoPE), not
 # NoPE; at this size the NoPE model does not extrapolate by even one digit
 # (README.md records the attempts).
 #
-# Round 0: train from scratch on labeled problems of 1..var.start digits.
-# Round r (r = 1, 2, ...): the current model labels problems of start+r
-# digits itself; the labels that win a majority vote over several samples
-# with enough agreement and have the right length are added to the pool of
-# self-labels; training continues from the current model on every
-# self-label kept so far plus var.replay round-0 problems (so that the new
-# lengths are most of what a round trains on); held-out accuracy is
-# measured per length.
+# Round 0: three models (seeds 1, 2, 3) train from scratch on labeled
+# problems of 1..var.start digits. Round r (r = 1, 2, ...): each model
+# labels problems of start+r digits greedily; the labels all three agree on
+# (majority vote across seeds, var.agreement) and that have the right
+# length join the pool of self-labels; each model continues training on
+# every self-label kept so far plus var.replay round-0 problems; held-out
+# accuracy is measured per length for every model.
 #
-# Two loops over the same data and round-0 model: "filtered" (the paper's
-# method) and "unfiltered" (the control: one sampled label per problem, no
-# vote, no length filter).
+# Control ("unfiltered"): the seed-1 model alone, from the same round-0
+# checkpoint, trains on its own greedy labels with no vote and no length
+# filter, on the same problems, replay and budget. Outputs compare the
+# seed-1 model of both arms.
 
 variable "start" {
   type        = number
@@ -32,22 +32,16 @@ variable "rounds" {
   description = "Self-improvement rounds; round r labels problems of start+r digits."
 }
 
-variable "samples" {
-  type        = number
-  default     = 5
-  description = "Labels sampled per new problem for the majority vote."
-}
-
 variable "agreement" {
   type        = number
   default     = 1
-  description = "Least share of the samples that must agree with the majority label."
+  description = "Least share of the three models whose label must equal the majority label (1: all three agree)."
 }
 
 variable "problems" {
   type        = number
-  default     = 1000
-  description = "New problems labeled per round (at most 1000 per length in data/unlabeled.jsonl)."
+  default     = 5000
+  description = "New problems labeled per round (at most 5000 per length in data/unlabeled.jsonl)."
 }
 
 variable "pretrain_steps" {
@@ -72,6 +66,12 @@ variable "replay" {
   type        = number
   default     = 1000
   description = "Round-0 problems replayed in each round's training data, next to every self-label kept so far."
+}
+
+variable "kept_dir" {
+  type        = string
+  default     = "out"
+  description = "Directory (relative to the spec, or absolute) where each round's self-labels (kept_roundR.jsonl; the control's: unfiltered_roundR.jsonl) are written next to their true answers, for inspection."
 }
 
 variable "scale" {
@@ -119,6 +119,9 @@ dataset "test" {
   schema = object({ digits = number, offset = number, question = string, answer = string })
 }
 
+# Three models that differ only in their seeds: the paper's majority vote
+# is across independently trained models, whose mistakes beyond the
+# training range differ, where one model's samples repeat the same mistake.
 # At cluster scale a paper-sized model (6 layers, width 384). There is no
 # command-trainer configuration: examples/trainers/trl_sft.py converts to
 # Hugging Face Llama, which always uses RoPE, and var.positions can be none.
@@ -134,7 +137,31 @@ model "init" {
   seed      = 1
 }
 
-# Round 0: labeled problems of 1..start digits.
+model "init2" {
+  provider  = "builtin"
+  positions = var.positions
+  layers    = local.cluster ? 6 : 3
+  dim       = local.cluster ? 384 : 96
+  hidden    = local.cluster ? 1536 : 256
+  heads     = local.cluster ? 6 : 4
+  max_seq   = local.cluster ? 128 : 40
+  vocab     = "0123456789+="
+  seed      = 2
+}
+
+model "init3" {
+  provider  = "builtin"
+  positions = var.positions
+  layers    = local.cluster ? 6 : 3
+  dim       = local.cluster ? 384 : 96
+  hidden    = local.cluster ? 1536 : 256
+  heads     = local.cluster ? 6 : 4
+  max_seq   = local.cluster ? 128 : 40
+  vocab     = "0123456789+="
+  seed      = 3
+}
+
+# Round 0: labeled problems of 1..start digits, the same for every model.
 stage "filter" "seed_data" {
   input = dataset.labeled
   where = item.digits <= var.start
@@ -156,6 +183,30 @@ stage "sft" "pretrain" {
   warmup        = 100
 }
 
+stage "sft" "pretrain2" {
+  base          = model.init2
+  data          = stage.seed_pool
+  prompt        = item.question
+  target        = item.answer
+  steps         = var.pretrain_steps
+  batch_size    = 64
+  learning_rate = 0.003
+  warmup        = 100
+  seed          = 2
+}
+
+stage "sft" "pretrain3" {
+  base          = model.init3
+  data          = stage.seed_pool
+  prompt        = item.question
+  target        = item.answer
+  steps         = var.pretrain_steps
+  batch_size    = 64
+  learning_rate = 0.003
+  warmup        = 100
+  seed          = 3
+}
+
 stage "filter" "test_set" {
   input = dataset.test
   where = item.digits <= var.start + var.rounds + 1
@@ -169,9 +220,36 @@ stage "evaluate" "eval0" {
   max_tokens  = 12
   score       = item.completion == item.answer
   metrics = {
+    # accuracy: exact match per length; solved: the longest L such that
+    # every length up to L is solved at >= 99%.
     accuracy = { for L in local.lengths : tostring(L) => fraction([for i, s in scores : s if items[i].digits == L]) }
-    # The longest length L such that every length up to L is solved at >= 99%.
-    solved = min(concat([length(local.lengths) + 1], [for L in local.lengths : L if fraction([for i, s in scores : s if items[i].digits == L]) < 0.99])...) - 1
+    solved   = min(concat([length(local.lengths) + 1], [for L in local.lengths : L if fraction([for i, s in scores : s if items[i].digits == L]) < 0.99])...) - 1
+  }
+}
+
+stage "evaluate" "eval0_2" {
+  model       = stage.pretrain2.model
+  input       = stage.test_set
+  prompt      = item.question
+  temperature = 0
+  max_tokens  = 12
+  score       = item.completion == item.answer
+  metrics = {
+    accuracy = { for L in local.lengths : tostring(L) => fraction([for i, s in scores : s if items[i].digits == L]) }
+    solved   = min(concat([length(local.lengths) + 1], [for L in local.lengths : L if fraction([for i, s in scores : s if items[i].digits == L]) < 0.99])...) - 1
+  }
+}
+
+stage "evaluate" "eval0_3" {
+  model       = stage.pretrain3.model
+  input       = stage.test_set
+  prompt      = item.question
+  temperature = 0
+  max_tokens  = 12
+  score       = item.completion == item.answer
+  metrics = {
+    accuracy = { for L in local.lengths : tostring(L) => fraction([for i, s in scores : s if items[i].digits == L]) }
+    solved   = min(concat([length(local.lengths) + 1], [for L in local.lengths : L if fraction([for i, s in scores : s if items[i].digits == L]) < 0.99])...) - 1
   }
 }
 
@@ -181,10 +259,15 @@ stage "filter" "no_labels" {
   where = false
 }
 
-# The paper's method: majority vote over samples + length filter.
+# The paper's method: majority vote across the three models + length filter.
 loop "filtered" {
   rounds = var.rounds
-  state  = { policy = stage.pretrain.model, pool = stage.no_labels }
+  state = {
+    policy  = stage.pretrain.model
+    policy2 = stage.pretrain2.model
+    policy3 = stage.pretrain3.model
+    pool    = stage.no_labels
+  }
 
   # 1. Problems one digit longer than anything trained on so far.
   stage "filter" "new_problems" {
@@ -197,19 +280,38 @@ loop "filtered" {
     n     = var.problems
   }
 
-  # 2. The current model labels them, several samples each.
+  # 2. Each model labels them, greedily.
   stage "generate" "labels" {
     model       = state.policy
     input       = stage.batch
     prompt      = item.question
-    samples     = var.samples
-    temperature = 0.7
+    temperature = 0
     max_tokens  = 12
   }
 
-  # 3. Majority vote per problem; keep confident labels of the right length.
+  stage "generate" "labels2" {
+    model       = state.policy2
+    input       = stage.batch
+    prompt      = item.question
+    temperature = 0
+    max_tokens  = 12
+  }
+
+  stage "generate" "labels3" {
+    model       = state.policy3
+    input       = stage.batch
+    prompt      = item.question
+    temperature = 0
+    max_tokens  = 12
+  }
+
+  # 3. Majority vote across the models; keep agreed labels of the right length.
+  stage "concat" "all_labels" {
+    inputs = [stage.labels, stage.labels2, stage.labels3]
+  }
+
   stage "vote" "consensus" {
-    input  = stage.labels
+    input  = stage.all_labels
     group  = item.question
     answer = item.completion
   }
@@ -227,6 +329,13 @@ loop "filtered" {
     )
   }
 
+  # For inspection only (nothing trains on it): the kept labels next to the
+  # true answers the loop never reads, to count how many are right.
+  stage "export" "kept_file" {
+    input = stage.kept
+    path  = "${var.kept_dir}/kept_round${round + 1}.jsonl"
+  }
+
   # The self-generated label replaces the (never read) true answer.
   stage "map" "self_labeled" {
     input  = stage.kept
@@ -235,7 +344,7 @@ loop "filtered" {
   }
 
   # 4. Add to the self-labels, replay some round-0 problems, and continue
-  # training from the current model.
+  # training every model on them.
   stage "concat" "pool" {
     inputs = [state.pool, stage.self_labeled]
   }
@@ -259,10 +368,34 @@ loop "filtered" {
     batch_size    = 64
     learning_rate = 0.001
     warmup        = 50
-    seed          = round
+    seed          = 3 * round + 1
   }
 
-  # 5. Held-out accuracy per length.
+  stage "sft" "tune2" {
+    base          = state.policy2
+    data          = stage.train
+    prompt        = item.question
+    target        = item.answer
+    steps         = var.round_steps
+    batch_size    = 64
+    learning_rate = 0.001
+    warmup        = 50
+    seed          = 3 * round + 2
+  }
+
+  stage "sft" "tune3" {
+    base          = state.policy3
+    data          = stage.train
+    prompt        = item.question
+    target        = item.answer
+    steps         = var.round_steps
+    batch_size    = 64
+    learning_rate = 0.001
+    warmup        = 50
+    seed          = 3 * round + 3
+  }
+
+  # 5. Held-out accuracy per length, per model.
   stage "evaluate" "eval" {
     model       = stage.tune.model
     input       = stage.test_set
@@ -276,11 +409,42 @@ loop "filtered" {
     }
   }
 
-  next = { policy = stage.tune.model, pool = stage.pool }
+  stage "evaluate" "eval2" {
+    model       = stage.tune2.model
+    input       = stage.test_set
+    prompt      = item.question
+    temperature = 0
+    max_tokens  = 12
+    score       = item.completion == item.answer
+    metrics = {
+      accuracy = { for L in local.lengths : tostring(L) => fraction([for i, s in scores : s if items[i].digits == L]) }
+      solved   = min(concat([length(local.lengths) + 1], [for L in local.lengths : L if fraction([for i, s in scores : s if items[i].digits == L]) < 0.99])...) - 1
+    }
+  }
+
+  stage "evaluate" "eval3" {
+    model       = stage.tune3.model
+    input       = stage.test_set
+    prompt      = item.question
+    temperature = 0
+    max_tokens  = 12
+    score       = item.completion == item.answer
+    metrics = {
+      accuracy = { for L in local.lengths : tostring(L) => fraction([for i, s in scores : s if items[i].digits == L]) }
+      solved   = min(concat([length(local.lengths) + 1], [for L in local.lengths : L if fraction([for i, s in scores : s if items[i].digits == L]) < 0.99])...) - 1
+    }
+  }
+
+  next = {
+    policy  = stage.tune.model
+    policy2 = stage.tune2.model
+    policy3 = stage.tune3.model
+    pool    = stage.pool
+  }
 }
 
-# Control arm: the same rounds with no vote and no length filter; each
-# problem keeps the label of one sample.
+# Control arm: the seed-1 model alone, the same rounds with no vote and no
+# length filter; each problem keeps the model's own greedy label.
 loop "unfiltered" {
   rounds = var.rounds
   state  = { policy = stage.pretrain.model, pool = stage.no_labels }
@@ -299,8 +463,14 @@ loop "unfiltered" {
     model       = state.policy
     input       = stage.c_batch
     prompt      = item.question
-    temperature = 0.7
+    temperature = 0
     max_tokens  = 12
+  }
+
+  # For inspection only: the labels next to the true answers.
+  stage "export" "c_labels_file" {
+    input = stage.c_labels
+    path  = "${var.kept_dir}/unfiltered_round${round + 1}.jsonl"
   }
 
   stage "map" "c_self_labeled" {
@@ -332,7 +502,7 @@ loop "unfiltered" {
     batch_size    = 64
     learning_rate = 0.001
     warmup        = 50
-    seed          = round
+    seed          = 3 * round + 1
   }
 
   stage "evaluate" "c_eval" {
@@ -352,17 +522,25 @@ loop "unfiltered" {
 }
 
 output "solved_filtered" {
-  description = "Longest length L with every length up to L solved at >= 99% held-out exact match; first entry is round 0."
+  description = "Seed-1 model: longest length L with every length up to L solved at >= 99% held-out exact match; first entry is round 0."
   value       = concat([stage.eval0.metrics.solved], loop.filtered.rounds[*].eval.metrics.solved)
 }
 
+output "solved_filtered_seeds" {
+  description = "The same for each of the three models of the filtered arm (seeds 1, 2, 3), per round."
+  value = concat(
+    [[stage.eval0.metrics.solved, stage.eval0_2.metrics.solved, stage.eval0_3.metrics.solved]],
+    [for r in loop.filtered.rounds : [r.eval.metrics.solved, r.eval2.metrics.solved, r.eval3.metrics.solved]],
+  )
+}
+
 output "solved_unfiltered" {
-  description = "The same for the control arm (no vote, no length filter)."
+  description = "The same for the control arm (the seed-1 model, no vote, no length filter)."
   value       = concat([stage.eval0.metrics.solved], loop.unfiltered.rounds[*].c_eval.metrics.solved)
 }
 
 output "accuracy_filtered" {
-  description = "Held-out exact match per length, per round (round 0 first)."
+  description = "Seed-1 model: held-out exact match per length, per round (round 0 first)."
   value       = concat([stage.eval0.metrics.accuracy], loop.filtered.rounds[*].eval.metrics.accuracy)
 }
 
