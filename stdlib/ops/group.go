@@ -93,25 +93,32 @@ func (Sample) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, err
 	}
-	// Pass 1: the stratum of every record (one int per record).
+	// Pass 1, when stratified: the stratum of every record (one int per
+	// record). Unstratified, the input's count is all it needs.
 	g := newGroups()
 	var strata []int32
 	_, stratified := x.Items["by"]
-	var total int
-	err = each(ctx, x, "input", func(i int64, rec cty.Value) error {
-		total++
-		if !stratified {
-			return nil
-		}
-		k, err := item(x, "by", rec, cty.DynamicPseudoType)
-		if err != nil {
-			return recordError(x, i, err)
-		}
-		strata = append(strata, int32(g.id(k)))
-		return nil
-	})
+	ref, err := x.Dataset("input")
 	if err != nil {
 		return cty.NilVal, err
+	}
+	total := int(ref.Count)
+	pass2 := each
+	if stratified {
+		total = 0
+		err = each(ctx, x, "input", func(i int64, rec cty.Value) error {
+			total++
+			k, err := item(x, "by", rec, cty.DynamicPseudoType)
+			if err != nil {
+				return recordError(x, i, err)
+			}
+			strata = append(strata, int32(g.id(k)))
+			return nil
+		})
+		if err != nil {
+			return cty.NilVal, err
+		}
+		pass2 = eachAgain
 	}
 	size := func(m int) int {
 		if hasN {
@@ -140,7 +147,10 @@ func (Sample) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 		}
 	}
 	return x.WriteDataset(in, func(write func(cty.Value) error) error {
-		return each(ctx, x, "input", func(i int64, rec cty.Value) error {
+		return pass2(ctx, x, "input", func(i int64, rec cty.Value) error {
+			if i > int64(total) {
+				return stageError(x, "input has more records than its count (%d)", total)
+			}
 			if !keep[i-1] {
 				return nil
 			}
@@ -318,7 +328,7 @@ func writeOrder(ctx context.Context, x *runtime.Exec, schema cty.Type, order []i
 	for _, i := range order {
 		want[i] = cty.NilVal
 	}
-	err := each(ctx, x, "input", func(i int64, rec cty.Value) error {
+	err := eachAgain(ctx, x, "input", func(i int64, rec cty.Value) error {
 		if _, ok := want[i]; ok {
 			want[i] = rec
 		}

@@ -52,22 +52,33 @@ func stageError(x *runtime.Exec, format string, args ...any) error {
 // each streams the records of dataset parameter name to fn, numbering
 // them from 1. It checks ctx every 1024 records and reports progress.
 func each(ctx context.Context, x *runtime.Exec, name string, fn func(n int64, rec cty.Value) error) error {
+	return scan(ctx, x, name, x.Progress, fn)
+}
+
+// eachAgain is each for a later pass over an input an earlier pass read
+// and counted: it reports no progress, so a two-pass operator's items
+// are its input's records, not twice as many.
+func eachAgain(ctx context.Context, x *runtime.Exec, name string, fn func(n int64, rec cty.Value) error) error {
+	return scan(ctx, x, name, nil, fn)
+}
+
+func scan(ctx context.Context, x *runtime.Exec, name string, progress runtime.Progress, fn func(n int64, rec cty.Value) error) error {
 	r, c, err := x.Open(name)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if x.Progress != nil {
+	if progress != nil {
 		if ref, err := x.Dataset(name); err == nil {
-			x.Progress.SetTotal(ref.Count)
+			progress.SetTotal(ref.Count)
 		}
 	}
 	var n int64
 	for {
 		rec, err := r.Next()
 		if err == io.EOF {
-			if x.Progress != nil {
-				x.Progress.Add(n % 1024)
+			if progress != nil {
+				progress.Add(n % 1024)
 			}
 			return nil
 		}
@@ -79,8 +90,8 @@ func each(ctx context.Context, x *runtime.Exec, name string, fn func(n int64, re
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if x.Progress != nil {
-				x.Progress.Add(1024)
+			if progress != nil {
+				progress.Add(1024)
 			}
 		}
 		if err := fn(n, rec); err != nil {

@@ -1,12 +1,14 @@
 package ops_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/ouroloop/ouro/runtime"
 	"github.com/ouroloop/ouro/runtime/runtimetest"
 )
 
@@ -232,5 +234,38 @@ func TestCommand(t *testing.T) {
 				t.Fatal("failed command committed a blob")
 			}
 		})
+	}
+}
+
+// TestProgressCountsEachInputRecordOnce: an operator that reads its input
+// twice (a stratified sample, top and best_of write in a second pass)
+// reports each input record once, so its items match its input.
+func TestProgressCountsEachInputRecordOnce(t *testing.T) {
+	env := runtimetest.New(t)
+	var recs []cty.Value
+	for i := 0; i < 100; i++ {
+		recs = append(recs, gsRec([]string{"a", "b", "c", "d"}[i%4], fmt.Sprint(i), i))
+	}
+	in := env.DatasetOf(t, gs, recs)
+	for _, tc := range []struct {
+		op   string
+		call runtimetest.Call
+	}{
+		{"sample", runtimetest.Call{Params: map[string]cty.Value{"input": in, "n": cty.NumberIntVal(10)}}},
+		{"sample", runtimetest.Call{Params: map[string]cty.Value{"input": in, "fraction": cty.NumberFloatVal(0.2)}, Items: map[string]string{"by": "item.g"}}},
+		{"top", runtimetest.Call{Params: map[string]cty.Value{"input": in, "k": cty.NumberIntVal(3)}, Items: map[string]string{"by": "item.s"}}},
+		{"best_of", runtimetest.Call{Items: map[string]string{"group": "item.g", "score": "item.s"}, Params: map[string]cty.Value{"input": in}}},
+		{"filter", runtimetest.Call{Params: map[string]cty.Value{"input": in}, Items: map[string]string{"where": "item.s < 10"}}},
+	} {
+		tc.call.Sig = sig(t, tc.op)
+		x := env.Exec(t, tc.call)
+		ctr := &runtime.Counter{}
+		x.Progress = ctr
+		if _, err := operator(t, tc.op).Run(context.Background(), x); err != nil {
+			t.Fatalf("%s: %v", tc.op, err)
+		}
+		if ctr.Done() != 100 || ctr.Total() != 100 {
+			t.Errorf("%s %v: progress %d of %d, want 100 of 100", tc.op, tc.call.Items, ctr.Done(), ctr.Total())
+		}
 	}
 }
