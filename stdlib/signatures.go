@@ -364,17 +364,28 @@ func operatorSignatures() []*compiler.Signature {
 				if !t.IsTupleType() || len(t.TupleElementTypes()) == 0 {
 					return cty.NilType, bad
 				}
+				// An input whose type is unknown (dynamic) failed its own
+				// check, which was reported there: it neither fails nor
+				// decides this one.
 				var elem cty.Type = cty.NilType
 				for _, et := range t.TupleElementTypes() {
+					if et == cty.DynamicPseudoType {
+						continue
+					}
 					if !compiler.IsDatasetType(et) {
 						return cty.NilType, bad
 					}
 					e := compiler.DatasetElem(et)
-					if elem == cty.NilType {
+					switch {
+					case e == cty.DynamicPseudoType:
+					case elem == cty.NilType:
 						elem = e
-					} else if !elem.Equals(e) {
+					case !elem.Equals(e):
 						return cty.NilType, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Record types differ", Detail: fmt.Sprintf("concat needs one record type; got %s and %s.", compiler.TypeString(elem), compiler.TypeString(e)), Subject: c.Range("inputs")}}
 					}
+				}
+				if elem == cty.NilType {
+					elem = cty.DynamicPseudoType
 				}
 				return datasetOf(elem)
 			},
