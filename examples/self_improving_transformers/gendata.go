@@ -24,7 +24,7 @@
 //
 //	answer the loop never reads: the model labels them itself
 //
-// data/test.jsonl       100 held-out problems per length, lengths 1-10
+// data/test.jsonl       500 held-out problems per length, lengths 1-10
 package main
 
 import (
@@ -42,6 +42,9 @@ const (
 	// more leaves labeled.jsonl and test.jsonl byte-identical).
 	firstUnlabeled = 1000
 	moreUnlabeled  = 4000
+	// Held-out problems per length, likewise: 100 first, 400 more last.
+	firstTest = 100
+	moreTest  = 400
 )
 
 type problem struct {
@@ -113,7 +116,7 @@ func main() {
 	}
 	var labeled, unlabeled, test []problem
 	for d := 1; d <= maxDigits; d++ {
-		for range 100 { // held out first, so no training problem repeats one
+		for range firstTest { // no problem of 2+ digits repeats another (seen), held out or not
 			test = append(test, next(d))
 		}
 	}
@@ -130,6 +133,11 @@ func main() {
 	for d := 1; d <= maxDigits; d++ {
 		for range moreUnlabeled {
 			unlabeled = append(unlabeled, next(d))
+		}
+	}
+	for d := 1; d <= maxDigits; d++ {
+		for range moreTest {
+			test = append(test, next(d))
 		}
 	}
 	write("data/labeled.jsonl", labeled)
