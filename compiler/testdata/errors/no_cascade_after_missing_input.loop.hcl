@@ -1,6 +1,6 @@
 # One mistake, one error: the stages downstream of a stage that failed to
 # type-check are not reported again (their record type is unknown, not
-# wrong).
+# wrong). With `input = dataset.problems` in stage.kept the spec is valid.
 dataset "problems" {
   rows   = [{ question = "1+1", answer = "2" }]
   schema = object({ question = string, answer = string })
@@ -88,4 +88,66 @@ stage "join" "joined" {
 stage "dedupe" "unique" {
   input = stage.joined
   key   = item.question
+}
+
+stage "pair" "prefs" {
+  input    = stage.kept
+  prompt   = item.question
+  response = item.answer
+  score    = strlen(item.answer)
+}
+
+stage "dpo" "aligned" {
+  base     = model.m
+  data     = stage.prefs
+  prompt   = item.prompt
+  chosen   = item.chosen
+  rejected = item.rejected
+}
+
+stage "extract" "parsed" {
+  input   = stage.kept
+  from    = item.answer
+  pattern = "{n:int}"
+}
+
+stage "verify" "checked" {
+  input  = stage.parsed
+  answer = item.parsed.n
+}
+
+stage "split" "halves" {
+  input    = stage.checked
+  fraction = 0.5
+}
+
+stage "group" "by_answer" {
+  input = stage.halves.train
+  key   = item.answer
+}
+
+stage "best_of" "best_answer" {
+  input = stage.kept
+  group = item.question
+  score = strlen(item.answer)
+}
+
+stage "export" "saved" {
+  input = stage.best_answer
+  path  = "out/best.jsonl"
+}
+
+stage "judge" "judged" {
+  model   = model.m
+  input   = stage.kept
+  prompt  = item.question
+  pattern = "{score:int}"
+}
+
+stage "refine" "refined" {
+  model    = model.m
+  input    = stage.kept
+  prompt   = item.question
+  critique = "critique: ${item.question}"
+  revise   = "revise: ${item.question}"
 }
