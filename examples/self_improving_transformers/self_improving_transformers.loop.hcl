@@ -23,7 +23,7 @@
 variable "start" {
   type        = number
   default     = 3
-  description = "Digits of the labeled problems the model is first trained on (1..start)."
+  description = "Digits of the labeled problems the models are first trained on (1..start)."
 }
 
 variable "rounds" {
