@@ -105,9 +105,7 @@ func (Sample) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	total := int(ref.Count)
 	pass2 := each
 	if stratified {
-		total = 0
 		err = each(ctx, x, "input", func(i int64, rec cty.Value) error {
-			total++
 			k, err := item(x, "by", rec, cty.DynamicPseudoType)
 			if err != nil {
 				return recordError(x, i, err)
@@ -117,6 +115,9 @@ func (Sample) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 		})
 		if err != nil {
 			return cty.NilVal, err
+		}
+		if len(strata) != total {
+			return cty.NilVal, stageError(x, "input has %d records, its count says %d", len(strata), total)
 		}
 		pass2 = eachAgain
 	}
@@ -149,7 +150,7 @@ func (Sample) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	return x.WriteDataset(in, func(write func(cty.Value) error) error {
 		return pass2(ctx, x, "input", func(i int64, rec cty.Value) error {
 			if i > int64(total) {
-				return stageError(x, "input has more records than its count (%d)", total)
+				return stageError(x, "input has more records than its count says (%d)", total)
 			}
 			if !keep[i-1] {
 				return nil
