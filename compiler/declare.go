@@ -54,6 +54,7 @@ type tnode struct {
 	typJSON json.RawMessage // MarshalType(typ), set by passEmit
 
 	stage *lang.Stage
+	queue string // stages: `resources { queue }`, the task queue of a distributed run
 }
 
 // texpr is one expression of a node: a parameter of an operator, or the
@@ -277,7 +278,9 @@ func (c *compiler) passDeclare() {
 			return
 		}
 		n.sig = sig
-		n.exprs = c.decodeBody(s.Body, sig)
+		var rest hcl.Body
+		n.exprs, rest = c.decodeStageBody(s.Body, sig)
+		n.queue = c.decodeResources(rest)
 	}
 	for _, s := range c.cfg.Stages {
 		declareStage(s)
@@ -317,6 +320,77 @@ func bodySchema(sig *Signature) *hcl.BodySchema {
 		s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: p.Name, Required: p.Required})
 	}
 	return s
+}
+
+// resourcesSchema is the schema of a stage's `resources` block: where a
+// distributed run runs the stage. It is no operator argument and never part
+// of the stage's cache key: it does not change the result.
+var resourcesSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "queue"}},
+}
+
+// decodeStageBody is decodeBody for a stage, which may also hold one
+// `resources` block; rest holds what is left of the body (that block).
+func (c *compiler) decodeStageBody(body hcl.Body, sig *Signature) ([]*texpr, hcl.Body) {
+	schema := bodySchema(sig)
+	schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: "resources"})
+	content, d := body.Content(schema)
+	c.diags = append(c.diags, d...)
+	var blocks hcl.Blocks
+	for _, b := range content.Blocks {
+		if b.Type != "resources" {
+			continue
+		}
+		if len(blocks) > 0 {
+			c.errorf(b.DefRange.Ptr(), "Duplicate resources block", "A stage has at most one `resources` block; the first is at %s.", blocks[0].DefRange)
+			continue
+		}
+		blocks = append(blocks, b)
+	}
+	var out []*texpr
+	for _, p := range sig.Params {
+		if a, ok := content.Attributes[p.Name]; ok {
+			out = append(out, &texpr{name: p.Name, param: p, expr: a.Expr})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		return lang.RangeLess(out[i].expr.Range(), out[j].expr.Range())
+	})
+	if len(blocks) == 0 {
+		return out, nil
+	}
+	return out, blocks[0].Body
+}
+
+// decodeResources reads a `resources` block: `queue` is a string known
+// before anything runs (a literal, or made of variables).
+func (c *compiler) decodeResources(body hcl.Body) string {
+	if body == nil {
+		return ""
+	}
+	content, d := body.Content(resourcesSchema)
+	c.diags = append(c.diags, d...)
+	a, ok := content.Attributes["queue"]
+	if !ok {
+		return ""
+	}
+	v, d := a.Expr.Value(&hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(c.vars)}})
+	if d.HasErrors() {
+		c.errorf(a.Expr.Range().Ptr(), "Invalid queue", "`queue` must be known before anything runs: a string made of constants and variables (%s).", d.Errs()[0])
+		return ""
+	}
+	if v.IsNull() || !v.IsKnown() || v.Type() != cty.String || v.AsString() == "" {
+		c.errorf(a.Expr.Range().Ptr(), "Invalid queue", "`queue` must be a non-empty string, the name of the task queue that `ouro worker --queue NAME` serves.")
+		return ""
+	}
+	q := v.AsString()
+	for _, r := range q {
+		if !(r == '-' || r == '_' || r == '.' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
+			c.errorf(a.Expr.Range().Ptr(), "Invalid queue", "Queue name %q may hold only letters, digits, '-', '_' and '.'.", q)
+			return ""
+		}
+	}
+	return q
 }
 
 // decodeBody decodes an operator body by the signature's schema, so unknown

@@ -58,7 +58,7 @@ func (c *compiler) passEmit() {
 			c.emit(&Node{Address: n.addr, Kind: KindDataset, Name: n.name, Operator: "dataset", Round: -1, Params: c.params(n, "", 0)}, n)
 		case tStage:
 			if n.loop == nil {
-				c.emit(&Node{Address: n.addr, Kind: KindStage, Name: n.name, Operator: n.op, Round: -1, Params: c.params(n, "", 0)}, n)
+				c.emit(&Node{Address: n.addr, Kind: KindStage, Name: n.name, Operator: n.op, Round: -1, Queue: n.queue, Params: c.params(n, "", 0)}, n)
 			}
 		case tOutput:
 			if len(n.exprs) > 0 {
@@ -155,7 +155,7 @@ func (c *compiler) emitLoop(ln *tnode) {
 		}
 		for _, s := range stages {
 			addr := roundAddr(name, r, "stage."+s.name)
-			c.emit(&Node{Address: addr, Kind: KindStage, Name: s.name, Operator: s.op, Loop: name, Round: r, Gate: gate, Params: c.params(s, name, r)}, s)
+			c.emit(&Node{Address: addr, Kind: KindStage, Name: s.name, Operator: s.op, Loop: name, Round: r, Gate: gate, Queue: s.queue, Params: c.params(s, name, r)}, s)
 			ids.Stages = append(ids.Stages, addr)
 			loopNode.Deps = append(loopNode.Deps, addr)
 		}

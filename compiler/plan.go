@@ -11,7 +11,7 @@ import (
 // FormatVersion is the version of the serialised Plan. Bump it whenever the
 // encoding or the meaning of a field changes: stores key cached work by the
 // plan's content, and a reader refuses plans of another version.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // NodeKind says what a plan node computes.
 type NodeKind string
@@ -79,6 +79,9 @@ type Node struct {
 	// true the loop has stopped and this node does not run (state nodes
 	// still evaluate, to give the loop's final state).
 	Gate string `json:"gate,omitempty"`
+	// Queue is the task queue a distributed run sends the stage to
+	// (`resources { queue }`; empty: the default queue). Not in any key.
+	Queue string `json:"queue,omitempty"`
 	// Type is the type of the node's value (MarshalType encoding).
 	Type      json.RawMessage `json:"type"`
 	DeclRange hcl.Range       `json:"range"`
