@@ -157,7 +157,7 @@ func (r *run) prepare(n *compiler.Node, sig *compiler.Signature, opName string, 
 		Items:    map[string]*ItemExpr{},
 		Patterns: map[string]*pattern.Pattern{},
 		Schemas:  map[string]cty.Type{},
-		Blobs:    r.opts.Store.Blobs(),
+		Blobs:    r.blobs,
 		Env:      r.env,
 		Seed:     stageSeed(r.plan.Seed, n.Address),
 	}

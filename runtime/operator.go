@@ -166,6 +166,9 @@ type Exec struct {
 	// OpenModel returns a client for a model value (the runtime resolves
 	// the provider); calls through it are memoised.
 	OpenModel func(ctx context.Context, m cty.Value) (LM, error)
+	// Worker names the machine that ran the stage when a StageRunner ran
+	// it elsewhere (empty: this process). It goes into the run record.
+	Worker string
 }
 
 // Count adds n to a named counter of the run record.

@@ -26,19 +26,41 @@ import (
 )
 
 // StageRunner runs one prepared stage. The local runner calls the operator
-// in-process; a distributed engine (e.g. Temporal activities on worker
-// machines reading blobs from an object store) can take its place, while
-// the Badger index stays with the coordinating process.
+// in-process; a distributed engine (Temporal activities on worker machines
+// reading blobs from an object store, package runtime/scaleout) takes its
+// place, while the Badger index stays with the coordinating process: a
+// runner returns the stage's value, and the runtime writes the entry.
+//
+// Datasets, models and stages whose operator writes files outside the store
+// (FileWriter) always run in the coordinating process: they read and write
+// the spec's own files.
 type StageRunner interface {
-	RunStage(ctx context.Context, op Operator, x *Exec) (cty.Value, error)
+	RunStage(ctx context.Context, t *StageTask) (cty.Value, error)
+}
+
+// StageTask is one stage to run. With the plan, the node's address and the
+// values of its dependencies, a remote worker prepares the very same stage
+// again (ExecuteRemote) and checks that it computes the same key.
+type StageTask struct {
+	Plan *compiler.Plan
+	Node *compiler.Node
+	// Key is the stage's cache key.
+	Key string
+	Op  Operator
+	// Exec is the stage prepared for running in this process.
+	Exec *Exec
+	// Deps holds the value of every node in Node.Deps, by address.
+	Deps map[string]cty.Value
+	// SpecDir is the spec's directory (absolute).
+	SpecDir string
 }
 
 // LocalRunner runs stages in this process.
 type LocalRunner struct{}
 
 // RunStage implements StageRunner.
-func (LocalRunner) RunStage(ctx context.Context, op Operator, x *Exec) (cty.Value, error) {
-	return op.Run(ctx, x)
+func (LocalRunner) RunStage(ctx context.Context, t *StageTask) (cty.Value, error) {
+	return t.Op.Run(ctx, t.Exec)
 }
 
 // Options configure a run.
@@ -131,6 +153,8 @@ type run struct {
 	lms    map[string]LM
 	lmMu   sync.Mutex
 	forced map[string]bool
+	blobs  store.BlobStore // where stages read and write blobs
+	memo   Memo            // the per-request memo
 
 	startOnce sync.Once // writes the "running" record before the first stage runs
 	startErr  error
@@ -181,18 +205,10 @@ func Run(ctx context.Context, plan *compiler.Plan, opts Options) (*Result, error
 		return nil, err
 	}
 	defer os.RemoveAll(scratch)
-	r.env = &Env{Blobs: opts.Store.Blobs(), SpecDir: opts.SpecDir, Scratch: scratch, Log: opts.Log}
-	r.vars = map[string]cty.Value{}
-	for name, tv := range plan.Variables {
-		t, err := ctyjson.UnmarshalType(tv.Type)
-		if err != nil {
-			return nil, err
-		}
-		v, err := ctyjson.Unmarshal(tv.Value, t)
-		if err != nil {
-			return nil, err
-		}
-		r.vars[name] = v
+	r.blobs, r.memo = opts.Store.Blobs(), opts.Store.Memo()
+	r.env = &Env{Blobs: r.blobs, SpecDir: opts.SpecDir, Scratch: scratch, Log: opts.Log}
+	if r.vars, err = planVariables(plan); err != nil {
+		return nil, err
 	}
 	now := time.Now().UTC()
 	r.record = &store.RunRecord{ID: store.NewRunID(now), Started: now, SpecDigest: plan.SpecDigest,
@@ -687,15 +703,7 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 	start := time.Now()
 	s.run.Started = start.UTC()
 	x := p.exec
-	x.Memo = r.opts.Store.Memo()
-	x.Progress = ctr
-	x.OpenModel = func(ctx context.Context, m cty.Value) (LM, error) {
-		lm, err := r.openModel(ctx, m)
-		if err != nil {
-			return nil, err
-		}
-		return &countingLM{memoLM: lm.(*memoLM), x: x, mu: &r.mu}, nil
-	}
+	r.bindExec(x, ctr)
 	var v cty.Value
 	if prov != nil {
 		var ref compiler.ModelRef
@@ -706,10 +714,22 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 		}
 		v = compiler.ModelVal(ref)
 	} else {
-		v, err = r.opts.Runner.RunStage(ctx, op, x)
+		runner := r.opts.Runner
+		if _, writesFiles := op.(FileWriter); writesFiles || n.Kind != compiler.KindStage {
+			runner = LocalRunner{}
+		}
+		deps := map[string]cty.Value{}
+		for _, d := range n.Deps {
+			if ds := r.state(d); ds.status == statusDone {
+				deps[d] = ds.value
+			}
+		}
+		specDir, _ := filepath.Abs(r.opts.SpecDir)
+		v, err = runner.RunStage(ctx, &StageTask{Plan: r.plan, Node: n, Key: p.key, Op: op, Exec: x, Deps: deps, SpecDir: specDir})
 	}
 	s.run.Duration = time.Since(start)
 	s.run.Counts = x.Counts
+	s.run.Worker = x.Worker
 	if err != nil {
 		return err
 	}
@@ -809,9 +829,40 @@ func (r *run) openModel(ctx context.Context, m cty.Value) (LM, error) {
 	if err != nil {
 		return nil, err
 	}
-	wrapped := &memoLM{lm: lm, memo: r.opts.Store.Memo()}
+	wrapped := &memoLM{lm: lm, memo: r.memo}
 	r.lms[key] = wrapped
 	return wrapped, nil
+}
+
+// bindExec connects a prepared stage to this run: its memo, its progress
+// counter and the models it opens (memoised, and counted in the record).
+func (r *run) bindExec(x *Exec, ctr *Counter) {
+	x.Memo = r.memo
+	x.Progress = ctr
+	x.OpenModel = func(ctx context.Context, m cty.Value) (LM, error) {
+		lm, err := r.openModel(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		return &countingLM{memoLM: lm.(*memoLM), x: x, mu: &r.mu}, nil
+	}
+}
+
+// planVariables decodes the plan's variable values.
+func planVariables(plan *compiler.Plan) (map[string]cty.Value, error) {
+	vars := map[string]cty.Value{}
+	for name, tv := range plan.Variables {
+		t, err := ctyjson.UnmarshalType(tv.Type)
+		if err != nil {
+			return nil, err
+		}
+		v, err := ctyjson.Unmarshal(tv.Value, t)
+		if err != nil {
+			return nil, err
+		}
+		vars[name] = v
+	}
+	return vars, nil
 }
 
 // ReferencedBlobs lists the digests of the datasets and models inside a

@@ -50,7 +50,7 @@ func (f *specFlags) register(cmd *cobra.Command) {
 // (-var, -var-file, -json, -check, -format) by rewriting them to --flags.
 func normalizeArgs(args []string) []string {
 	out := make([]string, 0, len(args))
-	long := []string{"var", "var-file", "json", "check", "format", "force", "from", "store", "wait", "progress", "j"}
+	long := []string{"var", "var-file", "json", "check", "format", "force", "from", "store", "wait", "progress", "j", "executor", "temporal", "blobs", "queue", "slots", "namespace"}
 	for _, a := range args {
 		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") {
 			name := strings.TrimPrefix(a, "-")
@@ -125,6 +125,7 @@ never done twice.`,
 		newCacheCmd(stdout, stderr),
 		newPinCmd(stdout, stderr, true), newPinCmd(stdout, stderr, false),
 		newServeCmd(stdout, stderr),
+		newWorkerCmd(stdout, stderr),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print ouro's version and the plan format version",

@@ -168,6 +168,9 @@ func writePlanText(w io.Writer, p *compiler.Plan) {
 		switch n.Kind {
 		case compiler.KindStage:
 			what = n.Operator
+			if n.Queue != "" {
+				what += " @" + n.Queue
+			}
 		case compiler.KindModel:
 			what = "model (" + n.Provider + ")"
 		}

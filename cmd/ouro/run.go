@@ -68,6 +68,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	var jobs int
 	var force []string
 	var from, progress string
+	ex := &executorFlags{}
 	cmd := &cobra.Command{
 		Use:   "run [PATH]",
 		Short: "Run a spec: every stage not already cached, in parallel, recording a run",
@@ -155,6 +156,14 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 			}
 			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer cancel()
+			runner, closeRunner, err := ex.runner(ctx, st, l.result.Plan, stderr)
+			if err != nil {
+				return err
+			}
+			defer closeRunner()
+			if d := ex.describe(); d != "" && !f.json {
+				fmt.Fprintln(stderr, d)
+			}
 			view, err := newProgressView(progress, stderr)
 			if err != nil {
 				return err
@@ -166,6 +175,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 				Store:       st,
 				Library:     stdlib.NewLibrary(),
 				Functions:   stdlib.Functions(),
+				Runner:      runner,
 				Parallelism: jobs,
 				SpecDir:     specDir(path),
 				Force:       force,
@@ -211,6 +221,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd.Flags().IntVarP(&jobs, "jobs", "j", 0, "stages run at once (default: number of cores)")
 	cmd.Flags().StringArrayVar(&force, "force", nil, "re-run this stage even if cached (name or address; repeatable)")
 	cmd.Flags().StringVar(&from, "from", "", "re-run this stage and everything downstream of it")
+	ex.register(cmd)
 	cmd.Flags().StringVar(&progress, "progress", "auto", "progress on stderr: auto (a live view on a terminal, else plain), plain or none")
 	return cmd
 }
@@ -243,6 +254,9 @@ func runJSON(r *store.RunRecord) map[string]any {
 		}
 		if len(s.Counts) > 0 {
 			m["counts"] = s.Counts
+		}
+		if s.Worker != "" {
+			m["worker"] = s.Worker
 		}
 		stages = append(stages, m)
 	}
@@ -414,9 +428,13 @@ func newShowCmd(stdout, _ io.Writer) *cobra.Command {
 			}
 			fmt.Fprintln(stdout)
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "\nSTAGE\tSTATUS\tDURATION\tKEY")
+			fmt.Fprintln(tw, "\nSTAGE\tSTATUS\tDURATION\tKEY\tWORKER")
 			for _, s := range r.Stages {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Address, s.Status, s.Duration.Round(time.Millisecond), runtime.SpecDigestShort(s.Key))
+				worker := s.Worker
+				if worker == "" {
+					worker = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Address, s.Status, s.Duration.Round(time.Millisecond), runtime.SpecDigestShort(s.Key), worker)
 			}
 			tw.Flush()
 			writeMetrics(stdout, r)

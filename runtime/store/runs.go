@@ -38,6 +38,9 @@ type StageRun struct {
 	Duration time.Duration    `json:"duration,omitempty"`
 	Error    string           `json:"error,omitempty"`
 	Counts   map[string]int64 `json:"counts,omitempty"`
+	// Worker is the identity of the worker that ran the stage in a
+	// distributed run (empty when the coordinating process ran it).
+	Worker string `json:"worker,omitempty"`
 }
 
 // NewRunID returns a run id that sorts by time: 20261124T150102Z-1a2b3c.
