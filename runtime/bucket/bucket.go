@@ -35,6 +35,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"gocloud.dev/blob"
@@ -202,11 +203,17 @@ func (b *Blobs) Stat(d store.Digest) (int64, error) {
 // work itself.
 type Error struct {
 	URL    string
-	Digest store.Digest
+	Digest store.Digest // the blob, or
+	Object string       // the named object
 	Err    error
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("blob %s in %s: %v", e.Digest, e.URL, e.Err) }
+func (e *Error) Error() string {
+	if e.Object != "" {
+		return fmt.Sprintf("object %s in %s: %v", e.Object, e.URL, e.Err)
+	}
+	return fmt.Sprintf("blob %s in %s: %v", e.Digest, e.URL, e.Err)
+}
 func (e *Error) Unwrap() error { return e.Err }
 
 func (b *Blobs) wrap(d store.Digest, err error) error {
@@ -313,6 +320,82 @@ func Copy(dst, src store.BlobStore, d store.Digest) error {
 	}
 	if got != d {
 		return fmt.Errorf("copying blob %s: the bytes read hash to %s", d, got)
+	}
+	return nil
+}
+
+// Objects outside the content-addressed space are small named records
+// that several processes must find without being told their names: a
+// running stage's memo chunks, found by a retried attempt on another
+// machine and by the coordinator under the stage key's prefix. Names are
+// relative to the store's prefix and must not start with "sha256/".
+
+func objectName(name string) (string, error) {
+	if name == "" || strings.HasPrefix(name, "sha256/") || strings.HasPrefix(name, "/") || strings.Contains(name, "..") {
+		return "", fmt.Errorf("blob store: bad object name %q", name)
+	}
+	return name, nil
+}
+
+// WriteObject writes data under name in one atomic write.
+func (b *Blobs) WriteObject(ctx context.Context, name string, data []byte) error {
+	key, err := objectName(name)
+	if err != nil {
+		return err
+	}
+	if err := b.bucket.WriteAll(ctx, key, data, &blob.WriterOptions{ContentType: "application/octet-stream"}); err != nil {
+		return &Error{URL: b.url, Object: name, Err: err}
+	}
+	return nil
+}
+
+// ReadObject reads the object name.
+func (b *Blobs) ReadObject(ctx context.Context, name string) ([]byte, error) {
+	key, err := objectName(name)
+	if err != nil {
+		return nil, err
+	}
+	data, err := b.bucket.ReadAll(ctx, key)
+	if err != nil {
+		if gcerrors.Code(err) == gcerrors.NotFound {
+			err = store.ErrNotFound
+		}
+		return nil, &Error{URL: b.url, Object: name, Err: err}
+	}
+	return data, nil
+}
+
+// ListObjects returns the names of the objects under prefix, sorted.
+func (b *Blobs) ListObjects(ctx context.Context, prefix string) ([]string, error) {
+	if _, err := objectName(prefix); err != nil {
+		return nil, err
+	}
+	var names []string
+	it := b.bucket.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, &Error{URL: b.url, Object: prefix, Err: err}
+		}
+		if !obj.IsDir {
+			names = append(names, obj.Key)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// DeleteObject deletes the object name; a missing one is not an error.
+func (b *Blobs) DeleteObject(ctx context.Context, name string) error {
+	key, err := objectName(name)
+	if err != nil {
+		return err
+	}
+	if err := b.bucket.Delete(ctx, key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+		return &Error{URL: b.url, Object: name, Err: err}
 	}
 	return nil
 }

@@ -199,9 +199,12 @@ func (r *Runner) RunStage(ctx context.Context, t *runtime.StageTask) (cty.Value,
 		if ctx.Err() != nil {
 			return cty.NilVal, ctx.Err()
 		}
+		// The failed attempts' answers go into the store's memo too, so
+		// a re-run (here or local) does not send those requests again.
+		_ = r.mergeMemo(context.WithoutCancel(ctx), t.Exec.Memo, t.Key)
 		return cty.NilVal, r.stageError(err, queue)
 	}
-	if err := r.mergeMemo(t.Exec.Memo, out.MemoChunks); err != nil {
+	if err := r.mergeMemo(ctx, t.Exec.Memo, t.Key); err != nil {
 		return cty.NilVal, err
 	}
 	for _, b := range out.Blobs {
@@ -220,15 +223,34 @@ func (r *Runner) RunStage(ctx context.Context, t *runtime.StageTask) (cty.Value,
 	return runtime.DecodeValue(out.Result, typ)
 }
 
-// mergeMemo copies a stage's memo chunks into the coordinator's memo.
-func (r *Runner) mergeMemo(memo runtime.Memo, chunks []string) error {
+// mergeMemo copies a stage's memo chunks into the coordinator's memo and,
+// once the memo has them on disk, deletes them from the blob store.
+func (r *Runner) mergeMemo(ctx context.Context, memo runtime.Memo, key string) error {
 	if memo == nil {
 		return nil
 	}
-	for _, c := range chunks {
-		if err := readChunk(r.opts.Blobs, store.Digest(c), memo.Put); err != nil {
+	names, err := r.opts.Blobs.ListObjects(ctx, memoPrefix(key))
+	if err != nil {
+		return fmt.Errorf("merging the stage's memo: %w", err)
+	}
+	for _, name := range names {
+		data, err := r.opts.Blobs.ReadObject(ctx, name)
+		if err != nil {
+			return fmt.Errorf("merging the stage's memo: %w", err)
+		}
+		if err := readChunk(name, data, memo.Put); err != nil {
 			return err
 		}
+	}
+	if f, ok := memo.(interface{ Flush() error }); ok {
+		if err := f.Flush(); err != nil {
+			return err
+		}
+	} else {
+		return nil // keep the chunks: nothing says the entries are durable
+	}
+	for _, n := range names {
+		_ = r.opts.Blobs.DeleteObject(ctx, n)
 	}
 	return nil
 }
@@ -269,8 +291,7 @@ func (r *Runner) watch(ctx context.Context, id string, ctr runtime.Progress) {
 
 // stageError words a failed stage: which worker, how many attempts, why;
 // a stage's diagnostics come back as diagnostics, to be shown with their
-// snippets; memo chunks of the failed attempt are merged so a local re-run
-// does not send those requests again.
+// snippets.
 func (r *Runner) stageError(err error, queue string) error {
 	var ae *temporal.ActivityError
 	if !errors.As(err, &ae) {
@@ -289,9 +310,6 @@ func (r *Runner) stageError(err error, queue string) error {
 		if app.HasDetails() {
 			_ = app.Details(&details)
 		}
-	}
-	if r.opts.Store != nil {
-		_ = r.mergeMemo(r.opts.Store.Memo(), details.MemoChunks)
 	}
 	worker := details.Worker
 	if worker == "" {

@@ -37,7 +37,8 @@ type WorkerOptions struct {
 	Identity string
 	Log      *slog.Logger
 	// MemoFlush is how often model answers are written to the blob store
-	// as a memo chunk (default 1s).
+	// as a memo chunk (default 200ms): a killed worker's stage re-sends at
+	// most the requests answered in its last interval.
 	MemoFlush time.Duration
 }
 
@@ -58,7 +59,7 @@ func NewWorker(opts WorkerOptions) *Worker {
 		opts.Slots = 1
 	}
 	if opts.MemoFlush <= 0 {
-		opts.MemoFlush = time.Second
+		opts.MemoFlush = 200 * time.Millisecond
 	}
 	if opts.Log == nil {
 		opts.Log = slog.Default()
@@ -146,29 +147,19 @@ func (w *Worker) RunStage(ctx context.Context, in StageInput) (*StageOutput, err
 	if err != nil {
 		return nil, err // retryable: the blob store may be back
 	}
-	var hb Heartbeat
-	if activity.HasHeartbeatDetails(ctx) {
-		if err := activity.GetHeartbeatDetails(ctx, &hb); err != nil {
-			log.Warn("ignoring unreadable heartbeat details", "err", err)
-		}
-	}
-	memo := newChunkMemo(w.opts.Blobs)
-	if err := memo.load(hb.MemoChunks); err != nil {
-		return nil, err
-	}
-	if len(hb.MemoChunks) > 0 {
-		log.Info("resuming", "memo_chunks", len(hb.MemoChunks))
+	memo := newChunkMemo(w.opts.Blobs, in.Key)
+	if n, err := memo.load(ctx); err != nil {
+		return nil, err // a *bucket.Error: retryable
+	} else if n > 0 {
+		log.Info("resuming with the answers of earlier attempts", "memo_entries", n)
 	}
 	prog := &progress{}
-	beat := func() []string {
-		chunks, err := memo.flush()
-		if err != nil {
+	beat := func() {
+		if err := memo.flush(ctx); err != nil {
 			log.Warn("writing a memo chunk failed; will retry", "err", err)
-			chunks = append([]string(nil), memo.chunks...)
 		}
 		done, total := prog.get()
-		activity.RecordHeartbeat(ctx, Heartbeat{Done: done, Total: total, MemoChunks: chunks})
-		return chunks
+		activity.RecordHeartbeat(ctx, Heartbeat{Done: done, Total: total})
 	}
 	interval := w.opts.MemoFlush
 	if hbt := info.HeartbeatTimeout; hbt > 0 && hbt/3 < interval {
@@ -196,21 +187,21 @@ func (w *Worker) RunStage(ctx context.Context, in StageInput) (*StageOutput, err
 		runtime.RemoteEnv{Library: w.opts.Library, Functions: w.opts.Functions, Blobs: w.opts.Blobs, Memo: memo, Progress: prog, Log: log})
 	close(stop)
 	beating.Wait()
-	chunks := beat()
+	beat()
 	if err != nil {
 		log.Warn("failed", "err", err)
-		return nil, classify(err, id, chunks)
+		return nil, classify(err, id)
 	}
 	log.Info("finished", "duration", res.Duration.Round(time.Millisecond))
-	return &StageOutput{Result: res.Result, Blobs: res.Blobs, Counts: res.Counts, Worker: id, MemoChunks: chunks, Duration: res.Duration}, nil
+	return &StageOutput{Result: res.Result, Blobs: res.Blobs, Counts: res.Counts, Worker: id, Duration: res.Duration}, nil
 }
 
 // classify decides whether another attempt can help: a cancelled attempt
 // or a blob store error can, a stage's own error (bad data, a diagnostic,
 // a model server that kept failing after the provider's own retries)
 // cannot, nor can a key mismatch.
-func classify(err error, worker string, chunks []string) error {
-	details := FailureDetails{Worker: worker, MemoChunks: chunks}
+func classify(err error, worker string) error {
+	details := FailureDetails{Worker: worker}
 	var de runtime.DiagnosticsError
 	if errors.As(err, &de) {
 		details.Diagnostics = encodeDiags(de.Diags)

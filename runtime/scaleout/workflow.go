@@ -47,23 +47,22 @@ type StageOutput struct {
 	Blobs      []string         `json:"blobs,omitempty"`
 	Counts     map[string]int64 `json:"counts,omitempty"`
 	Worker     string           `json:"worker"`
-	MemoChunks []string         `json:"memo_chunks,omitempty"`
 	Duration   time.Duration    `json:"duration"`
 }
 
-// Heartbeat is the progress an attempt reports; a retried attempt starts
-// from the last one Temporal received.
+// Heartbeat is the progress an attempt reports (the coordinator's
+// progress view reads it). Memo chunks are not in it: Temporal's client
+// throttles heartbeats, so the details the server holds may be seconds
+// old; chunks are found by listing the stage's memo prefix instead.
 type Heartbeat struct {
-	Done       int64    `json:"done"`
-	Total      int64    `json:"total"`
-	MemoChunks []string `json:"memo_chunks,omitempty"`
+	Done  int64 `json:"done"`
+	Total int64 `json:"total"`
 }
 
 // FailureDetails travel with a stage's failure.
 type FailureDetails struct {
 	Worker      string           `json:"worker"`
 	Diagnostics []jsonDiagnostic `json:"diagnostics,omitempty"`
-	MemoChunks  []string         `json:"memo_chunks,omitempty"`
 }
 
 // WorkflowInput is a stage workflow's input: the activity's input and how
