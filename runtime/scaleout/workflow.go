@@ -43,11 +43,11 @@ type StageInput struct {
 
 // StageOutput is what a finished activity returns.
 type StageOutput struct {
-	Result     json.RawMessage  `json:"result"`
-	Blobs      []string         `json:"blobs,omitempty"`
-	Counts     map[string]int64 `json:"counts,omitempty"`
-	Worker     string           `json:"worker"`
-	Duration   time.Duration    `json:"duration"`
+	Result   json.RawMessage  `json:"result"`
+	Blobs    []string         `json:"blobs,omitempty"`
+	Counts   map[string]int64 `json:"counts,omitempty"`
+	Worker   string           `json:"worker"`
+	Duration time.Duration    `json:"duration"`
 }
 
 // Heartbeat is the progress an attempt reports (the coordinator's
