@@ -867,7 +867,17 @@ func planVariables(plan *compiler.Plan) (map[string]cty.Value, error) {
 
 // ReferencedBlobs lists the digests of the datasets and models inside a
 // value.
-func ReferencedBlobs(v cty.Value) []string { return referencedBlobs(v) }
+// Only content digests (sha256:…) are blobs: a model served elsewhere
+// (openai:…) is named by its identity's digest and has none.
+func ReferencedBlobs(v cty.Value) []string {
+	var out []string
+	for _, d := range referencedBlobs(v) {
+		if strings.HasPrefix(d, "sha256:") {
+			out = append(out, d)
+		}
+	}
+	return out
+}
 
 // SpecDigestShort abbreviates a digest for display.
 func SpecDigestShort(d string) string {
