@@ -106,13 +106,19 @@ func (c *cluster) temporalArgs() []string {
 // startWorker starts `ouro worker` and waits until it is connected.
 func (c *cluster) startWorker(id string, args ...string) {
 	c.t.Helper()
+	c.startWorkerBin(c.bin, id, args...)
+}
+
+// startWorkerBin starts a worker from another ouro binary.
+func (c *cluster) startWorkerBin(bin, id string, args ...string) {
+	c.t.Helper()
 	logPath := filepath.Join(c.t.TempDir(), id+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	full := append([]string{"worker", "--identity", id, "-v"}, c.temporalArgs()...)
-	cmd := exec.Command(c.bin, append(full, args...)...)
+	cmd := exec.Command(bin, append(full, args...)...)
 	cmd.Env = append(os.Environ(), c.env...)
 	var stdout lineWaiter
 	stdout.want = "ouro worker " + id
