@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func needOuro(t *testing.T) string {
+func needOuro(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a Temporal server and ouro worker subprocesses")
@@ -58,7 +58,7 @@ func needOuro(t *testing.T) string {
 
 // cluster is one Temporal server and the workers a test started.
 type cluster struct {
-	t       *testing.T
+	t       testing.TB
 	bin     string
 	ts      *temporaltest.TestServer
 	blobs   string
@@ -79,9 +79,15 @@ func (w *worker) stop() {
 	<-w.exited
 }
 
-func newCluster(t *testing.T, blobs string, env ...string) *cluster {
+func newCluster(t testing.TB, blobs string, env ...string) *cluster {
 	bin := needOuro(t)
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	var ts *temporaltest.TestServer
+	if tt, ok := t.(*testing.T); ok {
+		ts = temporaltest.NewServer(temporaltest.WithT(tt))
+	} else {
+		ts = temporaltest.NewServer()
+		t.Cleanup(ts.Stop)
+	}
 	c := &cluster{t: t, bin: bin, ts: ts, blobs: blobs, env: env, workers: map[string]*worker{}, logs: map[string]string{}}
 	t.Cleanup(func() {
 		c.mu.Lock()
@@ -191,7 +197,7 @@ type runOut struct {
 }
 
 // ouro runs the CLI with --json and decodes its result.
-func runOuro(t *testing.T, bin string, env []string, args ...string) runOut {
+func runOuro(t testing.TB, bin string, env []string, args ...string) runOut {
 	t.Helper()
 	cmd := exec.Command(bin, append(args, "--json", "--progress=none")...)
 	cmd.Env = append(os.Environ(), env...)
