@@ -180,6 +180,9 @@ func (r *Runner) RunStage(ctx context.Context, t *runtime.StageTask) (cty.Value,
 		TaskQueue:                WorkflowQueue(r.opts.Fingerprint),
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		// The coordinator polls the workflow queue itself (Start): the
+		// server may hand it the first workflow task in the start's reply.
+		EnableEagerStart: true,
 	}, WorkflowName, wi)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {

@@ -62,7 +62,7 @@ func BenchmarkDispatch(b *testing.B) {
 		}
 		dist += time.Since(t0)
 	}
-	per := float64((dist-local).Milliseconds()) / float64(b.N*n)
+	per := float64((dist - local).Milliseconds()) / float64(b.N*n)
 	b.ReportMetric(float64(local.Milliseconds())/float64(b.N), "local-ms/run")
 	b.ReportMetric(float64(dist.Milliseconds())/float64(b.N), "temporal-ms/run")
 	b.ReportMetric(per, "overhead-ms/stage")
