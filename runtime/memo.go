@@ -129,13 +129,39 @@ func (m *memoLM) generate(ctx context.Context, reqs []GenRequest) ([][]Completio
 	if len(miss) == 0 {
 		return out, 0, nil
 	}
-	got, err := m.lm.Generate(ctx, miss)
+	var got [][]Completion
+	streamed := make([]bool, len(miss))
+	if st, ok := m.lm.(Streamer); ok {
+		var putErr error
+		var mu sync.Mutex
+		got, err = st.GenerateEach(ctx, miss, func(j int, cs []Completion) {
+			ks := requestKeys(id, reqs[missIdx[j]], len(cs))
+			var putKeys, putVals [][]byte
+			for i, c := range cs {
+				b, _ := json.Marshal(c)
+				putKeys = append(putKeys, ks[i][:])
+				putVals = append(putVals, b)
+			}
+			perr := m.putMany(putKeys, putVals)
+			mu.Lock()
+			if perr != nil && putErr == nil {
+				putErr = perr
+			}
+			streamed[j] = perr == nil
+			mu.Unlock()
+		})
+		if err == nil && putErr != nil {
+			return nil, 0, putErr
+		}
+	} else {
+		got, err = m.lm.Generate(ctx, miss)
+	}
 	if err != nil {
 		// Keep what did finish: a re-run must not send it again.
 		if len(got) == len(miss) {
 			var putKeys, putVals [][]byte
 			for j, ri := range missIdx {
-				if len(got[j]) == 0 {
+				if len(got[j]) == 0 || streamed[j] {
 					continue
 				}
 				ks := requestKeys(id, reqs[ri], len(got[j]))
@@ -154,6 +180,9 @@ func (m *memoLM) generate(ctx context.Context, reqs []GenRequest) ([][]Completio
 	var putKeys, putVals [][]byte
 	for j, ri := range missIdx {
 		out[ri] = got[j]
+		if streamed[j] {
+			continue
+		}
 		ks := reqKeys[ri]
 		if len(got[j]) > len(ks) {
 			ks = requestKeys(id, reqs[ri], len(got[j]))

@@ -77,3 +77,73 @@ func TestMemoKeepsFinishedRequestsOfAFailedCall(t *testing.T) {
 		}
 	}
 }
+
+// streamingLM answers the first `answer` requests one by one through done,
+// then waits for release before finishing the call.
+type streamingLM struct {
+	answer   int
+	answered chan struct{}
+	release  chan struct{}
+}
+
+func (s *streamingLM) Identity() string { return "streaming" }
+
+func (s *streamingLM) Generate(ctx context.Context, reqs []GenRequest) ([][]Completion, error) {
+	return s.GenerateEach(ctx, reqs, nil)
+}
+
+func (s *streamingLM) GenerateEach(_ context.Context, reqs []GenRequest, done func(int, []Completion)) ([][]Completion, error) {
+	out := make([][]Completion, len(reqs))
+	answer := func(i int) {
+		out[i] = []Completion{{Text: reqs[i].Prompt + "!", FinishReason: "stop"}}
+		if done != nil {
+			done(i, out[i])
+		}
+	}
+	for i := 0; i < s.answer; i++ {
+		answer(i)
+	}
+	close(s.answered)
+	<-s.release
+	for i := s.answer; i < len(reqs); i++ {
+		answer(i)
+	}
+	return out, nil
+}
+
+// TestMemoWritesEachAnswerAsItArrives: a model that streams its answers
+// (runtime.Streamer) has each one in the memo while the call is still
+// running, so a process killed mid-call keeps them.
+func TestMemoWritesEachAnswerAsItArrives(t *testing.T) {
+	lm := &streamingLM{answer: 3, answered: make(chan struct{}), release: make(chan struct{})}
+	memo := &mapMemo{m: map[string][]byte{}}
+	m := &memoLM{lm: lm, memo: memo}
+	var reqs []GenRequest
+	for _, p := range []string{"a", "b", "c", "d", "e"} {
+		reqs = append(reqs, GenRequest{Prompt: p, N: 1})
+	}
+	errc := make(chan error, 1)
+	go func() { _, err := m.Generate(context.Background(), reqs); errc <- err }()
+	<-lm.answered
+	memo.mu.Lock()
+	during := len(memo.m)
+	memo.mu.Unlock()
+	close(lm.release)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if during != 3 {
+		t.Errorf("memo entries while the call ran: %d, want the 3 answered", during)
+	}
+	if len(memo.m) != 5 {
+		t.Errorf("memo entries after the call: %d, want 5", len(memo.m))
+	}
+	// A second call is answered from the memo alone.
+	lm2 := &streamingLM{answer: 0, answered: make(chan struct{}), release: make(chan struct{})}
+	close(lm2.release)
+	m2 := &memoLM{lm: lm2, memo: memo}
+	out, sent, err := m2.generate(context.Background(), reqs)
+	if err != nil || sent != 0 || out[4][0].Text != "e!" {
+		t.Fatalf("re-run: sent %d, %v, %+v", sent, err, out)
+	}
+}

@@ -79,6 +79,16 @@ type LM interface {
 	Generate(ctx context.Context, reqs []GenRequest) ([][]Completion, error)
 }
 
+// Streamer is implemented by models that answer a call's requests one by
+// one (a remote server, a request per prompt). GenerateEach is Generate
+// that also calls done for each request as its answer arrives, from any
+// goroutine; the runtime memoises each answer then, not when the whole
+// call ends, so a process killed halfway through a call loses only the
+// requests in flight.
+type Streamer interface {
+	GenerateEach(ctx context.Context, reqs []GenRequest, done func(i int, c []Completion)) ([][]Completion, error)
+}
+
 // Pipeliner is implemented by models that serve several Generate calls at
 // once within their own concurrency limit (a remote server behind a
 // shared semaphore). InFlight is that limit: operators keep about twice as

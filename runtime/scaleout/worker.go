@@ -37,7 +37,7 @@ type WorkerOptions struct {
 	Identity string
 	Log      *slog.Logger
 	// MemoFlush is how often model answers are written to the blob store
-	// as a memo chunk (default 200ms): a killed worker's stage re-sends at
+	// as a memo chunk (default 50ms): a killed worker's stage re-sends at
 	// most the requests answered in its last interval.
 	MemoFlush time.Duration
 }
@@ -59,7 +59,7 @@ func NewWorker(opts WorkerOptions) *Worker {
 		opts.Slots = 1
 	}
 	if opts.MemoFlush <= 0 {
-		opts.MemoFlush = 200 * time.Millisecond
+		opts.MemoFlush = 50 * time.Millisecond
 	}
 	if opts.Log == nil {
 		opts.Log = slog.Default()

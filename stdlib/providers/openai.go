@@ -197,6 +197,12 @@ func (l *OpenAILM) Identity() string { return l.id }
 // `concurrency` at a time, within the rate limits, each retried on its own.
 // The first request to exhaust its retries cancels the rest.
 func (l *OpenAILM) Generate(ctx context.Context, reqs []runtime.GenRequest) ([][]runtime.Completion, error) {
+	return l.GenerateEach(ctx, reqs, nil)
+}
+
+// GenerateEach is Generate that calls done (when not nil) with each
+// request's completions as they arrive (runtime.Streamer).
+func (l *OpenAILM) GenerateEach(ctx context.Context, reqs []runtime.GenRequest, done func(int, []runtime.Completion)) ([][]runtime.Completion, error) {
 	out := make([][]runtime.Completion, len(reqs))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -235,6 +241,9 @@ func (l *OpenAILM) Generate(ctx context.Context, reqs []runtime.GenRequest) ([][
 					return
 				}
 				out[i] = cs
+				if done != nil {
+					done(i, cs)
+				}
 			}
 		}()
 	}
