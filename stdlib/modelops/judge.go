@@ -9,6 +9,7 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/ouroloop/ouro/runtime"
+	"github.com/ouroloop/ouro/stdlib/params"
 )
 
 // Judge is LLM-as-a-judge: per record, k completions of the rubric prompt,
@@ -120,7 +121,7 @@ func (*Refine) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, err
 	}
-	stopWhen := strParam(x, "stop_when", "")
+	stopWhen := params.String(x, "stop_when", "")
 	recs, in, err := readInput(x, "input")
 	if err != nil {
 		return cty.NilVal, err
