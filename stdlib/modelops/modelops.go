@@ -106,6 +106,14 @@ func sampling(x *runtime.Exec) (runtime.GenRequest, int, error) {
 	}, n, nil
 }
 
+// textSampling is sampling for an operator that reads only the text of
+// completions, never their log-probabilities.
+func textSampling(x *runtime.Exec) (runtime.GenRequest, int, error) {
+	tmpl, n, err := sampling(x)
+	tmpl.LogProbs = false
+	return tmpl, n, err
+}
+
 // --- models ---
 
 func modelRef(x *runtime.Exec, name string) (*compiler.ModelRef, error) {
