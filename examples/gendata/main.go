@@ -15,29 +15,15 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
+
+	"github.com/ouroloop/ouro/examples/internal/jsonl"
 )
 
 type problem struct {
 	Question string `json:"question"`
 	Answer   int    `json:"answer"`
-}
-
-func write(name string, rows []problem) {
-	f, err := os.Create(name)
-	if err != nil {
-		panic(err)
-	}
-	defer f.Close()
-	enc := json.NewEncoder(f)
-	for _, r := range rows {
-		if err := enc.Encode(r); err != nil {
-			panic(err)
-		}
-	}
 }
 
 func main() {
@@ -60,6 +46,6 @@ func main() {
 	for range 2000 {
 		train = append(train, next())
 	}
-	write("data/train.jsonl", train)
-	write("data/test.jsonl", test)
+	jsonl.Write("data/train.jsonl", train)
+	jsonl.Write("data/test.jsonl", test)
 }
