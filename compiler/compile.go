@@ -41,64 +41,35 @@ type Result struct {
 	Graph *Graph
 }
 
-// pass is one named step of the compiler. Passes run in order. A pass with
-// afterErrors set still runs when earlier passes reported errors, working
-// around what is broken, so a user sees every mistake of a spec at once;
-// the others run only on an error-free spec.
-type pass struct {
-	name        string
-	run         func(c *compiler)
-	afterErrors bool
-}
-
-// passes lists the compiler's steps in order, with why the order matters.
-var passes = []pass{
-	// Variables first: their values are known at compile time and other
-	// passes (provider names, loop rounds) may need them.
-	{"variables", (*compiler).passVariables, false},
-	// Declare every object under its address; decode operator bodies
-	// against signatures (needs known variables for model providers).
-	{"declare", (*compiler).passDeclare, true},
-	// Resolve every reference of every expression to a declared address,
-	// reporting dangling and misplaced ones (needs the declarations).
-	{"resolve", (*compiler).passResolve, true},
-	// Cycles are checked on the resolved graph before any evaluation, which
-	// would otherwise recurse forever.
-	{"cycles", (*compiler).passCycles, true},
-	// Type-check in topological order, evaluating with unknown values.
-	// Expressions whose references did not resolve are skipped, and
-	// nothing is checked when there is a cycle (there is no order).
-	{"typecheck", (*compiler).passTypecheck, true},
-	// Unroll loops into per-round subgraphs and emit the immutable plan.
-	{"emit", (*compiler).passEmit, false},
-}
-
-// PassNames lists the compiler's passes in the order they run.
-func PassNames() []string {
-	out := make([]string, len(passes))
-	for i, p := range passes {
-		out[i] = p.name
-	}
-	return out
-}
-
-// Compile checks a decoded configuration and compiles it into a Plan.
+// Compile checks a decoded configuration and compiles it into a Plan. The
+// package doc describes the passes and why they run in this order.
 func Compile(cfg *lang.Config, opts Options) (*Result, hcl.Diagnostics) {
 	if opts.Functions == nil {
 		opts.Functions = map[string]function.Function{}
 	}
 	c := &compiler{cfg: cfg, opts: opts, nodes: map[string]*tnode{}}
-	for _, p := range passes {
-		if c.diags.HasErrors() && !p.afterErrors {
-			break
-		}
-		p.run(c)
+
+	c.passVariables() // the value of every input variable, and the seed
+	// These four also run after errors, working around what is broken, so
+	// a user sees every mistake of a spec at once.
+	c.passDeclare()   // a template node per declared object; bodies decoded by signature
+	c.passResolve()   // each reference of each expression to a node: the dependency edges
+	c.passCycles()    // the topological order, or each cycle reported once
+	c.passTypecheck() // a type for every node, evaluating with unknown values
+	if !c.diags.HasErrors() {
+		c.passEmit() // loops unrolled into rounds: the Plan
 	}
+
 	res := &Result{Graph: c.graph()}
 	if !c.diags.HasErrors() {
 		res.Plan = c.plan
 	}
 	return res, c.diags
+}
+
+// PassNames lists the compiler's passes in the order Compile runs them.
+func PassNames() []string {
+	return []string{"variables", "declare", "resolve", "cycles", "typecheck", "emit"}
 }
 
 type compiler struct {

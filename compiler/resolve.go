@@ -9,7 +9,37 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// The names an expression may start with, besides per-item names.
+// The resolve pass turns every reference of every expression into a ref
+// and a dependency edge of its node, after declare has created every node
+// and before cycles orders them.
+//
+// A reference is an hcl.Traversal; its root name decides where it points:
+//
+//	var.x                      an input variable (a value, no node)
+//	local.x, model.x,
+//	dataset.x, stage.x         the declared object of that address
+//	loop.L                     a loop's result, from outside the loop only
+//	state, round               the current round, inside a loop's stages,
+//	                           next and until only
+//
+// Inside loop L, stage.x names L's own stage x of this round when there is
+// one, and a top-level stage otherwise; a stage of another loop has no
+// single value and is an error. Only `state` crosses rounds, so neither the
+// round-0 state nor rounds may read the loop's stages. In a per-item
+// argument, names that are no root (item, scores, …) are deferred: the type
+// checker binds them from the parameter's ItemOf or Vars. Elsewhere they are
+// unknown names, with "Did you mean" when one is close.
+//
+// Every error marks its expression broken, so typecheck skips it instead of
+// reporting the same mistake again. Type and pattern arguments are static
+// syntax and are not resolved. Some edges come from structure, not from an
+// expression: a loop's state depends on its round-0 state, and a loop's
+// result on all its parts.
+//
+// passCycles, at the end of this file, then searches the resolved graph.
+
+// rootNames are the names an expression may start with, besides per-item
+// names.
 var rootNames = []string{"var", "local", "model", "dataset", "stage", "loop", "state", "round"}
 
 func (c *compiler) passResolve() {

@@ -45,7 +45,7 @@ func op(name string) runtime.Operator {
 }
 
 func bench(b *testing.B, n int, name string, c runtimetest.Call) {
-	env := runtimetest.New(b)
+	env := runtimetest.New(b, stdlib.Functions())
 	in := env.Dataset(b, records(n))
 	c.Sig, _ = stdlib.NewRegistry().Operator(name)
 	if c.Params == nil {
@@ -84,7 +84,7 @@ func BenchmarkDedupeMinhash(b *testing.B) {
 }
 
 func BenchmarkDatasetJSONL(b *testing.B) {
-	env := runtimetest.New(b)
+	env := runtimetest.New(b, stdlib.Functions())
 	recs := records(100000)
 	exp := env.Exec(b, runtimetest.Call{Sig: sig("export"), Params: map[string]cty.Value{"input": env.Dataset(b, recs), "path": cty.StringVal("in.jsonl")}})
 	if _, err := op("export").Run(context.Background(), exp); err != nil {

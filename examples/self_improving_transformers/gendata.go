@@ -28,9 +28,9 @@
 package main
 
 import (
-	"encoding/json"
 	"math/rand/v2"
-	"os"
+
+	"github.com/ouroloop/ouro/examples/internal/jsonl"
 )
 
 const (
@@ -77,20 +77,6 @@ func Framed(a, b []int, off int) (q, ans string) {
 		return string(b)
 	}
 	return str(x) + "+" + str(y) + "=", string(s)
-}
-
-func write(name string, rows []problem) {
-	f, err := os.Create(name)
-	if err != nil {
-		panic(err)
-	}
-	defer f.Close()
-	enc := json.NewEncoder(f)
-	for _, r := range rows {
-		if err := enc.Encode(r); err != nil {
-			panic(err)
-		}
-	}
 }
 
 func main() {
@@ -140,7 +126,7 @@ func main() {
 			test = append(test, next(d))
 		}
 	}
-	write("data/labeled.jsonl", labeled)
-	write("data/unlabeled.jsonl", unlabeled)
-	write("data/test.jsonl", test)
+	jsonl.Write("data/labeled.jsonl", labeled)
+	jsonl.Write("data/unlabeled.jsonl", unlabeled)
+	jsonl.Write("data/test.jsonl", test)
 }

@@ -12,11 +12,11 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strings"
+
+	"github.com/ouroloop/ouro/examples/internal/jsonl"
 )
 
 type task struct {
@@ -61,20 +61,6 @@ func gen(r *rand.Rand, family int) task {
 	}
 }
 
-func write(name string, rows []any) {
-	f, err := os.Create(name)
-	if err != nil {
-		panic(err)
-	}
-	defer f.Close()
-	enc := json.NewEncoder(f)
-	for _, r := range rows {
-		if err := enc.Encode(r); err != nil {
-			panic(err)
-		}
-	}
-}
-
 func main() {
 	r := rand.New(rand.NewPCG(2022, 10560))
 	seen := map[string]bool{}
@@ -98,7 +84,7 @@ func main() {
 		a, b := gen(r, r.IntN(6)), gen(r, r.IntN(6))
 		pre = append(pre, pair{a.Instruction, a.Output, b.Instruction, b.Output})
 	}
-	write("data/seeds.jsonl", seeds)
-	write("data/heldout.jsonl", heldout)
-	write("data/pretrain.jsonl", pre)
+	jsonl.Write("data/seeds.jsonl", seeds)
+	jsonl.Write("data/heldout.jsonl", heldout)
+	jsonl.Write("data/pretrain.jsonl", pre)
 }

@@ -1,58 +1,9 @@
 //go:build ignore
 
-// gendata writes 2-digit addition problems: a training set for the short
-// "pretrain" stage that gives the builtin model something to be consistent
-// about, and a held-out test set.
+// This example trains and tests on the 2-digit addition problems that
+// examples/gendata writes (shared with the other arithmetic examples):
 //
-//	go run gendata.go
+//	go generate gendata.go
 package main
 
-import (
-	"encoding/json"
-	"fmt"
-	"math/rand/v2"
-	"os"
-)
-
-type problem struct {
-	Question string `json:"question"`
-	Answer   int    `json:"answer"`
-}
-
-func write(name string, rows []problem) {
-	f, err := os.Create(name)
-	if err != nil {
-		panic(err)
-	}
-	defer f.Close()
-	enc := json.NewEncoder(f)
-	for _, r := range rows {
-		if err := enc.Encode(r); err != nil {
-			panic(err)
-		}
-	}
-}
-
-func main() {
-	r := rand.New(rand.NewPCG(2023, 11171))
-	seen := map[string]bool{}
-	next := func() problem {
-		for {
-			a, b := 10+r.IntN(90), 10+r.IntN(90)
-			q := fmt.Sprintf("%d+%d", a, b)
-			if !seen[q] {
-				seen[q] = true
-				return problem{q, a + b}
-			}
-		}
-	}
-	var train, test []problem
-	for range 100 {
-		test = append(test, next())
-	}
-	for range 2000 {
-		train = append(train, next())
-	}
-	write("data/train.jsonl", train)
-	write("data/test.jsonl", test)
-}
+//go:generate go run ../gendata

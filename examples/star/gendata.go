@@ -7,10 +7,10 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
+
+	"github.com/ouroloop/ouro/examples/internal/jsonl"
 )
 
 type problem struct {
@@ -31,20 +31,6 @@ func Rationale(a, b int) string {
 	c := s0 / 10
 	s1 := a/10 + b/10 + c
 	return fmt.Sprintf("%d+%d=%d, %d+%d+%d=%d = %d", a%10, b%10, s0, a/10, b/10, c, s1, a+b)
-}
-
-func write(name string, rows []any) {
-	f, err := os.Create(name)
-	if err != nil {
-		panic(err)
-	}
-	defer f.Close()
-	enc := json.NewEncoder(f)
-	for _, r := range rows {
-		if err := enc.Encode(r); err != nil {
-			panic(err)
-		}
-	}
 }
 
 func main() {
@@ -72,7 +58,7 @@ func main() {
 		a, b := next()
 		heldout = append(heldout, problem{fmt.Sprintf("%d+%d", a, b), a, b, a + b})
 	}
-	write("data/seed.jsonl", seeds)
-	write("data/train.jsonl", train)
-	write("data/heldout.jsonl", heldout)
+	jsonl.Write("data/seed.jsonl", seeds)
+	jsonl.Write("data/train.jsonl", train)
+	jsonl.Write("data/heldout.jsonl", heldout)
 }

@@ -3,8 +3,10 @@
 // expressions and patterns from source text, parameter defaults from a
 // signature and the output type from the signature's Result.
 //
-// It depends only on runtime, compiler, store, dataset, lang/pattern and
-// stdlib/funcs, so stdlib packages can use it in their tests.
+// It depends only on runtime, compiler, store, dataset and lang/pattern, so
+// stdlib packages can use it in their tests. Like the compiler, it takes the
+// function table of expressions as an argument (New) rather than importing
+// stdlib/funcs, so no import runs up the layers.
 package runtimetest
 
 import (
@@ -17,31 +19,35 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 
 	"github.com/ouroloop/ouro/compiler"
 	"github.com/ouroloop/ouro/lang/pattern"
 	"github.com/ouroloop/ouro/runtime"
 	"github.com/ouroloop/ouro/runtime/dataset"
 	"github.com/ouroloop/ouro/runtime/store"
-	"github.com/ouroloop/ouro/stdlib/funcs"
 )
 
-// Env is a test environment: a blob store in a temporary directory and a
-// spec directory (Dir) that relative paths resolve against.
+// Env is a test environment: a blob store in a temporary directory, a
+// spec directory (Dir) that relative paths resolve against, and the
+// functions per-item expressions may call.
 type Env struct {
-	Blobs store.BlobStore
-	Dir   string
+	Blobs     store.BlobStore
+	Dir       string
+	Functions map[string]function.Function
 }
 
 // New returns an Env whose directories are removed when the test ends.
-func New(t testing.TB) *Env {
+// functions is the function table of per-item expressions (stdlib.Functions()
+// in stdlib's tests); nil gives them none.
+func New(t testing.TB, functions map[string]function.Function) *Env {
 	t.Helper()
 	root := t.TempDir()
 	bs, err := store.NewDiskBlobs(filepath.Join(root, "blobs"), filepath.Join(root, "tmp"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Env{Blobs: bs, Dir: t.TempDir()}
+	return &Env{Blobs: bs, Dir: t.TempDir(), Functions: functions}
 }
 
 // Dataset stores records as a dataset whose schema is the first record's
@@ -132,7 +138,7 @@ func (e *Env) Build(c Call) (*runtime.Exec, error) {
 	}
 	x.Log = x.Env.Log
 	ck := &compiler.Check{Stage: addr, Types: map[string]cty.Type{}, Values: map[string]cty.Value{}, ItemTypes: map[string]cty.Type{}, Patterns: x.Patterns, Schemas: x.Schemas, Ranges: map[string]hcl.Range{}}
-	scope := &hcl.EvalContext{Functions: funcs.Table()}
+	scope := &hcl.EvalContext{Functions: e.Functions}
 	for name := range c.Params {
 		if c.Sig.Param(name) == nil {
 			return nil, errorf("runtimetest: %s has no parameter %q", c.Sig.Name, name)

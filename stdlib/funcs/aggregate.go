@@ -139,6 +139,27 @@ func bigMean(fs []*big.Float) *big.Float {
 	return new(big.Float).SetPrec(prec).Quo(bigSum(fs), n)
 }
 
+// orNull makes an aggregate that has no value for an empty collection
+// return a null number for it.
+func orNull(impl func(elems []cty.Value) (cty.Value, error)) func(elems []cty.Value) (cty.Value, error) {
+	return func(elems []cty.Value) (cty.Value, error) {
+		if len(elems) == 0 {
+			return cty.NullVal(cty.Number), nil
+		}
+		return impl(elems)
+	}
+}
+
+// share is n/of, computed exactly at prec and rounded once; null when of
+// is 0.
+func share(n, of int) cty.Value {
+	if of == 0 {
+		return cty.NullVal(cty.Number)
+	}
+	q := new(big.Float).SetPrec(prec).SetInt64(int64(n))
+	return cty.NumberVal(q.Quo(q, new(big.Float).SetPrec(prec).SetInt64(int64(of))))
+}
+
 func notNull(b *cty.RefinementBuilder) *cty.RefinementBuilder { return b.NotNull() }
 
 func nonNegative(b *cty.RefinementBuilder) *cty.RefinementBuilder {
@@ -150,12 +171,9 @@ var MeanFunc = seqFunc(
 	"Returns the arithmetic mean of a list, set or tuple of numbers, or null when it is empty (write coalesce(mean(xs), 0) for a default). A null element is an error. Computed exactly at cty's 512-bit precision.",
 	"The numbers to average.",
 	cty.Number, cty.Number, nil,
-	func(elems []cty.Value) (cty.Value, error) {
-		if len(elems) == 0 {
-			return cty.NullVal(cty.Number), nil
-		}
+	orNull(func(elems []cty.Value) (cty.Value, error) {
 		return cty.NumberVal(bigMean(floats(elems))), nil
-	})
+	}))
 
 // SumFunc is the sum of a collection of numbers.
 var SumFunc = seqFunc(
@@ -171,10 +189,7 @@ var MedianFunc = seqFunc(
 	"Returns the median of a list, set or tuple of numbers: the middle value once sorted, or the mean of the two middle values when the count is even. Null when empty; a null element is an error.",
 	"The numbers.",
 	cty.Number, cty.Number, nil,
-	func(elems []cty.Value) (cty.Value, error) {
-		if len(elems) == 0 {
-			return cty.NullVal(cty.Number), nil
-		}
+	orNull(func(elems []cty.Value) (cty.Value, error) {
 		fs := floats(elems)
 		sort.SliceStable(fs, func(i, j int) bool { return fs[i].Cmp(fs[j]) < 0 })
 		mid := len(fs) / 2
@@ -182,17 +197,14 @@ var MedianFunc = seqFunc(
 			return cty.NumberVal(fs[mid]), nil
 		}
 		return cty.NumberVal(bigMean(fs[mid-1 : mid+1])), nil
-	})
+	}))
 
 // StddevFunc is the population standard deviation of a collection of numbers.
 var StddevFunc = seqFunc(
 	"Returns the population standard deviation of a list, set or tuple of numbers: the square root of the mean squared distance from the mean (dividing by n, like numpy.std; 0 for one element). Null when empty; a null element is an error.",
 	"The numbers.",
 	cty.Number, cty.Number, nil,
-	func(elems []cty.Value) (cty.Value, error) {
-		if len(elems) == 0 {
-			return cty.NullVal(cty.Number), nil
-		}
+	orNull(func(elems []cty.Value) (cty.Value, error) {
 		fs := floats(elems)
 		m := bigMean(fs)
 		sq := make([]*big.Float, len(fs))
@@ -201,7 +213,7 @@ var StddevFunc = seqFunc(
 			sq[i] = d.Mul(d, d)
 		}
 		return cty.NumberVal(new(big.Float).SetPrec(prec).Sqrt(bigMean(sq))), nil
-	})
+	}))
 
 func countTrue(elems []cty.Value) int {
 	n := 0
@@ -228,11 +240,7 @@ var FractionFunc = seqFunc(
 	"The bools.",
 	cty.Bool, cty.Number, nil,
 	func(elems []cty.Value) (cty.Value, error) {
-		if len(elems) == 0 {
-			return cty.NullVal(cty.Number), nil
-		}
-		q := new(big.Float).SetPrec(prec).SetInt64(int64(countTrue(elems)))
-		return cty.NumberVal(q.Quo(q, new(big.Float).SetPrec(prec).SetInt64(int64(len(elems))))), nil
+		return share(countTrue(elems), len(elems)), nil
 	})
 
 // vote returns the most common non-null element (ties: the one whose first
@@ -296,11 +304,7 @@ func voteFunc(desc string, agreement bool) function.Function {
 				return cty.NilVal, err
 			}
 			if agreement {
-				if len(elems) == 0 {
-					return cty.NullVal(cty.Number), nil
-				}
-				q := new(big.Float).SetPrec(prec).SetInt64(int64(count))
-				return cty.NumberVal(q.Quo(q, new(big.Float).SetPrec(prec).SetInt64(int64(len(elems))))), nil
+				return share(count, len(elems)), nil
 			}
 			if winner == cty.NilVal {
 				return cty.NullVal(retType), nil

@@ -19,6 +19,7 @@ import (
 	"github.com/ouroloop/ouro/runtime"
 	"github.com/ouroloop/ouro/runtime/store"
 	"github.com/ouroloop/ouro/stdlib/models/gpt"
+	"github.com/ouroloop/ouro/stdlib/params"
 	"github.com/ouroloop/ouro/stdlib/providers"
 )
 
@@ -43,7 +44,7 @@ type TrainerHParams struct {
 // commandTrain runs an external trainer following the file contract of
 // docs/trainers.md and stores the checkpoint it writes.
 func commandTrain(ctx context.Context, x *runtime.Exec, kind string, rows []map[string]string) (cty.Value, error) {
-	argv := strList(x.Param("command"))
+	argv := params.Strings(x, "command")
 	if len(argv) == 0 {
 		return cty.NilVal, fmt.Errorf("%s: trainer = \"command\" needs command = [program, args…]", addr(x))
 	}
@@ -130,10 +131,10 @@ func commandTrain(ctx context.Context, x *runtime.Exec, kind string, rows []map[
 	}
 	hp.Steps, hp.BatchSize, hp.LearningRate, hp.WeightDecay, hp.Warmup, hp.Schedule, hp.Seed =
 		opts.Steps, opts.BatchSize, opts.LR, opts.WeightDecay, opts.Warmup, opts.Schedule, opts.Seed
-	if ep, ok := num(x, "epochs"); ok {
+	if ep, ok := params.Number(x, "epochs"); ok {
 		hp.Epochs = &ep
 	}
-	if b, ok := num(x, "beta"); ok && kind == "dpo" {
+	if b, ok := params.Number(x, "beta"); ok && kind == "dpo" {
 		hp.Beta = &b
 	}
 	if v := x.Param("config"); !v.IsNull() && v.IsKnown() && (v.Type().IsMapType() || v.Type().IsObjectType()) {

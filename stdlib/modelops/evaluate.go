@@ -24,20 +24,11 @@ func (*Evaluate) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	if x.Items["score"] == nil || x.Items["metrics"] == nil {
 		return cty.NilVal, fmt.Errorf("%s: score and metrics are required", addr(x))
 	}
-	tmpl, n, err := sampling(x)
+	tmpl, n, err := textSampling(x)
 	if err != nil {
 		return cty.NilVal, err
 	}
-	tmpl.LogProbs = false
-	recs, in, err := readInput(x, "input")
-	if err != nil {
-		return cty.NilVal, err
-	}
-	lm, err := openModel(ctx, x, "model")
-	if err != nil {
-		return cty.NilVal, err
-	}
-	got, err := sampleRecords(ctx, x, lm, recs, tmpl, n)
+	got, in, err := sampleInput(ctx, x, tmpl, n)
 	if err != nil {
 		return cty.NilVal, err
 	}

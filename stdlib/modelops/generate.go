@@ -33,6 +33,25 @@ func sampleRecords(ctx context.Context, x *runtime.Exec, lm runtime.LM, recs []c
 	return sampleBlock(ctx, x, lm, recs, 0, tmpl, n)
 }
 
+// sampleInput reads every record of the `input` dataset, opens `model` and
+// samples n completions per record: how judge and evaluate begin once their
+// own arguments are read. It returns the input's record type too.
+func sampleInput(ctx context.Context, x *runtime.Exec, tmpl runtime.GenRequest, n int) ([]sampled, cty.Type, error) {
+	recs, in, err := readInput(x, "input")
+	if err != nil {
+		return nil, cty.NilType, err
+	}
+	lm, err := openModel(ctx, x, "model")
+	if err != nil {
+		return nil, cty.NilType, err
+	}
+	got, err := sampleRecords(ctx, x, lm, recs, tmpl, n)
+	if err != nil {
+		return nil, cty.NilType, err
+	}
+	return got, in, nil
+}
+
 // sampleBlock is sampleRecords for records first, first+1, … of the input
 // (for messages), without setting the progress total.
 func sampleBlock(ctx context.Context, x *runtime.Exec, lm runtime.LM, recs []cty.Value, first int, tmpl runtime.GenRequest, n int) ([]sampled, error) {

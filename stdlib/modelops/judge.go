@@ -9,6 +9,7 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/ouroloop/ouro/runtime"
+	"github.com/ouroloop/ouro/stdlib/params"
 )
 
 // Judge is LLM-as-a-judge: per record, k completions of the rubric prompt,
@@ -25,11 +26,10 @@ func (*Judge) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	if pat == nil {
 		return cty.NilVal, fmt.Errorf("%s: no pattern", addr(x))
 	}
-	tmpl, _, err := sampling(x)
+	tmpl, _, err := textSampling(x)
 	if err != nil {
 		return cty.NilVal, err
 	}
-	tmpl.LogProbs = false
 	k, err := intParam(x, "k", 1)
 	if err != nil {
 		return cty.NilVal, err
@@ -37,15 +37,7 @@ func (*Judge) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	if k < 1 {
 		return cty.NilVal, fmt.Errorf("%s: k must be at least 1", addr(x))
 	}
-	recs, in, err := readInput(x, "input")
-	if err != nil {
-		return cty.NilVal, err
-	}
-	lm, err := openModel(ctx, x, "model")
-	if err != nil {
-		return cty.NilVal, err
-	}
-	got, err := sampleRecords(ctx, x, lm, recs, tmpl, k)
+	got, in, err := sampleInput(ctx, x, tmpl, k)
 	if err != nil {
 		return cty.NilVal, err
 	}
@@ -110,17 +102,16 @@ func (*Refine) Name() string { return "refine" }
 func (*Refine) Version() int { return 1 }
 
 func (*Refine) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
-	tmpl, _, err := sampling(x)
+	tmpl, _, err := textSampling(x)
 	if err != nil {
 		return cty.NilVal, err
 	}
-	tmpl.LogProbs = false
 	tmpl.N = 1
 	iters, err := intParam(x, "iterations", 2)
 	if err != nil {
 		return cty.NilVal, err
 	}
-	stopWhen := strParam(x, "stop_when", "")
+	stopWhen := params.String(x, "stop_when", "")
 	recs, in, err := readInput(x, "input")
 	if err != nil {
 		return cty.NilVal, err

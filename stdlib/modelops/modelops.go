@@ -11,7 +11,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/big"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/ouroloop/ouro/compiler"
 	"github.com/ouroloop/ouro/runtime"
+	"github.com/ouroloop/ouro/stdlib/params"
 )
 
 // Operators returns the model operators.
@@ -55,77 +55,22 @@ func addr(x *runtime.Exec) string {
 	return "stage"
 }
 
-func num(x *runtime.Exec, name string) (float64, bool) {
-	v := x.Param(name)
-	if v.IsNull() || !v.IsKnown() || v.Type() != cty.Number {
-		return 0, false
-	}
-	f, _ := v.AsBigFloat().Float64()
-	return f, true
-}
-
-func numDef(x *runtime.Exec, name string, def float64) float64 {
-	if f, ok := num(x, name); ok {
-		return f
-	}
-	return def
-}
-
+// intParam is params.Int with the stage's address in its error.
 func intParam(x *runtime.Exec, name string, def int) (int, error) {
-	v := x.Param(name)
-	if v.IsNull() || !v.IsKnown() || v.Type() != cty.Number {
-		return def, nil
+	i, err := params.Int(x, name, def)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", addr(x), err)
 	}
-	bf := v.AsBigFloat()
-	i, acc := bf.Int64()
-	if !bf.IsInt() || acc != big.Exact {
-		return 0, fmt.Errorf("%s: %s must be a whole number", addr(x), name)
-	}
-	return int(i), nil
+	return i, nil
 }
 
+// uintParam is params.Uint64 with the stage's address in its error.
 func uintParam(x *runtime.Exec, name string) (uint64, error) {
-	v := x.Param(name)
-	if v.IsNull() || !v.IsKnown() || v.Type() != cty.Number {
-		return 0, nil
+	u, err := params.Uint64(x, name)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", addr(x), err)
 	}
-	bf := v.AsBigFloat()
-	if !bf.IsInt() {
-		return 0, fmt.Errorf("%s: %s must be a whole number", addr(x), name)
-	}
-	if bf.Sign() < 0 {
-		i, _ := bf.Int64()
-		return uint64(i), nil
-	}
-	u, _ := bf.Uint64()
 	return u, nil
-}
-
-func strParam(x *runtime.Exec, name, def string) string {
-	v := x.Param(name)
-	if v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
-		return def
-	}
-	return v.AsString()
-}
-
-func boolParam(x *runtime.Exec, name string) bool {
-	v := x.Param(name)
-	return !v.IsNull() && v.IsKnown() && v.Type() == cty.Bool && v.True()
-}
-
-func strList(v cty.Value) []string {
-	if v.IsNull() || !v.IsKnown() || !(v.Type().IsListType() || v.Type().IsTupleType() || v.Type().IsSetType()) {
-		return nil
-	}
-	var out []string
-	for it := v.ElementIterator(); it.Next(); {
-		_, e := it.Element()
-		if !e.IsNull() && e.Type() == cty.String {
-			out = append(out, e.AsString())
-		}
-	}
-	return out
 }
 
 // sampling reads the shared sampling parameters into a request template and
@@ -151,14 +96,22 @@ func sampling(x *runtime.Exec) (runtime.GenRequest, int, error) {
 		return runtime.GenRequest{}, 0, err
 	}
 	return runtime.GenRequest{
-		Temperature: numDef(x, "temperature", 1),
-		TopP:        numDef(x, "top_p", 1),
+		Temperature: params.NumberOr(x, "temperature", 1),
+		TopP:        params.NumberOr(x, "top_p", 1),
 		TopK:        topK,
 		MaxTokens:   maxTok,
-		Stop:        strList(x.Param("stop")),
+		Stop:        params.Strings(x, "stop"),
 		Seed:        MixSeed(x.Seed, seed),
-		LogProbs:    boolParam(x, "logprobs"),
+		LogProbs:    params.Bool(x, "logprobs"),
 	}, n, nil
+}
+
+// textSampling is sampling for an operator that reads only the text of
+// completions, never their log-probabilities.
+func textSampling(x *runtime.Exec) (runtime.GenRequest, int, error) {
+	tmpl, n, err := sampling(x)
+	tmpl.LogProbs = false
+	return tmpl, n, err
 }
 
 // --- models ---

@@ -11,6 +11,7 @@ import (
 	"github.com/ouroloop/ouro/runtime"
 	"github.com/ouroloop/ouro/runtime/store"
 	"github.com/ouroloop/ouro/stdlib/models/gpt"
+	"github.com/ouroloop/ouro/stdlib/params"
 	"github.com/ouroloop/ouro/stdlib/providers"
 )
 
@@ -45,7 +46,7 @@ func trainOpts(x *runtime.Exec, n int) (gpt.TrainOptions, error) {
 	if o.Warmup, err = intParam(x, "warmup", 10); err != nil {
 		return o, err
 	}
-	if ep, ok := num(x, "epochs"); ok {
+	if ep, ok := params.Number(x, "epochs"); ok {
 		if ep <= 0 {
 			return o, fmt.Errorf("%s: epochs must be positive", addr(x))
 		}
@@ -54,15 +55,15 @@ func trainOpts(x *runtime.Exec, n int) (gpt.TrainOptions, error) {
 	if o.Steps <= 0 {
 		return o, fmt.Errorf("%s: steps must be positive", addr(x))
 	}
-	o.LR = numDef(x, "learning_rate", 1e-3)
-	o.WeightDecay = numDef(x, "weight_decay", 0)
-	o.Schedule = strParam(x, "schedule", "cosine")
+	o.LR = params.NumberOr(x, "learning_rate", 1e-3)
+	o.WeightDecay = params.NumberOr(x, "weight_decay", 0)
+	o.Schedule = params.String(x, "schedule", "cosine")
 	seed, err := uintParam(x, "seed")
 	if err != nil {
 		return o, err
 	}
 	o.Seed = MixSeed(x.Seed, seed)
-	if b, ok := num(x, "beta"); ok {
+	if b, ok := params.Number(x, "beta"); ok {
 		o.Beta = b
 	}
 	steps := o.Steps
@@ -132,7 +133,7 @@ func (*SFT) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	if len(data) == 0 {
 		return unchanged(x)
 	}
-	if strParam(x, "trainer", "builtin") == "command" {
+	if params.String(x, "trainer", "builtin") == "command" {
 		rows := make([]map[string]string, len(data))
 		for i, d := range data {
 			rows[i] = map[string]string{"prompt": d.Prompt, "target": d.Target}
@@ -186,7 +187,7 @@ func (*DPO) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	if len(data) == 0 {
 		return unchanged(x)
 	}
-	if strParam(x, "trainer", "builtin") == "command" {
+	if params.String(x, "trainer", "builtin") == "command" {
 		rows := make([]map[string]string, len(data))
 		for i, d := range data {
 			rows[i] = map[string]string{"prompt": d.Prompt, "chosen": d.Chosen, "rejected": d.Rejected}

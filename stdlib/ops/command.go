@@ -17,6 +17,7 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/ouroloop/ouro/runtime"
+	"github.com/ouroloop/ouro/stdlib/params"
 )
 
 // Command runs a program: input records as JSONL on stdin, output records
@@ -36,12 +37,12 @@ func (Command) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	if !ok || !schema.IsObjectType() {
 		return cty.NilVal, stageError(x, "command needs schema = object({ ... })")
 	}
-	timeout, err := time.ParseDuration(strParam(x, "timeout", "10m"))
+	timeout, err := time.ParseDuration(params.String(x, "timeout", "10m"))
 	if err != nil || timeout <= 0 {
-		return cty.NilVal, stageError(x, "timeout: %q is not a positive Go duration such as \"30s\"", strParam(x, "timeout", "10m"))
+		return cty.NilVal, stageError(x, "timeout: %q is not a positive Go duration such as \"30s\"", params.String(x, "timeout", "10m"))
 	}
 	dir := specDir(x)
-	if d := strParam(x, "dir", ""); d != "" {
+	if d := params.String(x, "dir", ""); d != "" {
 		dir = resolve(x, d)
 	}
 	env := os.Environ()

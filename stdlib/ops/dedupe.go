@@ -14,6 +14,7 @@ import (
 
 	ouro "github.com/ouroloop/ouro/runtime"
 	"github.com/ouroloop/ouro/runtime/dataset"
+	"github.com/ouroloop/ouro/stdlib/params"
 )
 
 // Dedupe removes exact duplicates (by key, or the whole record) or
@@ -29,7 +30,7 @@ func (Dedupe) Run(ctx context.Context, x *ouro.Exec) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, err
 	}
-	if strParam(x, "method", "exact") == "minhash" {
+	if params.String(x, "method", "exact") == "minhash" {
 		return minhashDedupe(ctx, x, in)
 	}
 	// Exact: a 128-bit hash (two independent 64-bit xxhashes) of the
@@ -237,7 +238,7 @@ func minhashDedupe(ctx context.Context, x *ouro.Exec, in cty.Type) (cty.Value, e
 	if _, ok := x.Items["text"]; !ok {
 		return cty.NilVal, stageError(x, "method \"minhash\" needs text, e.g. text = item.instruction")
 	}
-	th, _ := numParam(x, "threshold")
+	th, _ := params.Number(x, "threshold")
 	sh, _, err := intParam(x, "shingle")
 	if err != nil {
 		return cty.NilVal, err

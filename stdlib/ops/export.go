@@ -17,6 +17,7 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/ouroloop/ouro/runtime"
+	"github.com/ouroloop/ouro/stdlib/params"
 )
 
 // Export writes records to a JSONL, CSV or Parquet file; its value is the
@@ -40,12 +41,12 @@ func (Export) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, err
 	}
-	rel := strParam(x, "path", "")
+	rel := params.String(x, "path", "")
 	if rel == "" {
 		return cty.NilVal, stageError(x, "path is empty")
 	}
 	path := resolve(x, rel)
-	format := strParam(x, "format", "auto")
+	format := params.String(x, "format", "auto")
 	if format == "auto" {
 		if format = formatOf(path); format == "" {
 			return cty.NilVal, stageError(x, "%s: cannot tell the format from the extension; set format = \"jsonl\", \"csv\" or \"parquet\"", rel)

@@ -27,7 +27,7 @@ func TestJSONLineMatchesCtyJSON(t *testing.T) {
 			"mp": cty.MapVal(map[string]cty.Value{"a\u2028": num("7.25")}),
 		}),
 	}
-	bs := runtimetest.New(t).Blobs
+	bs := runtimetest.New(t, nil).Blobs
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < 300; i++ {
 		f := rng.NormFloat64() * math.Pow(10, float64(rng.IntN(60)-30))

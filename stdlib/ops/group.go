@@ -11,6 +11,7 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/ouroloop/ouro/runtime"
+	"github.com/ouroloop/ouro/stdlib/params"
 )
 
 // groups assigns dense ids to keys in order of first appearance.
@@ -82,7 +83,7 @@ func (Sample) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, err
 	}
-	frac, hasFrac := numParam(x, "fraction")
+	frac, hasFrac := params.Number(x, "fraction")
 	if hasN == hasFrac {
 		return cty.NilVal, stageError(x, "give exactly one of n or fraction")
 	}
@@ -171,7 +172,7 @@ func (Split) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, err
 	}
-	frac, ok := numParam(x, "fraction")
+	frac, ok := params.Number(x, "fraction")
 	if !ok || frac < 0 || frac > 1 {
 		return cty.NilVal, stageError(x, "fraction must be in [0, 1]")
 	}
@@ -283,7 +284,7 @@ func (Top) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	if k < 0 {
 		return cty.NilVal, stageError(x, "k must not be negative")
 	}
-	desc := strParam(x, "order", "desc") == "desc"
+	desc := params.String(x, "order", "desc") == "desc"
 	g := newGroups()
 	var per [][]ranked
 	_, grouped := x.Items["per"]
@@ -447,7 +448,7 @@ func (Pair) Name() string { return "pair" }
 func (Pair) Version() int { return 1 }
 
 func (Pair) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
-	margin, _ := numParam(x, "min_margin")
+	margin, _ := params.Number(x, "min_margin")
 	type side struct {
 		resp  string
 		score float64

@@ -19,6 +19,12 @@ import (
 
 var registry = stdlib.NewRegistry()
 
+// newEnv is a runtimetest environment with the standard function table.
+func newEnv(t testing.TB) *runtimetest.Env {
+	t.Helper()
+	return runtimetest.New(t, stdlib.Functions())
+}
+
 func sig(t testing.TB, name string) *compiler.Signature {
 	t.Helper()
 	s, ok := registry.Operator(name)

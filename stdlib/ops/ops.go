@@ -241,16 +241,6 @@ func with(rec cty.Value, add map[string]cty.Value) cty.Value {
 // truth is a where-like value: null counts as false.
 func truth(v cty.Value) bool { return !v.IsNull() && v.True() }
 
-// numParam returns a number parameter as float64 (ok false when null).
-func numParam(x *runtime.Exec, name string) (float64, bool) {
-	v := x.Param(name)
-	if v.IsNull() || !v.IsKnown() || v.Type() != cty.Number {
-		return 0, false
-	}
-	f, _ := v.AsBigFloat().Float64()
-	return f, true
-}
-
 func intParam(x *runtime.Exec, name string) (int64, bool, error) {
 	v := x.Param(name)
 	if v.IsNull() || !v.IsKnown() || v.Type() != cty.Number {
@@ -261,14 +251,6 @@ func intParam(x *runtime.Exec, name string) (int64, bool, error) {
 		return 0, true, stageError(x, "%s must be a whole number, not %s", name, v.AsBigFloat().Text('g', -1))
 	}
 	return i, true, nil
-}
-
-func strParam(x *runtime.Exec, name, def string) string {
-	v := x.Param(name)
-	if v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
-		return def
-	}
-	return v.AsString()
 }
 
 // appendKey appends an unambiguous encoding of v, so equal values (in the

@@ -37,7 +37,7 @@ func scored(env *runtimetest.Env, t *testing.T) cty.Value {
 }
 
 func TestDedupeExact(t *testing.T) {
-	env := runtimetest.New(t)
+	env := newEnv(t)
 	in := scored(env, t)
 	recs, x := mustRun(t, env, "dedupe", runtimetest.Call{Params: map[string]cty.Value{"input": in}, Items: map[string]string{"key": "item.g"}})
 	eq(t, field(recs, "r"), "a", "b", "f", "g") // null keys group together
@@ -58,7 +58,7 @@ func TestDedupeExact(t *testing.T) {
 }
 
 func TestDedupeMinhash(t *testing.T) {
-	env := runtimetest.New(t)
+	env := newEnv(t)
 	ts := cty.Object(map[string]cty.Type{"text": cty.String})
 	base := "write a short poem about the sea and the wind at night near the old harbour town"
 	texts := []string{
@@ -97,7 +97,7 @@ func TestDedupeMinhash(t *testing.T) {
 }
 
 func TestSampleAndSplit(t *testing.T) {
-	env := runtimetest.New(t)
+	env := newEnv(t)
 	var recs []cty.Value
 	for i := 0; i < 100; i++ {
 		recs = append(recs, gsRec([]string{"a", "b", "c", "d"}[i%4], fmt.Sprint(i), i))
@@ -155,7 +155,7 @@ func TestSampleAndSplit(t *testing.T) {
 }
 
 func TestTopBestOfPairVoteGroupJoin(t *testing.T) {
-	env := runtimetest.New(t)
+	env := newEnv(t)
 	in := scored(env, t)
 	empty := env.DatasetOf(t, gs, nil)
 
@@ -200,7 +200,7 @@ func TestTopBestOfPairVoteGroupJoin(t *testing.T) {
 }
 
 func TestCommand(t *testing.T) {
-	env := runtimetest.New(t)
+	env := newEnv(t)
 	in := env.DatasetOf(t, qa, []cty.Value{qaRec("a", 1), qaRec("ü", 2)})
 	list := func(s ...string) cty.Value {
 		var v []cty.Value
@@ -241,7 +241,7 @@ func TestCommand(t *testing.T) {
 // twice (a stratified sample, top and best_of write in a second pass)
 // reports each input record once, so its items match its input.
 func TestProgressCountsEachInputRecordOnce(t *testing.T) {
-	env := runtimetest.New(t)
+	env := newEnv(t)
 	var recs []cty.Value
 	for i := 0; i < 100; i++ {
 		recs = append(recs, gsRec([]string{"a", "b", "c", "d"}[i%4], fmt.Sprint(i), i))

@@ -21,6 +21,7 @@ import (
 	"github.com/ouroloop/ouro/compiler"
 	"github.com/ouroloop/ouro/runtime"
 	"github.com/ouroloop/ouro/runtime/dataset"
+	"github.com/ouroloop/ouro/stdlib/params"
 )
 
 // inferSample is how many records schema inference looks at.
@@ -105,7 +106,7 @@ func (Dataset) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	if hasRows && (!rows.IsWhollyKnown() || !(rows.Type().IsTupleType() || rows.Type().IsListType() || rows.Type().IsSetType())) {
 		return cty.NilVal, stageError(x, "rows must be a list of objects")
 	}
-	skip := strParam(x, "on_error", "fail") == "skip"
+	skip := params.String(x, "on_error", "fail") == "skip"
 	limit, hasLimit, err := intParam(x, "limit")
 	if err != nil {
 		return cty.NilVal, err
@@ -120,7 +121,7 @@ func (Dataset) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 			return cty.NilVal, err
 		}
 	}
-	format := strParam(x, "format", "auto")
+	format := params.String(x, "format", "auto")
 	open := func() ([]func() (rawReader, error), error) {
 		if hasRows {
 			return []func() (rawReader, error){func() (rawReader, error) { return newRowsReader(rows) }}, nil

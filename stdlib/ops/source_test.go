@@ -13,7 +13,7 @@ import (
 )
 
 func TestDatasetFiles(t *testing.T) {
-	env := runtimetest.New(t)
+	env := newEnv(t)
 	copyFixture(t, env, "good.jsonl", "wrongtype.jsonl", "truncated.jsonl", "good.csv", "ragged.csv", "extra.jsonl")
 	src := func(p string) map[string]cty.Value { return map[string]cty.Value{"source": cty.StringVal(p)} }
 	for _, tc := range []struct {
@@ -81,7 +81,7 @@ type pqOther struct {
 }
 
 func TestDatasetParquet(t *testing.T) {
-	env := runtimetest.New(t)
+	env := newEnv(t)
 	write := func(name string, rows any) {
 		f, err := os.Create(filepath.Join(env.Dir, name))
 		if err != nil {
@@ -119,7 +119,7 @@ func TestDatasetParquet(t *testing.T) {
 }
 
 func TestExportRoundTrip(t *testing.T) {
-	env := runtimetest.New(t)
+	env := newEnv(t)
 	in := env.DatasetOf(t, qa, []cty.Value{qaRec("a,\"b\"", 1), qaRec("日本", nil), qaRec("c", 2.5)})
 	for _, f := range []string{"out/x.jsonl", "out/x.csv", "out/x.parquet"} {
 		t.Run(f, func(t *testing.T) {
@@ -142,7 +142,7 @@ func TestExportRoundTrip(t *testing.T) {
 // reported with its own line number (or skipped and counted), and a file
 // ending without a newline inside a record says it is truncated.
 func TestDatasetParallelTranscode(t *testing.T) {
-	env := runtimetest.New(t)
+	env := newEnv(t)
 	write := func(name string, bad int, truncated bool) {
 		var b []byte
 		for i := 1; i <= 2000; i++ {

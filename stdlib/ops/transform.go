@@ -14,6 +14,7 @@ import (
 	"github.com/ouroloop/ouro/runtime/dataset"
 	"github.com/ouroloop/ouro/runtime/lineexpr"
 	"github.com/ouroloop/ouro/runtime/store"
+	"github.com/ouroloop/ouro/stdlib/params"
 )
 
 // Filter keeps the records for which `where` is true (null is false).
@@ -289,8 +290,8 @@ func (Extract) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	if pat == nil {
 		return cty.NilVal, stageError(x, "no pattern")
 	}
-	as := strParam(x, "as", "parsed")
-	drop := strParam(x, "on_mismatch", "null") == "drop"
+	as := params.String(x, "as", "parsed")
+	drop := params.String(x, "on_mismatch", "null") == "drop"
 	pt := pat.ObjectType()
 	out := extend(in, map[string]cty.Type{as: pt})
 	var dropped counter

@@ -9,7 +9,7 @@ import (
 )
 
 func TestFilter(t *testing.T) {
-	env := runtimetest.New(t)
+	env := newEnv(t)
 	in := env.DatasetOf(t, qa, []cty.Value{qaRec("a", 1), qaRec("b", nil), qaRec("ç☃", 3), qaRec("d", 4)})
 	empty := env.DatasetOf(t, qa, nil)
 	for _, tc := range []struct {
@@ -39,7 +39,7 @@ func TestFilter(t *testing.T) {
 }
 
 func TestMap(t *testing.T) {
-	env := runtimetest.New(t)
+	env := newEnv(t)
 	in := env.DatasetOf(t, qa, []cty.Value{qaRec("a", 1), qaRec("日本", nil)})
 	recs, _ := mustRun(t, env, "map", runtimetest.Call{
 		Params: map[string]cty.Value{"input": in, "drop": cty.ListVal([]cty.Value{cty.StringVal("answer")})},
@@ -71,7 +71,7 @@ func TestMap(t *testing.T) {
 }
 
 func TestExtract(t *testing.T) {
-	env := runtimetest.New(t)
+	env := newEnv(t)
 	schema := cty.Object(map[string]cty.Type{"completion": cty.String})
 	mk := func(s any) cty.Value {
 		if s == nil {
@@ -105,7 +105,7 @@ func TestExtract(t *testing.T) {
 }
 
 func TestConcat(t *testing.T) {
-	env := runtimetest.New(t)
+	env := newEnv(t)
 	a := env.DatasetOf(t, qa, []cty.Value{qaRec("a", 1), qaRec("b", nil)})
 	b := env.DatasetOf(t, qa, nil)
 	c := env.DatasetOf(t, qa, []cty.Value{qaRec("ü", 3)})
@@ -119,7 +119,7 @@ func TestConcat(t *testing.T) {
 }
 
 func TestVerify(t *testing.T) {
-	env := runtimetest.New(t)
+	env := newEnv(t)
 	ae := cty.Object(map[string]cty.Type{"a": cty.DynamicPseudoType, "e": cty.DynamicPseudoType})
 	mk := func(a, e cty.Value) cty.Value { return cty.ObjectVal(map[string]cty.Value{"a": a, "e": e}) }
 	s, n, null := cty.StringVal, cty.NumberFloatVal, cty.NullVal(cty.DynamicPseudoType)

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/ouroloop/ouro/runtime"
+	"github.com/ouroloop/ouro/stdlib/params"
 )
 
 // Verify checks an answer against an expected value and adds a boolean.
@@ -35,13 +36,13 @@ func (Verify) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, err
 	}
-	check := strParam(x, "check", "exact")
-	as := strParam(x, "as", "correct")
+	check := params.String(x, "check", "exact")
+	as := params.String(x, "as", "correct")
 	_, hasExpected := x.Items["expected"]
 	if check != "command" && !hasExpected {
 		return cty.NilVal, stageError(x, "check %q needs expected", check)
 	}
-	tol, _ := numParam(x, "tolerance")
+	tol, _ := params.Number(x, "tolerance")
 	var cmd []string
 	var timeout time.Duration
 	if check == "command" {
@@ -49,9 +50,9 @@ func (Verify) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 		if err != nil || len(cmd) == 0 {
 			return cty.NilVal, stageError(x, "check \"command\" needs command = [program, args...]")
 		}
-		timeout, err = time.ParseDuration(strParam(x, "timeout", "1m"))
+		timeout, err = time.ParseDuration(params.String(x, "timeout", "1m"))
 		if err != nil || timeout <= 0 {
-			return cty.NilVal, stageError(x, "timeout: %q is not a positive Go duration such as \"30s\"", strParam(x, "timeout", "1m"))
+			return cty.NilVal, stageError(x, "timeout: %q is not a positive Go duration such as \"30s\"", params.String(x, "timeout", "1m"))
 		}
 	}
 	var regexps sync.Map

@@ -15,6 +15,7 @@ import (
 	"github.com/ouroloop/ouro/runtime"
 	"github.com/ouroloop/ouro/runtime/store"
 	"github.com/ouroloop/ouro/stdlib/models/gpt"
+	"github.com/ouroloop/ouro/stdlib/params"
 )
 
 // Builtin is the provider of the pure-Go model. A builtin model value's
@@ -30,7 +31,7 @@ func (*Builtin) Version() int { return 1 }
 // stores its canonical checkpoint as a blob.
 func (*Builtin) Resolve(ctx context.Context, x *runtime.Exec) (compiler.ModelRef, error) {
 	var m *gpt.Model
-	if ck := paramString(x, "checkpoint", ""); ck != "" {
+	if ck := params.String(x, "checkpoint", ""); ck != "" {
 		path := ck
 		if !filepath.IsAbs(path) && x.Env != nil && x.Env.SpecDir != "" {
 			path = filepath.Join(x.Env.SpecDir, path)
@@ -49,7 +50,7 @@ func (*Builtin) Resolve(ctx context.Context, x *runtime.Exec) (compiler.ModelRef
 		var err error
 		get := func(name string, dst *int) {
 			if err == nil {
-				*dst, err = paramInt(x, name, *dst)
+				*dst, err = params.Int(x, name, *dst)
 			}
 		}
 		cfg.Layers, cfg.Dim, cfg.Heads, cfg.MaxSeq = 2, 64, 4, 128
@@ -61,9 +62,9 @@ func (*Builtin) Resolve(ctx context.Context, x *runtime.Exec) (compiler.ModelRef
 		if err != nil {
 			return compiler.ModelRef{}, fmt.Errorf("builtin model: %w", err)
 		}
-		cfg.Positions = paramString(x, "positions", "rope")
-		cfg.Vocab = paramString(x, "vocab", "")
-		seed, err := paramUint64(x, "seed")
+		cfg.Positions = params.String(x, "positions", "rope")
+		cfg.Vocab = params.String(x, "vocab", "")
+		seed, err := params.Uint64(x, "seed")
 		if err != nil {
 			return compiler.ModelRef{}, fmt.Errorf("builtin model: %w", err)
 		}

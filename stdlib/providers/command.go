@@ -17,6 +17,7 @@ import (
 
 	"github.com/ouroloop/ouro/compiler"
 	"github.com/ouroloop/ouro/runtime"
+	"github.com/ouroloop/ouro/stdlib/params"
 )
 
 // Command is the provider of external generator processes. Per batch of
@@ -51,11 +52,11 @@ func (c CommandConfig) digest() string {
 // Resolve: the model's identity is a hash of the command line and the
 // `identity` string (bump it when the program or its weights change).
 func (*Command) Resolve(ctx context.Context, x *runtime.Exec) (compiler.ModelRef, error) {
-	c := CommandConfig{Command: paramStrings(x, "command"), Env: paramStringMap(x, "env"), Identity: paramString(x, "identity", ""), Timeout: paramString(x, "timeout", "10m")}
+	c := CommandConfig{Command: params.Strings(x, "command"), Env: params.StringMap(x, "env"), Identity: params.String(x, "identity", ""), Timeout: params.String(x, "timeout", "10m")}
 	if len(c.Command) == 0 {
 		return compiler.ModelRef{}, errors.New("command model: command is empty")
 	}
-	if _, err := parseDuration("timeout", c.Timeout, 10*time.Minute); err != nil {
+	if _, err := params.Duration("timeout", c.Timeout, 10*time.Minute); err != nil {
 		return compiler.ModelRef{}, fmt.Errorf("command model: %w", err)
 	}
 	cfg, _ := json.Marshal(c)
@@ -74,7 +75,7 @@ func (*Command) Open(ctx context.Context, ref compiler.ModelRef, env *runtime.En
 	if err := json.Unmarshal([]byte(ref.Config), &c); err != nil || len(c.Command) == 0 {
 		return nil, fmt.Errorf("command model %s: bad config", ref.Digest)
 	}
-	timeout, err := parseDuration("timeout", c.Timeout, 10*time.Minute)
+	timeout, err := params.Duration("timeout", c.Timeout, 10*time.Minute)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/ouroloop/ouro/compiler"
 	"github.com/ouroloop/ouro/runtime"
+	"github.com/ouroloop/ouro/stdlib/params"
 )
 
 // OpenAI is the provider of OpenAI-compatible servers (vLLM, llama.cpp,
@@ -62,18 +63,18 @@ func (c OpenAIConfig) Identity() string {
 
 func (*OpenAI) Resolve(ctx context.Context, x *runtime.Exec) (compiler.ModelRef, error) {
 	c := OpenAIConfig{
-		BaseURL:   paramString(x, "base_url", ""),
-		Name:      paramString(x, "name", ""),
-		Revision:  paramString(x, "revision", ""),
-		APIKeyEnv: paramString(x, "api_key_env", "OPENAI_API_KEY"),
-		API:       paramString(x, "api", "chat"),
-		Timeout:   paramString(x, "timeout", "60s"),
+		BaseURL:   params.String(x, "base_url", ""),
+		Name:      params.String(x, "name", ""),
+		Revision:  params.String(x, "revision", ""),
+		APIKeyEnv: params.String(x, "api_key_env", "OPENAI_API_KEY"),
+		API:       params.String(x, "api", "chat"),
+		Timeout:   params.String(x, "timeout", "60s"),
 	}
 	var err error
-	if c.Concurrency, err = paramInt(x, "concurrency", 8); err == nil {
-		if c.RequestsPerMinute, err = paramInt(x, "requests_per_minute", 0); err == nil {
-			if c.TokensPerMinute, err = paramInt(x, "tokens_per_minute", 0); err == nil {
-				c.MaxRetries, err = paramInt(x, "max_retries", 6)
+	if c.Concurrency, err = params.Int(x, "concurrency", 8); err == nil {
+		if c.RequestsPerMinute, err = params.Int(x, "requests_per_minute", 0); err == nil {
+			if c.TokensPerMinute, err = params.Int(x, "tokens_per_minute", 0); err == nil {
+				c.MaxRetries, err = params.Int(x, "max_retries", 6)
 			}
 		}
 	}
@@ -104,7 +105,7 @@ func (c *OpenAIConfig) validate() error {
 	case c.RequestsPerMinute < 0 || c.TokensPerMinute < 0 || c.MaxRetries < 0:
 		return errors.New("limits and max_retries must not be negative")
 	}
-	_, err := parseDuration("timeout", c.Timeout, time.Minute)
+	_, err := params.Duration("timeout", c.Timeout, time.Minute)
 	return err
 }
 
@@ -143,7 +144,7 @@ type OpenAILM struct {
 // NewOpenAILM returns a client for cfg with the given API key (may be
 // empty for servers without auth). httpClient may be nil.
 func NewOpenAILM(cfg OpenAIConfig, key string, httpClient *http.Client) *OpenAILM {
-	timeout, _ := parseDuration("timeout", cfg.Timeout, time.Minute)
+	timeout, _ := params.Duration("timeout", cfg.Timeout, time.Minute)
 	opts := []option.RequestOption{
 		option.WithBaseURL(cfg.BaseURL),
 		option.WithMaxRetries(0), // retries are ours: budget, jitter, Retry-After, request named in errors
