@@ -90,3 +90,63 @@ func BenchmarkSleepStages(b *testing.B) {
 	b.ReportMetric(wall.Seconds(), "wall-s")
 	b.ReportMetric(wall.Seconds()/ideal.Seconds(), "x-ideal")
 }
+
+// genSpec writes four independent generate stages of n prompts each
+// against the OpenAI-compatible server at url.
+func genSpec(b testing.TB, n int) string {
+	var s strings.Builder
+	s.WriteString("variable \"url\" {\n  type = string\n}\n\ndataset \"prompts\" {\n  source = \"prompts.jsonl\"\n  schema = object({ id = number, text = string })\n}\n\n")
+	s.WriteString("model \"server\" {\n  provider = \"openai\"\n  base_url = var.url\n  name     = \"counting\"\n  api      = \"completions\"\n}\n")
+	for i := 0; i < 4; i++ {
+		fmt.Fprintf(&s, "\nstage \"generate\" \"g%d\" {\n  model      = model.server\n  input      = dataset.prompts\n  prompt     = \"%d say ${item.text}:\"\n  max_tokens = 8\n}\n", i, i)
+	}
+	dir := writeSpec(b, s.String())
+	var p strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&p, "{\"id\":%d,\"text\":\"item %d\"}\n", i, i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "prompts.jsonl"), []byte(p.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+// BenchmarkGenerateWorkers: four generate stages of 10,000 requests each
+// against an instant loopback server, run locally, then on 1 and on 2
+// workers (4 slots each); reports requests per second of the whole run.
+func BenchmarkGenerateWorkers(b *testing.B) {
+	const n = 10000
+	srv := newCountingServer(b, 0)
+	env := []string{"OPENAI_API_KEY=test"}
+	vars := []string{"-var", "url=" + srv.URL + "/v1"}
+	rate := func(b *testing.B, run func(spec, store string)) {
+		var total time.Duration
+		for i := 0; i < b.N; i++ {
+			spec := genSpec(b, n+i) // new requests each time
+			t0 := time.Now()
+			run(spec, filepath.Join(b.TempDir(), "s"))
+			total += time.Since(t0)
+		}
+		b.ReportMetric(float64(4*n*b.N)/total.Seconds(), "requests/s")
+	}
+	b.Run("local", func(b *testing.B) {
+		rate(b, func(spec, store string) {
+			if r := runOuro(b, needOuro(b), env, append([]string{"run", spec, "--store", store}, vars...)...); r.Status != "ok" {
+				b.Fatalf("status %s", r.Status)
+			}
+		})
+	})
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			c := newCluster(b, "file://"+filepath.ToSlash(b.TempDir()), env...)
+			for w := 0; w < workers; w++ {
+				c.startWorker(fmt.Sprintf("w%d", w+1), "--slots", "4")
+			}
+			rate(b, func(spec, store string) {
+				if r := c.run(spec, store, vars...); r.Status != "ok" {
+					b.Fatalf("status %s", r.Status)
+				}
+			})
+		})
+	}
+}

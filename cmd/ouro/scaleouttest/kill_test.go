@@ -31,7 +31,7 @@ type countingServer struct {
 	total    int
 }
 
-func newCountingServer(t *testing.T, delay time.Duration) *countingServer {
+func newCountingServer(t testing.TB, delay time.Duration) *countingServer {
 	s := &countingServer{delay: delay, answered: map[string][]time.Time{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
