@@ -118,22 +118,27 @@ func (c *compiler) passVariables() {
 		var subject *hcl.Range
 		if in, ok := given[v.Name]; ok {
 			subject = in.Range.Ptr()
-			if in.IsRaw && v.Type == cty.String {
+			if in.IsRaw && v.Type.IsPrimitiveType() {
+				// A command-line value for a string, number or bool is the
+				// literal text, converted below, as Terraform has it: so
+				// -var rounds=abc is "abc is not a number", not an HCL
+				// parse of abc.
 				val = cty.StringVal(in.Raw)
 			} else {
 				expr := in.Expr
-				if in.IsRaw {
-					var d hcl.Diagnostics
-					expr, d = hclsyntax.ParseExpression([]byte(in.Raw), fmt.Sprintf("<value for var.%s>", v.Name), hcl.InitialPos)
-					if d.HasErrors() {
-						c.diags = append(c.diags, d...)
-						continue
-					}
-				}
 				var d hcl.Diagnostics
-				val, d = expr.Value(nil)
-				c.diags = append(c.diags, d...)
+				if in.IsRaw {
+					expr, d = hclsyntax.ParseExpression([]byte(in.Raw), fmt.Sprintf("<value for var.%s>", v.Name), hcl.InitialPos)
+				}
+				if !d.HasErrors() {
+					val, d = expr.Value(nil)
+				}
 				if d.HasErrors() {
+					if in.IsRaw {
+						c.errorf(v.DeclRange.Ptr(), "Invalid value for variable", "-var %s=%s: var.%s wants %s, written as an HCL value%s; %q is not one (%s).", v.Name, in.Raw, v.Name, typeDescription(v.Type), hclExample(v.Type), in.Raw, firstDetail(d))
+					} else {
+						c.diags = append(c.diags, d...)
+					}
 					continue
 				}
 			}
@@ -142,8 +147,9 @@ func (c *compiler) passVariables() {
 			}
 			conv, err := convert.Convert(val, v.Type)
 			if err != nil {
-				if !in.FromFile && in.IsRaw {
-					subject = nil
+				if in.IsRaw {
+					c.errorf(v.DeclRange.Ptr(), "Invalid value for variable", "-var %s=%s: var.%s wants %s, and %q is not one: %s.", v.Name, in.Raw, v.Name, typeDescription(v.Type), in.Raw, err)
+					continue
 				}
 				c.errorf(subject, "Invalid value for variable", "The value given for var.%s is not compatible with its type %s: %s.", v.Name, typeexpr.TypeString(v.Type), err)
 				continue
@@ -408,4 +414,51 @@ func (c *compiler) decodeBody(body hcl.Body, sig *Signature) []*texpr {
 		return lang.RangeLess(out[i].expr.Range(), out[j].expr.Range())
 	})
 	return out
+}
+
+// typeDescription names a type constraint as a sentence wants it: "a
+// number", "a list(string)".
+func typeDescription(t cty.Type) string {
+	switch t {
+	case cty.Number:
+		return "a number"
+	case cty.Bool:
+		return "a bool (true or false)"
+	case cty.String:
+		return "a string"
+	case cty.DynamicPseudoType:
+		return "any value"
+	}
+	s := typeexpr.TypeString(t)
+	if strings.HasPrefix(s, "object") {
+		return "an " + s
+	}
+	return "a " + s
+}
+
+// firstDetail is the first error's detail (or summary) of diags, without
+// its closing full stop.
+func firstDetail(d hcl.Diagnostics) string {
+	for _, e := range d {
+		if e.Severity == hcl.DiagError {
+			msg := e.Detail
+			if msg == "" {
+				msg = e.Summary
+			}
+			return strings.TrimSuffix(msg, ".")
+		}
+	}
+	return ""
+}
+
+// hclExample shows how a value of a collection or structural type is
+// written on the command line.
+func hclExample(t cty.Type) string {
+	switch {
+	case t.IsListType() || t.IsSetType() || t.IsTupleType():
+		return ` such as ["a", "b"]`
+	case t.IsMapType() || t.IsObjectType():
+		return ` such as { key = "value" }`
+	}
+	return ""
 }

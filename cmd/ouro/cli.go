@@ -210,12 +210,3 @@ func isTerminal(w io.Writer) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
-
-func writeDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
-	if len(diags) == 0 {
-		return
-	}
-	color := isTerminal(w) && os.Getenv("NO_COLOR") == ""
-	dw := hcl.NewDiagnosticTextWriter(w, files, 100, color)
-	_ = dw.WriteDiagnostics(diags)
-}

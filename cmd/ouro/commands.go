@@ -112,7 +112,7 @@ func newValidateCmd(stdout, stderr io.Writer) *cobra.Command {
 					stages++
 				}
 			}
-			fmt.Fprintf(stdout, "The spec is valid: %d stages after unrolling %d loops.\n", stages, len(p.Loops))
+			fmt.Fprintf(stdout, "The spec is valid: %s after unrolling %s.\n", count(stages, "stage"), count(len(p.Loops), "loop"))
 			return nil
 		},
 	}
@@ -332,4 +332,12 @@ func specFiles(path string) ([]string, error) {
 	})
 	sort.Strings(out)
 	return out, err
+}
+
+// count writes n with its noun, plural unless n is 1: "1 stage", "3 loops".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
