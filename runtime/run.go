@@ -82,6 +82,10 @@ type Options struct {
 	Log    *slog.Logger
 	// Events, when set, receives a line-oriented account of the run.
 	Events func(Event)
+	// RecordEvery is how often the stored run record is brought up to date
+	// with the stages settled so far while the run goes on (default 1s),
+	// so `ouro runs` of a run killed mid-way shows what it finished.
+	RecordEvery time.Duration
 }
 
 // Event reports a node's progress.
@@ -158,6 +162,11 @@ type run struct {
 
 	startOnce sync.Once // writes the "running" record before the first stage runs
 	startErr  error
+	started   atomic.Bool // the "running" record is stored
+
+	settledMu sync.Mutex
+	settled   map[string]store.StageRun // stages that ran, were cached or failed, by address
+	unsaved   bool                      // settled has changed since the record was last stored
 
 	filesMu     sync.Mutex
 	files       map[string]string // source/checkpoint pattern -> FileDigest
@@ -199,7 +208,7 @@ func Run(ctx context.Context, plan *compiler.Plan, opts Options) (*Result, error
 		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	r := &run{plan: plan, opts: opts, log: opts.Log, states: map[string]*nodeState{}, lms: map[string]LM{}, forced: map[string]bool{},
-		files: map[string]string{}}
+		files: map[string]string{}, settled: map[string]store.StageRun{}}
 	scratch, err := os.MkdirTemp("", "ouro-scratch-")
 	if err != nil {
 		return nil, err
@@ -213,6 +222,8 @@ func Run(ctx context.Context, plan *compiler.Plan, opts Options) (*Result, error
 	now := time.Now().UTC()
 	r.record = &store.RunRecord{ID: store.NewRunID(now), Started: now, SpecDigest: plan.SpecDigest,
 		Variables: map[string]json.RawMessage{}, Metrics: map[string]json.RawMessage{}, Outputs: map[string]json.RawMessage{}, Status: "running"}
+	r.record.PID = os.Getpid()
+	r.record.Host, _ = os.Hostname()
 	for name, tv := range plan.Variables {
 		r.record.Variables[name] = tv.Value
 	}
@@ -232,7 +243,9 @@ func Run(ctx context.Context, plan *compiler.Plan, opts Options) (*Result, error
 	}
 	r.markForced()
 	res := &Result{Outputs: map[string]cty.Value{}}
+	stopRecording := r.keepRecord()
 	r.execute(ctx)
+	stopRecording()
 
 	// The record, in plan order.
 	failed := false
@@ -420,6 +433,7 @@ func (r *run) execute(ctx context.Context) {
 			}
 			r.step(ctx, s)
 			if heavy {
+				r.settle(s)
 				select {
 				case <-sem:
 				default:
@@ -694,7 +708,10 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 	// The first stage that runs records the run as "running", so a run
 	// killed while working leaves a record; a run where everything is
 	// cached writes its record once, at the end.
-	r.startOnce.Do(func() { r.startErr = r.opts.Store.PutRun(r.record) })
+	r.startOnce.Do(func() {
+		r.startErr = r.opts.Store.PutRun(r.progressRecord())
+		r.started.Store(r.startErr == nil)
+	})
 	if r.startErr != nil {
 		return r.startErr
 	}
@@ -760,9 +777,76 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 		ev.Records, ev.HasRecords = v.EncapsulatedValue().(*compiler.DatasetRef).Count, true
 	}
 	r.emit(ev)
-	// Keep the record current so GC and `ouro runs` see work of a run that
-	// is still going.
 	return nil
+}
+
+// settle notes a stage that ran, was cached or failed, for the record kept
+// while the run goes on. Called by the goroutine that ran the stage, after
+// it.
+func (r *run) settle(s *nodeState) {
+	switch s.run.Status {
+	case "ran", "cached", "failed":
+	default:
+		return
+	}
+	r.settledMu.Lock()
+	r.settled[s.node.Address] = s.run
+	r.unsaved = true
+	r.settledMu.Unlock()
+}
+
+// progressRecord is the run record as it stands: running, with the stages
+// settled so far in plan order.
+func (r *run) progressRecord() *store.RunRecord {
+	rec := *r.record
+	rec.Stages = nil
+	r.settledMu.Lock()
+	defer r.settledMu.Unlock()
+	for _, n := range r.plan.Nodes {
+		if sr, ok := r.settled[n.Address]; ok {
+			rec.Stages = append(rec.Stages, sr)
+		}
+	}
+	r.unsaved = false
+	return &rec
+}
+
+// keepRecord stores the progress record every RecordEvery while stages
+// settle, once the run has stored its running record (a run where
+// everything is cached writes its record once, at the end). It returns a
+// function that stops it; the final record is written by Run.
+func (r *run) keepRecord() (stop func()) {
+	if r.opts.DryRun {
+		return func() {}
+	}
+	every := r.opts.RecordEvery
+	if every <= 0 {
+		every = time.Second
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			r.settledMu.Lock()
+			unsaved := r.unsaved
+			r.settledMu.Unlock()
+			if unsaved && r.started.Load() {
+				if err := r.opts.Store.PutRun(r.progressRecord()); err != nil {
+					r.log.Warn("run record not updated", "err", err)
+				}
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }
 
 // explain says why a stage runs, comparing with the last cached entry of

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -165,4 +166,106 @@ func TestSecondProcessRefused(t *testing.T) {
 	if !strings.Contains(string(out), "is in use by pid") {
 		t.Errorf("message does not say who holds the store:\n%s", out)
 	}
+}
+
+// TestKilledRunIsInterrupted kills `ouro run` with SIGKILL after some of
+// its stages finished: `ouro runs` and `ouro show` then say the run was
+// interrupted and list the stages it finished (the record is kept current
+// while the run goes on), and the next run takes them from the cache.
+func TestKilledRunIsInterrupted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the CLI and runs real subprocesses")
+	}
+	bin := buildOuro(t)
+	dir := t.TempDir()
+	var spec strings.Builder
+	spec.WriteString("stage \"command\" \"s0\" {\n  command = [\"sh\", \"-c\", \"echo '{\\\"i\\\":0}'\"]\n  schema  = object({ i = number })\n}\n")
+	const n = 40
+	for i := 1; i < n; i++ {
+		fmt.Fprintf(&spec, "\nstage \"command\" \"s%d\" {\n  input   = stage.s%d\n  command = [\"sh\", \"-c\", \"sleep 0.2; cat\"]\n  schema  = object({ i = number })\n}\n", i, i-1)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "chain.loop.hcl"), []byte(spec.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(bin, "run", dir, "--progress=plain")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for 5 stages to finish, then for the record to be stored (it is
+	// brought up to date every second), then kill.
+	buf := make([]byte, 4096)
+	var seen strings.Builder
+	for strings.Count(seen.String(), " ran in ") < 5 {
+		k, err := stderr.Read(buf)
+		if err != nil {
+			t.Fatalf("ouro run ended before 5 stages ran: %v\n%s", err, seen.String())
+		}
+		seen.Write(buf[:k])
+	}
+	time.Sleep(2500 * time.Millisecond)
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+
+	out, err := exec.Command(bin, "runs", dir, "--json").Output()
+	if err != nil {
+		t.Fatalf("ouro runs: %v: %s", err, stderrOf(err))
+	}
+	var runs []struct {
+		ID     string `json:"run_id"`
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(out, &runs); err != nil {
+		t.Fatalf("ouro runs --json: %v\n%s", err, out)
+	}
+	if len(runs) != 1 || runs[0].Status != "interrupted" {
+		t.Fatalf("ouro runs after kill: %s, want one interrupted run", out)
+	}
+	text, err := exec.Command(bin, "runs", dir).Output()
+	if err != nil || !strings.Contains(string(text), "interrupted") {
+		t.Errorf("ouro runs (text) does not say interrupted: %v\n%s", err, text)
+	}
+
+	out, err = exec.Command(bin, "show", runs[0].ID, "--spec", dir, "--json").Output()
+	if err != nil {
+		t.Fatalf("ouro show: %v: %s", err, stderrOf(err))
+	}
+	var rec runOut
+	if err := json.Unmarshal(out, &rec); err != nil {
+		t.Fatalf("ouro show --json: %v\n%s", err, out)
+	}
+	ran := 0
+	for _, s := range rec.Stages {
+		if s.Status == "ran" {
+			ran++
+		}
+	}
+	if rec.Status != "interrupted" || ran < 5 || ran >= n {
+		t.Fatalf("ouro show after kill: status %s with %d stages ran, want interrupted with 5 to %d\n%s", rec.Status, ran, n-1, out)
+	}
+
+	again := runJSONCmd(t, bin, dir)
+	cached := 0
+	for _, s := range again.Stages {
+		if s.Status == "cached" {
+			cached++
+		}
+	}
+	if again.Status != "ok" || cached < ran {
+		t.Errorf("run after kill: %s with %d stages cached, want ok with at least the %d the killed run finished", again.Status, cached, ran)
+	}
+	t.Logf("killed run recorded %d of %d stages ran; the next run took %d from the cache", ran, n, cached)
+}
+
+// stderrOf is what a failed exec.Cmd.Output wrote on stderr.
+func stderrOf(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(ee.Stderr)
+	}
+	return ""
 }

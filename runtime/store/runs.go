@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -23,9 +24,20 @@ type RunRecord struct {
 	Stages     []StageRun                 `json:"stages,omitempty"`
 	Metrics    map[string]json.RawMessage `json:"metrics,omitempty"`
 	Outputs    map[string]json.RawMessage `json:"outputs,omitempty"`
-	Status     string                     `json:"status,omitempty"`
-	Pinned     bool                       `json:"pinned,omitempty"`
+	// Status is running, ok, failed or cancelled as stored; GetRun and
+	// ListRuns report a running record whose process is gone (killed, or
+	// its machine lost power) as interrupted.
+	Status string `json:"status,omitempty"`
+	Pinned bool   `json:"pinned,omitempty"`
+	// PID and Host name the process that ran (or runs) the run, so a
+	// reader can tell a run in progress from one that was killed.
+	PID  int    `json:"pid,omitempty"`
+	Host string `json:"host,omitempty"`
 }
+
+// StatusInterrupted is the status GetRun and ListRuns give a record stored
+// as running whose process no longer holds the store.
+const StatusInterrupted = "interrupted"
 
 // StageRun is one stage's part in a run.
 type StageRun struct {
@@ -244,7 +256,27 @@ func (s *Store) GetRun(idOrPrefix string) (*RunRecord, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.settle(rec)
 	return rec, nil
+}
+
+// settle reports a record stored as running as interrupted when the
+// process that wrote it cannot be running it: every process that runs a
+// spec holds the store's lock for the whole run, so when this Store holds
+// the lock, a running record of another process was left by one that
+// died. A record this process is writing (a run in progress here) stays
+// running.
+func (s *Store) settle(r *RunRecord) {
+	if r == nil || r.Status != "running" {
+		return
+	}
+	host, _ := os.Hostname()
+	if r.PID == os.Getpid() && r.Host == host {
+		return
+	}
+	if s.lock != nil && s.lock.f != nil {
+		r.Status = StatusInterrupted
+	}
 }
 
 // ListRuns returns up to limit runs, newest first (limit <= 0: all).
@@ -279,6 +311,7 @@ func (s *Store) ListRuns(limit int) ([]*RunRecord, error) {
 			}); err != nil {
 				return fmt.Errorf("run %s: %w", id, err)
 			}
+			s.settle(r)
 			out = append(out, r)
 			if limit > 0 && len(out) >= limit {
 				break

@@ -318,6 +318,51 @@ func TestRuns(t *testing.T) {
 	}
 }
 
+// TestRunningRecordOfAGoneProcess: a record stored as running by another
+// process reads as interrupted (that process would hold the lock this
+// Store holds); one this process is writing stays running; finished
+// records keep their status.
+func TestRunningRecordOfAGoneProcess(t *testing.T) {
+	s := openT(t, t.TempDir(), Options{InMemory: true})
+	host, _ := os.Hostname()
+	start := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	cases := []struct {
+		rec  RunRecord
+		want string
+	}{
+		{RunRecord{Status: "running", PID: os.Getpid() + 1, Host: host}, StatusInterrupted},
+		{RunRecord{Status: "running", PID: os.Getpid(), Host: host + "-elsewhere"}, StatusInterrupted},
+		{RunRecord{Status: "running"}, StatusInterrupted}, // written before records named their process
+		{RunRecord{Status: "running", PID: os.Getpid(), Host: host}, "running"},
+		{RunRecord{Status: "ok", PID: os.Getpid() + 1, Host: host}, "ok"},
+		{RunRecord{Status: "failed"}, "failed"},
+	}
+	for i, c := range cases {
+		r := c.rec
+		r.Started = start.Add(time.Duration(i) * time.Minute)
+		r.ID = NewRunID(r.Started)
+		if err := s.PutRun(&r); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetRun(r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != c.want {
+			t.Errorf("case %d: GetRun status %s, want %s", i, got.Status, c.want)
+		}
+	}
+	runs, err := s.ListRuns(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range runs {
+		if want := cases[len(cases)-1-i].want; r.Status != want {
+			t.Errorf("ListRuns[%d] status %s, want %s", i, r.Status, want)
+		}
+	}
+}
+
 func TestFormatVersion(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir, Options{})
