@@ -173,6 +173,10 @@ type Exec struct {
 	Progress Progress
 	// Counts are reported in the run record (e.g. "skipped", "dropped").
 	Counts map[string]int64
+	// Warnings are what the user should know about a stage that worked
+	// (an empty input, an inferred schema): printed with its progress and
+	// kept in the run record. Add them with Warn.
+	Warnings []string
 	// OpenModel returns a client for a model value (the runtime resolves
 	// the provider); calls through it are memoised.
 	OpenModel func(ctx context.Context, m cty.Value) (LM, error)
@@ -187,6 +191,15 @@ func (x *Exec) Count(name string, n int64) {
 		x.Counts = map[string]int64{}
 	}
 	x.Counts[name] += n
+}
+
+// Warn records a warning for the user (see Warnings) and logs it.
+func (x *Exec) Warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	x.Warnings = append(x.Warnings, msg)
+	if x.Log != nil {
+		x.Log.Warn(msg, "stage", x.Node.Address)
+	}
 }
 
 // Param returns a value parameter (never cty.NilVal).

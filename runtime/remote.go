@@ -47,6 +47,7 @@ type RemoteResult struct {
 	Result   json.RawMessage
 	Blobs    []string
 	Counts   map[string]int64
+	Warnings []string
 	Duration time.Duration
 }
 
@@ -143,5 +144,5 @@ func ExecuteRemote(ctx context.Context, rs *RemoteStage, env RemoteEnv) (*Remote
 	if err != nil {
 		return nil, fmt.Errorf("encoding result: %w", err)
 	}
-	return &RemoteResult{Result: enc, Blobs: referencedBlobs(v), Counts: x.Counts, Duration: time.Since(start)}, nil
+	return &RemoteResult{Result: enc, Blobs: referencedBlobs(v), Counts: x.Counts, Warnings: x.Warnings, Duration: time.Since(start)}, nil
 }

@@ -100,6 +100,8 @@ type Event struct {
 	// (Status "running"): item-level operators report to it, and a
 	// progress view reads it while the stage runs.
 	Progress *Counter
+	// Warnings are what a stage that ran (Status "ran") told the user.
+	Warnings []string
 	// Records is the size of the output of a stage that ran (Status
 	// "ran") when its value is a dataset; HasRecords says it is one.
 	Records    int64
@@ -721,6 +723,11 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 	s.run.Started = start.UTC()
 	x := p.exec
 	r.bindExec(x, ctr)
+	for _, d := range n.Deps {
+		if ds := r.state(d); ds.status == statusDone && isEmptyDataset(ds.value) {
+			x.Warn("input %s has no records", d)
+		}
+	}
 	var v cty.Value
 	if prov != nil {
 		var ref compiler.ModelRef
@@ -747,6 +754,7 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 	s.run.Duration = time.Since(start)
 	s.run.Counts = x.Counts
 	s.run.Worker = x.Worker
+	s.run.Warnings = x.Warnings
 	if err != nil {
 		return err
 	}
@@ -772,7 +780,7 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 	}
 	s.value = v
 	s.run.Status = "ran"
-	ev := Event{Address: n.Address, Kind: n.Kind, Status: "ran", Duration: s.run.Duration, Reason: s.reason, Progress: ctr}
+	ev := Event{Address: n.Address, Kind: n.Kind, Status: "ran", Duration: s.run.Duration, Reason: s.reason, Progress: ctr, Warnings: x.Warnings}
 	if v.IsKnown() && !v.IsNull() && compiler.IsDatasetType(v.Type()) {
 		ev.Records, ev.HasRecords = v.EncapsulatedValue().(*compiler.DatasetRef).Count, true
 	}
@@ -980,4 +988,13 @@ func DefaultStoreDir(specPath string) string {
 		return filepath.Join(specPath, ".ouro")
 	}
 	return filepath.Join(filepath.Dir(specPath), ".ouro")
+}
+
+// isEmptyDataset reports whether v is a dataset of 0 records.
+func isEmptyDataset(v cty.Value) bool {
+	if !v.IsKnown() || v.IsNull() || !compiler.IsDatasetType(v.Type()) {
+		return false
+	}
+	ref, ok := v.EncapsulatedValue().(*compiler.DatasetRef)
+	return ok && ref.Count == 0
 }

@@ -106,6 +106,8 @@ func operatorSignatures() []*compiler.Signature {
 				oneOf("format", "auto", "File format; auto picks by extension.", "auto", "jsonl", "csv", "parquet"),
 				oneOf("on_error", "fail", "What a record that does not fit the schema does: fail the stage, or skip it (counted in the run record).", "fail", "skip"),
 				opt("limit", cty.Number, cty.NullVal(cty.Number), "Keep only the first n records."),
+				opt("min_records", cty.Number, cty.NullVal(cty.Number), "Fail the stage when the dataset has fewer records than this (without it, an empty dataset is a warning)."),
+				oneOf("invalid_utf8", "fail", "What bytes that are not UTF-8 do: fail the stage (a record error naming the file, line and byte), or replace each run of them with U+FFFD (counted as utf8_replaced in the run record).", "fail", "replace"),
 			},
 			Result: func(c *compiler.Check) (cty.Type, hcl.Diagnostics) {
 				var diags hcl.Diagnostics

@@ -74,6 +74,9 @@ func writeEvent(w io.Writer, ev runtime.Event) {
 		fmt.Fprintf(w, "  … %-40s running (%s)\n", ev.Address, ev.Reason)
 	case "ran":
 		fmt.Fprintf(w, "  ✓ %-40s ran in %s%s\n", ev.Address, ev.Duration.Round(time.Millisecond), itemCounts(ev))
+		for _, warning := range ev.Warnings {
+			fmt.Fprintf(w, "    ! %s\n", warning)
+		}
 	case "cached":
 		fmt.Fprintf(w, "  · %-40s cached\n", ev.Address)
 	case "failed":

@@ -258,6 +258,9 @@ func runJSON(r *store.RunRecord) map[string]any {
 		if s.Worker != "" {
 			m["worker"] = s.Worker
 		}
+		if len(s.Warnings) > 0 {
+			m["warnings"] = s.Warnings
+		}
 		stages = append(stages, m)
 	}
 	return map[string]any{
@@ -437,6 +440,16 @@ func newShowCmd(stdout, _ io.Writer) *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Address, s.Status, s.Duration.Round(time.Millisecond), runtime.SpecDigestShort(s.Key), worker)
 			}
 			tw.Flush()
+			var warned bool
+			for _, s := range r.Stages {
+				for _, w := range s.Warnings {
+					if !warned {
+						fmt.Fprintln(stdout, "\nWarnings:")
+						warned = true
+					}
+					fmt.Fprintf(stdout, "  %s: %s\n", s.Address, w)
+				}
+			}
 			writeMetrics(stdout, r)
 			if len(r.Outputs) > 0 {
 				fmt.Fprintln(stdout, "\nOutputs:")

@@ -218,6 +218,7 @@ func (r *Runner) RunStage(ctx context.Context, t *runtime.StageTask) (cty.Value,
 	for k, n := range out.Counts {
 		t.Exec.Count(k, n)
 	}
+	t.Exec.Warnings = append(t.Exec.Warnings, out.Warnings...)
 	t.Exec.Worker = out.Worker
 	typ, err := compiler.UnmarshalType(t.Node.Type)
 	if err != nil {

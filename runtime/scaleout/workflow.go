@@ -46,6 +46,7 @@ type StageOutput struct {
 	Result   json.RawMessage  `json:"result"`
 	Blobs    []string         `json:"blobs,omitempty"`
 	Counts   map[string]int64 `json:"counts,omitempty"`
+	Warnings []string         `json:"warnings,omitempty"`
 	Worker   string           `json:"worker"`
 	Duration time.Duration    `json:"duration"`
 }

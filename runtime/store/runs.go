@@ -50,6 +50,9 @@ type StageRun struct {
 	Duration time.Duration    `json:"duration,omitempty"`
 	Error    string           `json:"error,omitempty"`
 	Counts   map[string]int64 `json:"counts,omitempty"`
+	// Warnings are what the stage told the user when it ran (an empty
+	// input, an inferred schema).
+	Warnings []string `json:"warnings,omitempty"`
 	// Worker is the identity of the worker that ran the stage in a
 	// distributed run (empty when the coordinating process ran it).
 	Worker string `json:"worker,omitempty"`

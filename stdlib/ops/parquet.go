@@ -15,9 +15,10 @@ type parquetReader struct {
 	r    *parquet.Reader
 	name string
 	row  int64
+	utf8 *utf8Rule
 }
 
-func openParquet(path, name string) (rr rawReader, err error) {
+func openParquet(path, name string, rule *utf8Rule) (rr rawReader, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -38,7 +39,7 @@ func openParquet(path, name string) (rr rawReader, err error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: not a readable Parquet file: %v", name, err)
 	}
-	return &parquetReader{f: f, r: parquet.NewReader(pf), name: name}, nil
+	return &parquetReader{f: f, r: parquet.NewReader(pf), name: name, utf8: rule}, nil
 }
 
 func (p *parquetReader) Next() (rec rawRec, err error) {
@@ -55,7 +56,15 @@ func (p *parquetReader) Next() (rec rawRec, err error) {
 		return rawRec{}, fmt.Errorf("%s: row %d: %v", p.name, p.row+1, err)
 	}
 	p.row++
-	return rawRec{loc: fmt.Sprintf("%s: row %d", p.name, p.row), v: m}, nil
+	loc := fmt.Sprintf("%s: row %d", p.name, p.row)
+	touched := false
+	if _, err := p.utf8.fixValue(m, loc, "", &touched); err != nil {
+		return rawRec{}, err
+	}
+	if touched {
+		p.utf8.replaced.Add(1)
+	}
+	return rawRec{loc: loc, v: m}, nil
 }
 
 func (p *parquetReader) Close() error {

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
@@ -122,6 +123,7 @@ func (Dataset) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 		}
 	}
 	format := params.String(x, "format", "auto")
+	rule := &utf8Rule{replace: params.String(x, "invalid_utf8", "fail") == "replace"}
 	open := func() ([]func() (rawReader, error), error) {
 		if hasRows {
 			return []func() (rawReader, error){func() (rawReader, error) { return newRowsReader(rows) }}, nil
@@ -137,7 +139,7 @@ func (Dataset) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 				}
 			}
 			name := display(x, f)
-			out = append(out, func() (rawReader, error) { return openRaw(fm, f, name) })
+			out = append(out, func() (rawReader, error) { return openRaw(fm, f, name, rule) })
 		}
 		return out, nil
 	}
@@ -153,17 +155,24 @@ func (Dataset) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 		if err != nil {
 			return cty.NilVal, err
 		}
+		rule.replaced.Store(0) // counted again by the real pass
 		lenient = true
-		x.Log.Warn("dataset without a schema: inferred the record type from the first records", "stage", x.Node.Address, "records", inferSample, "schema", compiler.TypeString(schema))
+		x.Warn("no schema: inferred %s from the first %d records", compiler.TypeString(schema), inferSample)
 	}
 	if !schema.IsObjectType() {
 		return cty.NilVal, stageError(x, "the schema must be an object type, not %s", compiler.TypeString(schema))
 	}
-	var skipped int64
+	minRecords, hasMin, err := intParam(x, "min_records")
+	if err != nil {
+		return cty.NilVal, err
+	}
+	var skipped, total int64
+	var emptyFiles []string
 	tc := dataset.NewTranscoder(schema)
 	v, err := writeDataset(x, schema, func(w *dataset.Writer) error {
 		var n int64
-		for _, openSrc := range sources {
+		for i, openSrc := range sources {
+			before := n
 			r, err := openSrc()
 			if err != nil {
 				return stageError(x, "%v", err)
@@ -194,7 +203,7 @@ func (Dataset) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 					var re *recordErr
 					if skip && errors.As(err, &re) {
 						if skipped < 5 {
-							x.Log.Warn("skipped a record that does not fit the schema", "stage", x.Node.Address, "error", err.Error())
+							x.Warn("skipped %v", err)
 						}
 						skipped++
 						return nil
@@ -231,14 +240,42 @@ func (Dataset) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 			if err := r.Close(); err != nil {
 				return stageError(x, "%v", err)
 			}
+			if n == before && hasSrc && (!hasLimit || n < limit) {
+				emptyFiles = append(emptyFiles, display(x, files[i]))
+			}
 		}
 		if x.Progress != nil {
 			x.Progress.Add(n % 1024)
 		}
+		total = n
+		if hasMin && n < minRecords {
+			what := fmt.Sprintf("%d records", n)
+			if n == 1 {
+				what = "1 record"
+			}
+			if len(emptyFiles) > 0 {
+				what += " (no records in " + strings.Join(emptyFiles, ", ") + ")"
+			}
+			return stageError(x, "%s, fewer than min_records = %d", what, minRecords)
+		}
 		return nil
 	})
+	if err == nil {
+		switch {
+		case total == 0 && hasRows:
+			x.Warn("rows is empty: the dataset has no records")
+		case total == 0:
+			x.Warn("no records in %s", strings.Join(emptyFiles, ", "))
+		case len(emptyFiles) > 0:
+			x.Warn("no records in %s", strings.Join(emptyFiles, ", "))
+		}
+	}
 	if err == nil && skip {
 		x.Count("skipped", skipped)
+	}
+	if n := rule.replaced.Load(); err == nil && n > 0 {
+		x.Count("utf8_replaced", n)
+		x.Warn("replaced bytes that are not UTF-8 with U+FFFD in %d records", n)
 	}
 	return v, err
 }
@@ -333,18 +370,18 @@ func formatOf(path string) string {
 	return ""
 }
 
-func openRaw(format, path, name string) (rawReader, error) {
+func openRaw(format, path, name string, rule *utf8Rule) (rawReader, error) {
 	switch format {
 	case "jsonl":
 		f, err := os.Open(path)
 		if err != nil {
 			return nil, err
 		}
-		return &jsonlReader{f: f, r: bufio.NewReaderSize(f, 256<<10), name: name}, nil
+		return &jsonlReader{f: f, r: bufio.NewReaderSize(f, 256<<10), name: name, utf8: rule}, nil
 	case "csv":
-		return openCSV(path, name)
+		return openCSV(path, name, rule)
 	case "parquet":
-		return openParquet(path, name)
+		return openParquet(path, name, rule)
 	}
 	return nil, fmt.Errorf("unknown format %q", format)
 }
@@ -355,7 +392,9 @@ type jsonlReader struct {
 	r    *bufio.Reader
 	name string
 	line int
+	off  int64 // bytes read before the current line
 	buf  []byte
+	utf8 *utf8Rule
 	// schema, when set, is the declared record type: lines that decode
 	// into it directly skip encoding/json (dataset.Decode), the others
 	// take the general path, which explains what is wrong.
@@ -374,9 +413,12 @@ func (j *jsonlReader) Next() (rawRec, error) {
 
 // readLine returns the next non-blank line, trimmed (valid until the next
 // call; its number is j.line), and whether the file ends on it without a
-// newline. At the end it returns io.EOF.
+// newline. At the end it returns io.EOF. A line that is not UTF-8 is a
+// *recordErr (the next call goes on after it), or has its bad bytes
+// replaced, as the UTF-8 rule says.
 func (j *jsonlReader) readLine() ([]byte, bool, error) {
 	for {
+		start := j.off
 		j.buf = j.buf[:0]
 		var err error
 		for {
@@ -394,12 +436,21 @@ func (j *jsonlReader) readLine() ([]byte, bool, error) {
 			return nil, false, io.EOF
 		}
 		j.line++
+		j.off += int64(len(j.buf))
 		line := bytes.TrimSpace(j.buf)
 		if len(line) == 0 {
 			if err == io.EOF {
 				return nil, false, io.EOF
 			}
 			continue
+		}
+		if !utf8.Valid(line) {
+			if j.utf8 == nil || !j.utf8.replace {
+				at := firstInvalid(j.buf)
+				return nil, false, &recordErr{j.name + ":" + strconv.Itoa(j.line), fmt.Errorf("invalid UTF-8 at byte %d of the line (0x%02x, offset %d in the file); set invalid_utf8 = \"replace\" to replace such bytes with U+FFFD", at+1, j.buf[at], start+int64(at))}
+			}
+			j.utf8.replaced.Add(1)
+			line = bytes.ToValidUTF8(line, []byte("\uFFFD"))
 		}
 		return line, err == io.EOF, nil
 	}
@@ -441,9 +492,10 @@ type csvReader struct {
 	name   string
 	header []string
 	row    int
+	utf8   *utf8Rule
 }
 
-func openCSV(path, name string) (rawReader, error) {
+func openCSV(path, name string, rule *utf8Rule) (rawReader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -452,7 +504,8 @@ func openCSV(path, name string) (rawReader, error) {
 	r.ReuseRecord = false
 	header, err := r.Read()
 	if err == io.EOF {
-		return &csvReader{f: f, r: r, name: name}, nil
+		f.Close()
+		return nil, fmt.Errorf("%s: no header row: the file is empty (a CSV file starts with a row of column names)", name)
 	}
 	if err != nil {
 		f.Close()
@@ -460,6 +513,12 @@ func openCSV(path, name string) (rawReader, error) {
 	}
 	if len(header) > 0 {
 		header[0] = strings.TrimPrefix(header[0], "\ufeff")
+	}
+	for i, h := range header {
+		if at := firstInvalid(h); at >= 0 {
+			f.Close()
+			return nil, fmt.Errorf("%s:1: header: column %d: invalid UTF-8 at byte %d of its name (0x%02x)", name, i+1, at+1, h[at])
+		}
 	}
 	seen := map[string]bool{}
 	for _, h := range header {
@@ -469,7 +528,7 @@ func openCSV(path, name string) (rawReader, error) {
 		}
 		seen[h] = true
 	}
-	return &csvReader{f: f, r: r, name: name, header: header}, nil
+	return &csvReader{f: f, r: r, name: name, header: header, utf8: rule}, nil
 }
 
 func (c *csvReader) Next() (rawRec, error) {
@@ -492,11 +551,20 @@ func (c *csvReader) Next() (rawRec, error) {
 		return rawRec{}, fmt.Errorf("%s: %v", c.name, err)
 	}
 	line, _ := c.r.FieldPos(0)
+	loc := fmt.Sprintf("%s:%d", c.name, line)
 	m := make(map[string]any, len(rec))
+	touched := false
 	for i, h := range c.header {
-		m[h] = rec[i]
+		v, err := c.utf8.fixString(rec[i], loc, h, &touched)
+		if err != nil {
+			return rawRec{}, err
+		}
+		m[h] = v
 	}
-	return rawRec{loc: fmt.Sprintf("%s:%d", c.name, line), v: m, text: true}, nil
+	if touched {
+		c.utf8.replaced.Add(1)
+	}
+	return rawRec{loc: loc, v: m, text: true}, nil
 }
 
 func (c *csvReader) Close() error { return c.f.Close() }
@@ -542,8 +610,9 @@ func transcodeParallel(ctx context.Context, jr *jsonlReader, handle func(rawRec,
 		nums  []int
 		atEOF bool // the batch's last line ends the file without a newline
 		out   []byte
-		oends []int // -1: declined
-		err   error // a read error after the batch's lines
+		oends []int   // -1: declined
+		bad   []error // per line: a record error instead of the line (nil: none in the batch)
+		err   error   // a read error after the batch's lines
 	}
 	line := func(b *lineBatch, i int) []byte {
 		start := 0
@@ -558,11 +627,25 @@ func transcodeParallel(ctx context.Context, jr *jsonlReader, handle func(rawRec,
 			b := &lineBatch{buf: make([]byte, 0, size), ends: make([]int, 0, batchSize), nums: make([]int, 0, batchSize)}
 			for len(b.ends) < batchSize {
 				l, atEOF, err := jr.readLine()
+				var re *recordErr
+				if errors.As(err, &re) {
+					// A bad line keeps its place, empty, with its error.
+					if b.bad == nil {
+						b.bad = make([]error, len(b.ends), batchSize)
+					}
+					b.bad = append(b.bad, err)
+					b.ends = append(b.ends, len(b.buf))
+					b.nums = append(b.nums, jr.line)
+					continue
+				}
 				if err != nil {
 					if err != io.EOF {
 						b.err = err
 					}
 					break
+				}
+				if b.bad != nil {
+					b.bad = append(b.bad, nil)
 				}
 				b.buf = append(b.buf, l...)
 				b.ends = append(b.ends, len(b.buf))
@@ -586,6 +669,10 @@ func transcodeParallel(ctx context.Context, jr *jsonlReader, handle func(rawRec,
 			for i := range b.ends {
 				var ok bool
 				start := len(b.out)
+				if b.bad != nil && b.bad[i] != nil {
+					b.oends[i] = -1
+					continue
+				}
 				if b.out, ok = tc.Append(b.out, line(b, i)); ok {
 					b.oends[i] = len(b.out)
 				} else {
@@ -600,7 +687,9 @@ func transcodeParallel(ctx context.Context, jr *jsonlReader, handle func(rawRec,
 		for i := range b.ends {
 			var raw rawRec
 			var err error
-			if b.oends[i] >= 0 {
+			if b.bad != nil && b.bad[i] != nil {
+				err = b.bad[i]
+			} else if b.oends[i] >= 0 {
 				raw = rawRec{canon: b.out[start:b.oends[i]], name: jr.name, line: b.nums[i]}
 				start = b.oends[i]
 			} else {

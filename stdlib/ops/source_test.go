@@ -116,6 +116,19 @@ func TestDatasetParquet(t *testing.T) {
 	if blobCount(t, env) != before {
 		t.Fatal("failed loads committed blobs")
 	}
+
+	// Strings that are not UTF-8 follow the rule of the other readers.
+	write("bad.parquet", []pqRow{{"ok", 1}, {"t\xffo", 2}})
+	_, _, err = run(t, env, "dataset", runtimetest.Call{Params: map[string]cty.Value{"source": cty.StringVal("bad.parquet")}, Schemas: map[string]cty.Type{"schema": qa}})
+	errContains(t, err, `bad.parquet: row 2: field "question": invalid UTF-8 at byte 2 of the value (0xff)`)
+	if blobCount(t, env) != before {
+		t.Fatal("a failed load committed a blob")
+	}
+	recs, x := mustRun(t, env, "dataset", runtimetest.Call{Params: map[string]cty.Value{"source": cty.StringVal("bad.parquet"), "invalid_utf8": cty.StringVal("replace")}, Schemas: map[string]cty.Type{"schema": qa}})
+	eq(t, field(recs, "question"), "ok", "t\ufffdo")
+	if x.Counts["utf8_replaced"] != 1 {
+		t.Fatalf("utf8_replaced = %d, want 1", x.Counts["utf8_replaced"])
+	}
 }
 
 func TestExportRoundTrip(t *testing.T) {

@@ -1,0 +1,79 @@
+package ops
+
+import (
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"unicode/utf8"
+)
+
+// utf8Rule is a dataset's rule for input bytes that are not UTF-8, the same
+// for every reader: by default such a record is a record error that names
+// the file, the line (or row) and the byte; with invalid_utf8 = "replace"
+// each run of bad bytes becomes U+FFFD and the record is counted. Dataset
+// blobs are UTF-8 (docs/store.md), so nothing else reaches the store.
+type utf8Rule struct {
+	replace  bool
+	replaced atomic.Int64 // records with bytes replaced
+}
+
+// firstInvalid is the index of the first byte of b that does not start a
+// valid UTF-8 sequence, or -1.
+func firstInvalid[T string | []byte](b T) int {
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(string(b[i:min(i+utf8.UTFMax, len(b))]))
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return -1
+}
+
+// fixString applies the rule to one string value of a record at loc
+// (field names the field for the message): the string itself, replaced,
+// or a record error. *touched is set when it replaced bytes.
+func (u *utf8Rule) fixString(s, loc, field string, touched *bool) (string, error) {
+	if utf8.ValidString(s) {
+		return s, nil
+	}
+	if u != nil && u.replace {
+		*touched = true
+		return strings.ToValidUTF8(s, "\uFFFD"), nil
+	}
+	return "", &recordErr{loc, fmt.Errorf("field %q: invalid UTF-8 at byte %d of the value (0x%02x); set invalid_utf8 = \"replace\" to replace such bytes with U+FFFD", field, firstInvalid(s)+1, s[firstInvalid(s)])}
+}
+
+// fixValue applies the rule to every string in a decoded value (a
+// Parquet row), in place.
+func (u *utf8Rule) fixValue(v any, loc, field string, touched *bool) (any, error) {
+	switch x := v.(type) {
+	case string:
+		return u.fixString(x, loc, field, touched)
+	case map[string]any:
+		for k, e := range x {
+			name := k
+			if field != "" {
+				name = field + "." + k
+			}
+			f, err := u.fixValue(e, loc, name, touched)
+			if err != nil {
+				return nil, err
+			}
+			x[k] = f
+		}
+	case []any:
+		for i, e := range x {
+			f, err := u.fixValue(e, loc, fmt.Sprintf("%s[%d]", field, i), touched)
+			if err != nil {
+				return nil, err
+			}
+			x[i] = f
+		}
+	}
+	return v, nil
+}
