@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -29,11 +31,32 @@ import (
 type storeFlags struct {
 	dir  string
 	wait bool
+	spec string // --spec, for commands whose arguments are not a spec path
 }
 
 func (f *storeFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.dir, "store", "", "store directory (default: .ouro beside the spec)")
 	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait for another ouro process holding the store instead of failing")
+}
+
+// registerSpec is register plus --spec, for commands that name a run or
+// nothing rather than a spec.
+func (f *storeFlags) registerSpec(cmd *cobra.Command) {
+	f.register(cmd)
+	cmd.Flags().StringVar(&f.spec, "spec", ".", "the spec whose store to use (default store: .ouro beside it)")
+}
+
+// withStore is a RunE that opens the store of --spec (or --store) as
+// command, calls fn with it and the arguments, and closes it.
+func (f *storeFlags) withStore(command string, fn func(st *store.Store, args []string) error) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		st, err := f.open(f.spec, command)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return fn(st, args)
+	}
 }
 
 func (f *storeFlags) open(specPath, command string) (*store.Store, error) {
@@ -406,17 +429,11 @@ func newRunsCmd(stdout, _ io.Writer) *cobra.Command {
 func newShowCmd(stdout, _ io.Writer) *cobra.Command {
 	sf := &storeFlags{}
 	var asJSON bool
-	var spec string
 	cmd := &cobra.Command{
 		Use:   "show RUN",
 		Short: "Show one run: its stages, metrics and outputs (RUN may be a unique prefix)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := sf.open(spec, "ouro show")
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: sf.withStore("ouro show", func(st *store.Store, args []string) error {
 			r, err := st.GetRun(args[0])
 			if err != nil {
 				return err
@@ -453,15 +470,14 @@ func newShowCmd(stdout, _ io.Writer) *cobra.Command {
 			writeMetrics(stdout, r)
 			if len(r.Outputs) > 0 {
 				fmt.Fprintln(stdout, "\nOutputs:")
-				for k, v := range r.Outputs {
-					fmt.Fprintf(stdout, "  %s = %s\n", k, v)
+				for _, k := range slices.Sorted(maps.Keys(r.Outputs)) {
+					fmt.Fprintf(stdout, "  %s = %s\n", k, r.Outputs[k])
 				}
 			}
 			return nil
-		},
+		}),
 	}
-	sf.register(cmd)
-	cmd.Flags().StringVar(&spec, "spec", ".", "the spec whose store to read (default store: .ouro beside it)")
+	sf.registerSpec(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 	return cmd
 }
@@ -470,28 +486,16 @@ func newCacheCmd(stdout, _ io.Writer) *cobra.Command {
 	cache := &cobra.Command{Use: "cache", Short: "Inspect and maintain the store: stats, verify, gc"}
 	sf := &storeFlags{}
 	var keep int
-	var spec string
-	open := func(what string) (*store.Store, error) { return sf.open(spec, "ouro cache "+what) }
 	stats := &cobra.Command{Use: "stats", Short: "Counts and sizes of what the store holds", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := open("stats")
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: sf.withStore("ouro cache stats", func(st *store.Store, _ []string) error {
 			s, err := st.Stats()
 			if err != nil {
 				return err
 			}
 			return writeJSON(stdout, s)
-		}}
+		})}
 	verify := &cobra.Command{Use: "verify", Short: "Re-hash every blob; report and drop damaged ones so the next run recomputes them", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := open("verify")
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: sf.withStore("ouro cache verify", func(st *store.Store, _ []string) error {
 			dmg, err := st.Verify()
 			if err != nil {
 				return err
@@ -509,24 +513,18 @@ func newCacheCmd(stdout, _ io.Writer) *cobra.Command {
 			}
 			fmt.Fprintf(stdout, "Repaired: %+v\nThe next run recomputes what used them.\n", rs)
 			return exitError{exitDiags}
-		}}
+		})}
 	gc := &cobra.Command{Use: "gc", Short: "Remove blobs and entries not reachable from the last N runs or pinned runs", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := open("gc")
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: sf.withStore("ouro cache gc", func(st *store.Store, _ []string) error {
 			s, err := st.GC(keep)
 			if err != nil {
 				return err
 			}
 			return writeJSON(stdout, s)
-		}}
+		})}
 	gc.Flags().IntVar(&keep, "keep", 5, "keep what the last N runs use")
 	for _, c := range []*cobra.Command{stats, verify, gc} {
-		sf.register(c)
-		c.Flags().StringVar(&spec, "spec", ".", "the spec whose store to use (default store: .ouro beside it)")
+		sf.registerSpec(c)
 		cache.AddCommand(c)
 	}
 	return cache
@@ -536,7 +534,6 @@ func newCacheCmd(stdout, _ io.Writer) *cobra.Command {
 // everything a pinned run uses, however many runs come after it.
 func newPinCmd(stdout, _ io.Writer, pin bool) *cobra.Command {
 	sf := &storeFlags{}
-	var spec string
 	use, short := "pin RUN", "Keep what a run uses through `cache gc` (RUN may be a unique prefix)"
 	if !pin {
 		use, short = "unpin RUN", "Let `cache gc` collect what a pinned run uses again"
@@ -545,12 +542,7 @@ func newPinCmd(stdout, _ io.Writer, pin bool) *cobra.Command {
 		Use:   use,
 		Short: short,
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := sf.open(spec, "ouro "+strings.Fields(use)[0])
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: sf.withStore("ouro "+strings.Fields(use)[0], func(st *store.Store, args []string) error {
 			r, err := st.GetRun(args[0])
 			if err != nil {
 				return err
@@ -564,10 +556,9 @@ func newPinCmd(stdout, _ io.Writer, pin bool) *cobra.Command {
 				fmt.Fprintf(stdout, "Unpinned run %s.\n", r.ID)
 			}
 			return nil
-		},
+		}),
 	}
-	sf.register(cmd)
-	cmd.Flags().StringVar(&spec, "spec", ".", "the spec whose store to use (default store: .ouro beside it)")
+	sf.registerSpec(cmd)
 	return cmd
 }
 
