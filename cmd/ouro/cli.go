@@ -12,6 +12,7 @@ import (
 
 	"github.com/ouroloop/ouro/compiler"
 	"github.com/ouroloop/ouro/lang"
+	"github.com/ouroloop/ouro/runtime/store"
 	"github.com/ouroloop/ouro/stdlib"
 )
 
@@ -72,7 +73,7 @@ func normalizeArgs(args []string) []string {
 func run(args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdout, stderr)
 	root.SetArgs(normalizeArgs(args))
-	err := root.Execute()
+	cmd, err := root.ExecuteC()
 	if err == nil {
 		return exitOK
 	}
@@ -80,13 +81,54 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
+	code := exitDiags
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
+		code = exitUsage
 		fmt.Fprintf(stderr, "ouro: %v\nRun 'ouro --help' for usage.\n", err)
-		return exitUsage
+	} else {
+		fmt.Fprintf(stderr, "ouro: %v\n", err)
 	}
-	fmt.Fprintf(stderr, "ouro: %v\n", err)
-	return exitDiags
+	if wantsJSON(cmd, args) {
+		_ = writeJSON(stdout, refusalJSON(err, code))
+	}
+	return code
+}
+
+// wantsJSON reports whether the command line asked for --json output
+// (read from the parsed flag, or from the arguments when parsing failed).
+func wantsJSON(cmd *cobra.Command, args []string) bool {
+	if cmd != nil {
+		if f := cmd.Flags().Lookup("json"); f != nil && f.Changed {
+			return f.Value.String() == "true"
+		}
+	}
+	for _, a := range normalizeArgs(args) {
+		if a == "--json" || a == "--json=true" {
+			return true
+		}
+	}
+	return false
+}
+
+// refusalJSON is the --json form of an error that stopped a command before
+// it could print its result: {"error": {"message", "kind", ...}}, kind
+// being "usage", "store_locked" (with the holder) or "error".
+func refusalJSON(err error, code int) map[string]any {
+	e := map[string]any{"message": err.Error(), "kind": "error", "exit_code": code}
+	var le *store.LockedError
+	switch {
+	case code == exitUsage:
+		e["kind"] = "usage"
+	case errors.As(err, &le):
+		e["kind"] = "store_locked"
+		holder := map[string]any{"pid": le.PID, "host": le.Host, "command": le.Command}
+		if !le.Started.IsZero() {
+			holder["started"] = le.Started
+		}
+		e["store"], e["holder"] = le.Dir, holder
+	}
+	return map[string]any{"error": e}
 }
 
 func isCobraUsage(err error) bool {

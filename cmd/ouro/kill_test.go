@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,36 +178,11 @@ func TestKilledRunIsInterrupted(t *testing.T) {
 		t.Skip("builds the CLI and runs real subprocesses")
 	}
 	bin := buildOuro(t)
-	dir := t.TempDir()
-	var spec strings.Builder
-	spec.WriteString("stage \"command\" \"s0\" {\n  command = [\"sh\", \"-c\", \"echo '{\\\"i\\\":0}'\"]\n  schema  = object({ i = number })\n}\n")
 	const n = 40
-	for i := 1; i < n; i++ {
-		fmt.Fprintf(&spec, "\nstage \"command\" \"s%d\" {\n  input   = stage.s%d\n  command = [\"sh\", \"-c\", \"sleep 0.2; cat\"]\n  schema  = object({ i = number })\n}\n", i, i-1)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "chain.loop.hcl"), []byte(spec.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	cmd := exec.Command(bin, "run", dir, "--progress=plain")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Wait for 5 stages to finish, then for the record to be stored (it is
-	// brought up to date every second), then kill.
-	buf := make([]byte, 4096)
-	var seen strings.Builder
-	for strings.Count(seen.String(), " ran in ") < 5 {
-		k, err := stderr.Read(buf)
-		if err != nil {
-			t.Fatalf("ouro run ended before 5 stages ran: %v\n%s", err, seen.String())
-		}
-		seen.Write(buf[:k])
-	}
+	dir := chainDir(t, n)
+	cmd := startUntilRan(t, bin, dir, 5)
+	// Wait for the record to be stored (it is brought up to date every
+	// second), then kill.
 	time.Sleep(2500 * time.Millisecond)
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	_ = cmd.Wait()
@@ -268,4 +244,113 @@ func stderrOf(err error) string {
 		return string(ee.Stderr)
 	}
 	return ""
+}
+
+// chainDir writes a spec of n chained command stages, each (but the
+// first) sleeping 0.2 s.
+func chainDir(t *testing.T, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	var spec strings.Builder
+	spec.WriteString("stage \"command\" \"s0\" {\n  command = [\"sh\", \"-c\", \"echo '{\\\"i\\\":0}'\"]\n  schema  = object({ i = number })\n}\n")
+	for i := 1; i < n; i++ {
+		fmt.Fprintf(&spec, "\nstage \"command\" \"s%d\" {\n  input   = stage.s%d\n  command = [\"sh\", \"-c\", \"sleep 0.2; cat\"]\n  schema  = object({ i = number })\n}\n", i, i-1)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "chain.loop.hcl"), []byte(spec.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// startUntilRan starts `ouro run dir` and returns once k stages ran (its
+// progress lines say so); the rest of its stderr is drained.
+func startUntilRan(t *testing.T, bin, dir string, k int) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, "run", dir, "--progress=plain")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	buf := make([]byte, 4096)
+	var seen strings.Builder
+	for strings.Count(seen.String(), " ran in ") < k {
+		n, err := stderr.Read(buf)
+		if err != nil {
+			t.Fatalf("ouro run ended before %d stages ran: %v\n%s", k, err, seen.String())
+		}
+		seen.Write(buf[:n])
+	}
+	go io.Copy(io.Discard, stderr)
+	return cmd
+}
+
+// TestQueriesDuringRun: while `ouro run` holds the store, `ouro runs`,
+// `show`, `cache stats` and `cache verify` are answered by the running
+// process; commands that write are refused, and under --json the refusal
+// is a JSON object on stdout.
+func TestQueriesDuringRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the CLI and runs real subprocesses")
+	}
+	bin := buildOuro(t)
+	dir := chainDir(t, 30)
+	run := startUntilRan(t, bin, dir, 3)
+	time.Sleep(1500 * time.Millisecond) // the record is brought up to date every second
+
+	out, err := exec.Command(bin, "runs", dir, "--json").Output()
+	if err != nil {
+		t.Fatalf("ouro runs during a run: %v: %s", err, stderrOf(err))
+	}
+	var runs []runOut
+	if err := json.Unmarshal(out, &runs); err != nil || len(runs) != 1 {
+		t.Fatalf("ouro runs --json during a run: %v\n%s", err, out)
+	}
+	if runs[0].Status != "running" || len(runs[0].Stages) < 3 {
+		t.Fatalf("ouro runs during a run: status %s with %d stages, want running with at least 3", runs[0].Status, len(runs[0].Stages))
+	}
+	var ids []struct {
+		ID string `json:"run_id"`
+	}
+	json.Unmarshal(out, &ids)
+	text, err := exec.Command(bin, "show", ids[0].ID[:12], "--spec", dir).Output()
+	if err != nil || !strings.Contains(string(text), "(running)") || !strings.Contains(string(text), "stage.s2") {
+		t.Errorf("ouro show during a run: %v %s\n%s", err, stderrOf(err), text)
+	}
+	if _, err := exec.Command(bin, "show", "nosuchrun", "--spec", dir).Output(); err == nil || !strings.Contains(stderrOf(err), `run "nosuchrun": not found`) {
+		t.Errorf("ouro show of a missing run during a run: %v %s", err, stderrOf(err))
+	}
+	text, err = exec.Command(bin, "cache", "verify", "--spec", dir).Output()
+	if err != nil || !strings.Contains(string(text), "All blobs verified.") {
+		t.Errorf("ouro cache verify during a run: %v %s\n%s", err, stderrOf(err), text)
+	}
+	if out, err := exec.Command(bin, "cache", "stats", "--spec", dir).Output(); err != nil || !strings.Contains(string(out), `"Stages"`) {
+		t.Errorf("ouro cache stats during a run: %v %s\n%s", err, stderrOf(err), out)
+	}
+
+	// What writes is refused; with --json the refusal is JSON on stdout.
+	out, err = exec.Command(bin, "pin", ids[0].ID, "--spec", dir).Output()
+	if err == nil || len(out) > 0 || !strings.Contains(stderrOf(err), fmt.Sprintf("is in use by pid %d", run.Process.Pid)) {
+		t.Errorf("ouro pin during a run: %v, stdout %q, stderr %q; want a refusal naming pid %d", err, out, stderrOf(err), run.Process.Pid)
+	}
+	for _, args := range [][]string{{"run", dir, "--json"}, {"run", dir, "-json", "--progress=none"}} {
+		out, err := exec.Command(bin, args...).Output()
+		if err == nil {
+			t.Fatalf("ouro %v during a run was not refused", args)
+		}
+		var refusal struct {
+			Error struct {
+				Kind   string `json:"kind"`
+				Holder struct {
+					PID int `json:"pid"`
+				} `json:"holder"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(out, &refusal); err != nil || refusal.Error.Kind != "store_locked" || refusal.Error.Holder.PID != run.Process.Pid {
+			t.Errorf("ouro %v during a run: stdout %q, want a store_locked refusal naming pid %d", args, out, run.Process.Pid)
+		}
+	}
 }

@@ -46,6 +46,35 @@ func (f *storeFlags) registerSpec(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.spec, "spec", ".", "the spec whose store to use (default store: .ouro beside it)")
 }
 
+// query opens the store for a command that only reads, or, when a run
+// holds the store, returns a client that asks that run (store.ServeQueries).
+func (f *storeFlags) query(specPath, command string) (store.Querier, func() error, error) {
+	st, err := f.open(specPath, command)
+	if err == nil {
+		return st, st.Close, nil
+	}
+	var le *store.LockedError
+	if errors.As(err, &le) {
+		if c := store.DialQueries(le); c != nil {
+			return c, func() error { return nil }, nil
+		}
+	}
+	return nil, nil, err
+}
+
+// withQuerier is withStore for commands that only read: during a run they
+// ask the running process.
+func (f *storeFlags) withQuerier(command string, fn func(q store.Querier, args []string) error) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		q, closeQ, err := f.query(f.spec, command)
+		if err != nil {
+			return err
+		}
+		defer closeQ()
+		return fn(q, args)
+	}
+}
+
 // withStore is a RunE that opens the store of --spec (or --store) as
 // command, calls fn with it and the arguments, and closes it.
 func (f *storeFlags) withStore(command string, fn func(st *store.Store, args []string) error) func(*cobra.Command, []string) error {
@@ -176,6 +205,12 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 				if cacheable && len(l.diags) == 0 {
 					cachePlan(st, path, planKey, l.result.Plan)
 				}
+			}
+			// While it runs, this process answers other processes' `ouro
+			// runs`, `show`, `cache stats` and `cache verify` (the store is
+			// locked for them). A run does not fail for want of it.
+			if stopQueries, err := st.ServeQueries(); err == nil {
+				defer stopQueries()
 			}
 			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer cancel()
@@ -388,12 +423,12 @@ func newRunsCmd(stdout, _ io.Writer) *cobra.Command {
 		Short: "List recorded runs, newest first",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := sf.open(specPath(args), "ouro runs")
+			q, closeQ, err := sf.query(specPath(args), "ouro runs")
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			runs, err := st.ListRuns(limit)
+			defer closeQ()
+			runs, err := q.ListRuns(limit)
 			if err != nil {
 				return err
 			}
@@ -433,8 +468,8 @@ func newShowCmd(stdout, _ io.Writer) *cobra.Command {
 		Use:   "show RUN",
 		Short: "Show one run: its stages, metrics and outputs (RUN may be a unique prefix)",
 		Args:  cobra.ExactArgs(1),
-		RunE: sf.withStore("ouro show", func(st *store.Store, args []string) error {
-			r, err := st.GetRun(args[0])
+		RunE: sf.withQuerier("ouro show", func(q store.Querier, args []string) error {
+			r, err := q.GetRun(args[0])
 			if err != nil {
 				return err
 			}
@@ -487,16 +522,16 @@ func newCacheCmd(stdout, _ io.Writer) *cobra.Command {
 	sf := &storeFlags{}
 	var keep int
 	stats := &cobra.Command{Use: "stats", Short: "Counts and sizes of what the store holds", Args: cobra.NoArgs,
-		RunE: sf.withStore("ouro cache stats", func(st *store.Store, _ []string) error {
-			s, err := st.Stats()
+		RunE: sf.withQuerier("ouro cache stats", func(q store.Querier, _ []string) error {
+			s, err := q.Stats()
 			if err != nil {
 				return err
 			}
 			return writeJSON(stdout, s)
 		})}
 	verify := &cobra.Command{Use: "verify", Short: "Re-hash every blob; report and drop damaged ones so the next run recomputes them", Args: cobra.NoArgs,
-		RunE: sf.withStore("ouro cache verify", func(st *store.Store, _ []string) error {
-			dmg, err := st.Verify()
+		RunE: sf.withQuerier("ouro cache verify", func(q store.Querier, _ []string) error {
+			dmg, err := q.Verify()
 			if err != nil {
 				return err
 			}
@@ -506,6 +541,11 @@ func newCacheCmd(stdout, _ io.Writer) *cobra.Command {
 			}
 			for _, d := range dmg {
 				fmt.Fprintf(stdout, "damaged: %+v\n", d)
+			}
+			st, ok := q.(*store.Store)
+			if !ok {
+				fmt.Fprintln(stdout, "A run holds the store: run `ouro cache verify` again when it ends to drop the damaged blobs.")
+				return exitError{exitDiags}
 			}
 			rs, err := st.Repair(dmg)
 			if err != nil {

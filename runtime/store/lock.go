@@ -18,6 +18,9 @@ type LockedError struct {
 	Command string    // holder's command line, e.g. "ouro run loop.hcl"
 	Started time.Time // when the holder took the lock
 	Waited  time.Duration
+	// Query is the socket on which the holder answers read-only queries
+	// (a run in progress does; see ServeQueries), or "".
+	Query string
 }
 
 func (e *LockedError) Error() string {
@@ -57,6 +60,7 @@ type lockInfo struct {
 	Host    string    `json:"host"`
 	Command string    `json:"command"`
 	Started time.Time `json:"started"`
+	Query   string    `json:"query,omitempty"`
 }
 
 // errWouldBlock is returned by tryLock when another process holds the lock.
@@ -64,7 +68,8 @@ var errWouldBlock = errors.New("lock held")
 
 // fileLock is an acquired lock on dir/LOCK.
 type fileLock struct {
-	f *os.File
+	f    *os.File
+	info lockInfo
 }
 
 // acquireLock takes the exclusive lock on dir/LOCK, polling when wait is set.
@@ -104,18 +109,37 @@ func acquireLock(dir string, opts Options) (*fileLock, error) {
 	if info.Command == "" {
 		info.Command = defaultCommand()
 	}
-	data, _ := json.Marshal(info)
+	l := &fileLock{f: f, info: info}
+	if err := l.writeInfo(); err != nil {
+		unlock(f)
+		f.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// writeInfo writes the holder's info into the lock file. Not synced:
+// other processes read it through the page cache while the lock is held,
+// and after a crash it is stale and ignored.
+func (l *fileLock) writeInfo() error {
+	data, _ := json.Marshal(l.info)
 	data = append(data, '\n')
-	// Not synced: other processes read the info through the page cache
-	// while the lock is held, and after a crash it is stale and ignored.
-	if err := f.Truncate(0); err == nil {
-		if _, err = f.WriteAt(data, 0); err != nil {
-			unlock(f)
-			f.Close()
-			return nil, fmt.Errorf("store: write lock file: %w", err)
+	if err := l.f.Truncate(0); err == nil {
+		if _, err = l.f.WriteAt(data, 0); err != nil {
+			return fmt.Errorf("store: write lock file: %w", err)
 		}
 	}
-	return &fileLock{f: f}, nil
+	return nil
+}
+
+// setQuery names (or, with "", stops naming) the holder's query socket in
+// the lock file.
+func (l *fileLock) setQuery(path string) error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	l.info.Query = path
+	return l.writeInfo()
 }
 
 func (l *fileLock) release() error {
@@ -141,7 +165,7 @@ func readLockInfo(dir, path string) *LockedError {
 		if err == nil && len(data) > 0 {
 			var info lockInfo
 			if json.Unmarshal(data, &info) == nil {
-				le.PID, le.Host, le.Command, le.Started = info.PID, info.Host, info.Command, info.Started
+				le.PID, le.Host, le.Command, le.Started, le.Query = info.PID, info.Host, info.Command, info.Started, info.Query
 				return le
 			}
 		}
