@@ -54,7 +54,27 @@ func (u *utf8Rule) fixValue(v any, loc, field string, touched *bool) (any, error
 	switch x := v.(type) {
 	case string:
 		return u.fixString(x, loc, field, touched)
+	case []byte: // a Parquet BYTE_ARRAY without the STRING type: read as a string
+		return u.fixString(string(x), loc, field, touched)
 	case map[string]any:
+		var renamed map[string]string
+		for k := range x {
+			if utf8.ValidString(k) {
+				continue
+			}
+			if u == nil || !u.replace {
+				return nil, &recordErr{loc, fmt.Errorf("field name %q: invalid UTF-8 at byte %d (0x%02x); set invalid_utf8 = \"replace\" to replace such bytes with U+FFFD", k, firstInvalid(k)+1, k[firstInvalid(k)])}
+			}
+			if renamed == nil {
+				renamed = map[string]string{}
+			}
+			renamed[k] = strings.ToValidUTF8(k, "\uFFFD")
+		}
+		for old, k := range renamed {
+			*touched = true
+			x[k] = x[old]
+			delete(x, old)
+		}
 		for k, e := range x {
 			name := k
 			if field != "" {
