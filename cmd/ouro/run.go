@@ -466,7 +466,7 @@ func newShowCmd(stdout, _ io.Writer) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "show RUN",
-		Short: "Show one run: its stages, metrics and outputs (RUN may be a unique prefix)",
+		Short: "Show one run: its stages, metrics and outputs (RUN: an id, a unique prefix, latest or latest~N)",
 		Args:  cobra.ExactArgs(1),
 		RunE: sf.withQuerier("ouro show", func(q store.Querier, args []string) error {
 			r, err := q.GetRun(args[0])
@@ -574,7 +574,7 @@ func newCacheCmd(stdout, _ io.Writer) *cobra.Command {
 // everything a pinned run uses, however many runs come after it.
 func newPinCmd(stdout, _ io.Writer, pin bool) *cobra.Command {
 	sf := &storeFlags{}
-	use, short := "pin RUN", "Keep what a run uses through `cache gc` (RUN may be a unique prefix)"
+	use, short := "pin RUN", "Keep what a run uses through `cache gc` (RUN: an id, a unique prefix, latest or latest~N)"
 	if !pin {
 		use, short = "unpin RUN", "Let `cache gc` collect what a pinned run uses again"
 	}

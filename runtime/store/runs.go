@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -207,11 +209,39 @@ func (e *AmbiguousRunError) Error() string {
 	return fmt.Sprintf("run id prefix %q is ambiguous: matches %v", e.Prefix, e.Matches)
 }
 
-// GetRun returns the run with this id or unique id prefix. A missing run
-// gives an error wrapping ErrNotFound.
+// latestOffset parses "latest" (0) and "latest~N" (N): the newest run and
+// the one N runs before it, as git's HEAD~N counts.
+func latestOffset(ref string) (int, bool) {
+	if ref == "latest" {
+		return 0, true
+	}
+	rest, ok := strings.CutPrefix(ref, "latest~")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+// GetRun returns the run with this id or unique id prefix, or, for
+// "latest" and "latest~N", the newest run and the one N runs before it. A
+// missing run gives an error wrapping ErrNotFound.
 func (s *Store) GetRun(idOrPrefix string) (*RunRecord, error) {
 	if idOrPrefix == "" {
 		return nil, errors.New("store: empty run id")
+	}
+	if back, ok := latestOffset(idOrPrefix); ok {
+		runs, err := s.ListRuns(back + 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(runs) <= back {
+			return nil, fmt.Errorf("run %q: the store holds %d runs: %w", idOrPrefix, len(runs), ErrNotFound)
+		}
+		return runs[back], nil
 	}
 	var rec *RunRecord
 	err := s.db.View(func(txn *badger.Txn) error {

@@ -295,6 +295,17 @@ func TestRuns(t *testing.T) {
 	if _, err := s.GetRun("1999"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("GetRun(missing) = %v", err)
 	}
+	for ref, want := range map[string]string{"latest": ids[4], "latest~0": ids[4], "latest~1": ids[3], "latest~4": ids[0]} {
+		if r, err := s.GetRun(ref); err != nil || r.ID != want {
+			t.Fatalf("GetRun(%s) = %v, %v; want %s", ref, r, err, want)
+		}
+	}
+	if _, err := s.GetRun("latest~5"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "holds 5 runs") {
+		t.Fatalf("GetRun(latest~5) = %v", err)
+	}
+	if _, err := s.GetRun("latest~x"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("GetRun(latest~x) = %v, want not found (it is no id prefix either)", err)
+	}
 	if err := s.PinRun(ids[1], true); err != nil {
 		t.Fatal(err)
 	}
