@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -154,22 +155,14 @@ func (c *QueryClient) get(path string, q url.Values, out any) error {
 		}
 		switch resp.StatusCode {
 		case http.StatusNotFound:
-			return fmt.Errorf("%s: %w", trimNotFound(qe.Message), ErrNotFound)
+			// The owner's message already ends in ErrNotFound's text.
+			return fmt.Errorf("%s: %w", strings.TrimSuffix(qe.Message, ": "+ErrNotFound.Error()), ErrNotFound)
 		case http.StatusConflict:
 			return &AmbiguousRunError{Prefix: q.Get("id"), Matches: qe.Matches}
 		}
 		return errors.New(qe.Message)
 	}
 	return json.Unmarshal(body, out)
-}
-
-// trimNotFound drops the ": not found" that wrapping ErrNotFound again adds.
-func trimNotFound(msg string) string {
-	suffix := ": " + ErrNotFound.Error()
-	if len(msg) > len(suffix) && msg[len(msg)-len(suffix):] == suffix {
-		return msg[:len(msg)-len(suffix)]
-	}
-	return msg
 }
 
 // ListRuns is Store.ListRuns, asked of the owner.

@@ -264,8 +264,6 @@ func (Dataset) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 		switch {
 		case total == 0 && hasRows:
 			x.Warn("rows is empty: the dataset has no records")
-		case total == 0:
-			x.Warn("no records in %s", strings.Join(emptyFiles, ", "))
 		case len(emptyFiles) > 0:
 			x.Warn("no records in %s", strings.Join(emptyFiles, ", "))
 		}
@@ -446,8 +444,8 @@ func (j *jsonlReader) readLine() ([]byte, bool, error) {
 		}
 		if !utf8.Valid(line) {
 			if j.utf8 == nil || !j.utf8.replace {
-				at := firstInvalid(j.buf)
-				return nil, false, &recordErr{j.name + ":" + strconv.Itoa(j.line), fmt.Errorf("invalid UTF-8 at byte %d of the line (0x%02x, offset %d in the file); set invalid_utf8 = \"replace\" to replace such bytes with U+FFFD", at+1, j.buf[at], start+int64(at))}
+				where := fmt.Sprintf(", offset %d in the file", start+int64(firstInvalid(j.buf)))
+				return nil, false, &recordErr{j.name + ":" + strconv.Itoa(j.line), badUTF8(j.buf, "the line", where)}
 			}
 			j.utf8.replaced.Add(1)
 			line = bytes.ToValidUTF8(line, []byte("\uFFFD"))

@@ -45,7 +45,15 @@ func (u *utf8Rule) fixString(s, loc, field string, touched *bool) (string, error
 		*touched = true
 		return strings.ToValidUTF8(s, "\uFFFD"), nil
 	}
-	return "", &recordErr{loc, fmt.Errorf("field %q: invalid UTF-8 at byte %d of the value (0x%02x); set invalid_utf8 = \"replace\" to replace such bytes with U+FFFD", field, firstInvalid(s)+1, s[firstInvalid(s)])}
+	return "", &recordErr{loc, fmt.Errorf("field %q: %w", field, badUTF8(s, "the value", ""))}
+}
+
+// badUTF8 is the error for text s that is not UTF-8: the first bad byte,
+// its position in what ("the value", "the line"), and more (", offset …")
+// inside the parentheses.
+func badUTF8[T string | []byte](s T, what, more string) error {
+	at := firstInvalid(s)
+	return fmt.Errorf("invalid UTF-8 at byte %d of %s (0x%02x%s); set invalid_utf8 = \"replace\" to replace such bytes with U+FFFD", at+1, what, s[at], more)
 }
 
 // fixValue applies the rule to every string in a decoded value (a
@@ -63,7 +71,7 @@ func (u *utf8Rule) fixValue(v any, loc, field string, touched *bool) (any, error
 				continue
 			}
 			if u == nil || !u.replace {
-				return nil, &recordErr{loc, fmt.Errorf("field name %q: invalid UTF-8 at byte %d (0x%02x); set invalid_utf8 = \"replace\" to replace such bytes with U+FFFD", k, firstInvalid(k)+1, k[firstInvalid(k)])}
+				return nil, &recordErr{loc, fmt.Errorf("field name %q: %w", k, badUTF8(k, "the name", ""))}
 			}
 			if renamed == nil {
 				renamed = map[string]string{}
