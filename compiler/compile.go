@@ -77,12 +77,14 @@ type compiler struct {
 	opts  Options
 	diags hcl.Diagnostics
 
-	vars  map[string]cty.Value
-	nodes map[string]*tnode
-	order []*tnode // declaration order
-	topo  []*tnode // topological order (after cycles)
-	plan  *Plan
-	seed  int64
+	vars map[string]cty.Value
+	// changedVars holds the variables given a value other than their default.
+	changedVars map[string]bool
+	nodes       map[string]*tnode
+	order       []*tnode // declaration order
+	topo        []*tnode // topological order (after cycles)
+	plan        *Plan
+	seed        int64
 
 	cycleEdges map[[2]string]bool
 	hasCycle   bool

@@ -89,6 +89,7 @@ type ref struct {
 
 func (c *compiler) passVariables() {
 	c.vars = map[string]cty.Value{}
+	c.changedVars = map[string]bool{}
 	decl := map[string]*lang.Variable{}
 	for _, v := range c.cfg.Variables {
 		decl[v.Name] = v
@@ -155,6 +156,9 @@ func (c *compiler) passVariables() {
 				continue
 			}
 			val = conv
+			if !sameAsDefault(v, val) {
+				c.changedVars[v.Name] = true
+			}
 			if !in.FromFile {
 				subject = nil
 			}
@@ -461,4 +465,18 @@ func hclExample(t cty.Type) string {
 		return ` such as { key = "value" }`
 	}
 	return ""
+}
+
+// sameAsDefault reports whether val, a value given for v, equals v's
+// default.
+func sameAsDefault(v *lang.Variable, val cty.Value) bool {
+	if v.Default == cty.NilVal {
+		return false
+	}
+	def := v.Default
+	if v.Defaults != nil {
+		def = v.Defaults.Apply(def)
+	}
+	def, err := convert.Convert(def, v.Type)
+	return err == nil && val.RawEquals(def)
 }

@@ -45,7 +45,7 @@ func (c *compiler) passEmit() {
 			c.errorf(nil, "Cannot encode variable", "var.%s: %s", name, err)
 			continue
 		}
-		p.Variables[name] = TypedValue{Type: tj, Value: vj}
+		p.Variables[name] = TypedValue{Type: tj, Value: vj, Changed: c.changedVars[name]}
 	}
 
 	for _, n := range c.topo {

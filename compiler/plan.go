@@ -58,6 +58,9 @@ type PlanFile struct {
 type TypedValue struct {
 	Type  json.RawMessage `json:"type"`
 	Value json.RawMessage `json:"value"`
+	// Changed is set on a variable given a value (-var, -var-file) other
+	// than its default.
+	Changed bool `json:"changed,omitempty"`
 }
 
 // Node is one unit of work in the plan.

@@ -130,6 +130,7 @@ type prepared struct {
 	key    string
 	params map[string]string // param -> digest, for explain
 	inputs map[string]string // dataset/model params -> digest
+	kinds  map[string]string // dataset/model params -> "dataset" or "model"
 	// complete finishes exec (per-item closures, patterns) for a stage that
 	// will run; a cache hit never needs it.
 	complete []func() error
@@ -161,7 +162,7 @@ func (r *run) prepare(n *compiler.Node, sig *compiler.Signature, opName string, 
 		Env:      r.env,
 		Seed:     stageSeed(r.plan.Seed, n.Address),
 	}
-	p := &prepared{exec: x, params: map[string]string{}, inputs: map[string]string{}}
+	p := &prepared{exec: x, params: map[string]string{}, inputs: map[string]string{}, kinds: map[string]string{}}
 	p.complete = append(p.complete, func() error {
 		x.Log = r.log.With("stage", n.Address)
 		return nil
@@ -206,6 +207,12 @@ func (r *run) prepare(n *compiler.Node, sig *compiler.Signature, opName string, 
 			keyParts[sp.Name] = enc
 			d := digestJSON(enc)
 			p.params[sp.Name] = d
+			switch {
+			case compiler.IsDatasetType(sp.Type):
+				p.kinds[sp.Name] = "dataset"
+			case compiler.IsModelType(sp.Type):
+				p.kinds[sp.Name] = "model"
+			}
 			if len(referencedBlobs(v)) > 0 {
 				p.inputs[sp.Name] = d
 			}

@@ -86,6 +86,9 @@ type Options struct {
 	// with the stages settled so far while the run goes on (default 1s),
 	// so `ouro runs` of a run killed mid-way shows what it finished.
 	RecordEvery time.Duration
+	// Provenance, when set, is stored in the run record (what produced
+	// the run: command line, binary, git state).
+	Provenance *store.Provenance
 }
 
 // Event reports a node's progress.
@@ -226,9 +229,15 @@ func Run(ctx context.Context, plan *compiler.Plan, opts Options) (*Result, error
 		Variables: map[string]json.RawMessage{}, Metrics: map[string]json.RawMessage{}, Outputs: map[string]json.RawMessage{}, Status: "running"}
 	r.record.PID = os.Getpid()
 	r.record.Host, _ = os.Hostname()
+	r.record.Provenance = opts.Provenance
+	r.record.PlanFormat = plan.FormatVersion
 	for name, tv := range plan.Variables {
 		r.record.Variables[name] = tv.Value
+		if tv.Changed {
+			r.record.ChangedVariables = append(r.record.ChangedVariables, name)
+		}
 	}
+	sort.Strings(r.record.ChangedVariables)
 	for _, n := range plan.Nodes {
 		r.states[n.Address] = &nodeState{node: n, run: store.StageRun{Name: n.Name, Address: n.Address, Round: n.Round}}
 	}
@@ -271,6 +280,10 @@ func Run(ctx context.Context, plan *compiler.Plan, opts Options) (*Result, error
 		}
 		if opts.DryRun {
 			res.Explain = append(res.Explain, Event{Address: n.Address, Kind: n.Kind, Status: s.run.Status, Reason: s.reason})
+		}
+		if s.status == statusDone && s.value.Type().Equals(compiler.ModelType) && s.value.IsKnown() && !s.value.IsNull() {
+			ref := s.value.EncapsulatedValue().(*compiler.ModelRef)
+			s.run.Model = &store.ModelInfo{Provider: ref.Provider, Digest: ref.Digest}
 		}
 		r.record.Stages = append(r.record.Stages, s.run)
 		if s.status == statusDone && s.value.Type().IsObjectType() && s.value.Type().HasAttribute("metrics") {
@@ -663,6 +676,16 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 		return err
 	}
 	s.run.Key = p.key
+	s.run.Operator, s.run.Version, s.run.Seed = name, version, p.exec.Seed
+	s.run.Parts = make(map[string]string, len(p.params))
+	for k, d := range p.params {
+		// 16 hex digits tell two runs' parts apart and keep records small.
+		d = strings.TrimPrefix(d, "sha256:")
+		s.run.Parts[k] = d[:min(16, len(d))]
+	}
+	if len(p.kinds) > 0 {
+		s.run.Inputs = p.kinds
+	}
 	forced := r.forced[n.Address]
 	missing := ""
 	if fw, ok := op.(FileWriter); ok {

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	goruntime "runtime"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -51,7 +53,7 @@ func (f *specFlags) register(cmd *cobra.Command) {
 // (-var, -var-file, -json, -check, -format) by rewriting them to --flags.
 func normalizeArgs(args []string) []string {
 	out := make([]string, 0, len(args))
-	long := []string{"var", "var-file", "json", "check", "format", "force", "from", "store", "wait", "progress", "j", "executor", "temporal", "blobs", "queue", "slots", "namespace"}
+	long := []string{"var", "var-file", "json", "check", "format", "force", "from", "store", "wait", "progress", "j", "executor", "temporal", "blobs", "queue", "slots", "namespace", "exit-code"}
 	for _, a := range args {
 		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") {
 			name := strings.TrimPrefix(a, "-")
@@ -70,10 +72,19 @@ func normalizeArgs(args []string) []string {
 	return out
 }
 
+// commandLineKey holds the command line (without the program name) in a
+// command's context, for the run record's provenance.
+type commandLineKey struct{}
+
+func commandLine(cmd *cobra.Command) []string {
+	args, _ := cmd.Context().Value(commandLineKey{}).([]string)
+	return append([]string{"ouro"}, args...)
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdout, stderr)
 	root.SetArgs(normalizeArgs(args))
-	cmd, err := root.ExecuteC()
+	cmd, err := root.ExecuteContextC(context.WithValue(context.Background(), commandLineKey{}, args))
 	if err == nil {
 		return exitOK
 	}
@@ -164,6 +175,7 @@ never done twice.`,
 		newRunCmd(stdout, stderr),
 		newRunsCmd(stdout, stderr),
 		newShowCmd(stdout, stderr),
+		newDiffCmd(stdout, stderr),
 		newCacheCmd(stdout, stderr),
 		newPinCmd(stdout, stderr, true), newPinCmd(stdout, stderr, false),
 		newServeCmd(stdout, stderr),
@@ -174,6 +186,13 @@ never done twice.`,
 			Args:  cobra.NoArgs,
 			Run: func(cmd *cobra.Command, _ []string) {
 				fmt.Fprintf(stdout, "ouro %s (plan format %d)\n", Version, compiler.FormatVersion)
+				rev, modified, goVersion := binaryInfo()
+				if rev == "" {
+					rev = "unknown revision (built without VCS information, e.g. by go run)"
+				} else if modified {
+					rev += " (modified)"
+				}
+				fmt.Fprintf(stdout, "built from %s with %s for %s/%s\n", rev, goVersion, goruntime.GOOS, goruntime.GOARCH)
 			},
 		},
 	)

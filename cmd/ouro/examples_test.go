@@ -56,3 +56,12 @@ func TestStarRunsEndToEnd(t *testing.T) {
 		t.Errorf("cached outputs differ: %s vs %s", second.Outputs["accuracy"], first.Outputs["accuracy"])
 	}
 }
+
+// TestExamplesFormatted: every committed spec is as `ouro fmt` writes it
+// (the style rule `ouro fmt --check examples`).
+func TestExamplesFormatted(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"fmt", "--check", "../../examples"}, &out, &out); code != 0 {
+		t.Fatalf("ouro fmt --check examples: exit %d; run `ouro fmt` on:\n%s", code, out.String())
+	}
+}

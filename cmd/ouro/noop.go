@@ -44,7 +44,7 @@ var noopReplays int
 // the run has metrics (their table is ordered by the stages): the text
 // summary and a live view need no more, and decoding the summarised run's
 // whole record (1,000 stages) took about 2 ms (perf), a fifth of a repeat.
-func replayNoop(st *store.Store, path, planKey string, started time.Time, full bool) (*store.RunRecord, *store.NoopSummary) {
+func replayNoop(st *store.Store, path, planKey string, started time.Time, full bool, prov func() *store.Provenance) (*store.RunRecord, *store.NoopSummary) {
 	sum, ok, err := st.NoopSummary(planSlot(path))
 	if err != nil || !ok || sum.PlanKey != planKey {
 		return nil, nil
@@ -80,6 +80,7 @@ func replayNoop(st *store.Store, path, planKey string, started time.Time, full b
 		if base.Variables != nil {
 			rec.Variables = base.Variables
 		}
+		rec.ChangedVariables, rec.PlanFormat = base.ChangedVariables, base.PlanFormat
 		if base.Metrics != nil {
 			rec.Metrics = base.Metrics
 		}
@@ -87,6 +88,9 @@ func replayNoop(st *store.Store, path, planKey string, started time.Time, full b
 	if rec.Outputs == nil {
 		rec.Outputs = map[string]json.RawMessage{}
 	}
+	rec.Provenance = prov()
+	rec.PID = os.Getpid()
+	rec.Host, _ = os.Hostname()
 	rec.Finished = time.Now().UTC()
 	if err := st.PutRunSameAs(rec, sum.Run); err != nil {
 		return nil, nil

@@ -144,6 +144,10 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 			if storeDir == "" {
 				storeDir = runtime.DefaultStoreDir(path)
 			}
+			// Git takes a few milliseconds: ask it while the rest loads.
+			provenance := make(chan *store.Provenance, 1)
+			go func() { provenance <- collectProvenance(commandLine(cmd), path, storeDir, jobs, ex.executor) }()
+			prov := sync.OnceValue(func() *store.Provenance { return <-provenance })
 			if _, err := os.Stat(filepath.Join(storeDir, "index")); err == nil {
 				planKey, cacheable = planCacheKey(path, f)
 			}
@@ -160,7 +164,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 				defer st.Close()
 				if fast {
 					plain := kind == "plain" // lists every stage
-					if rec, sum := replayNoop(st, path, planKey, time.Now().UTC(), f.json || plain); rec != nil {
+					if rec, sum := replayNoop(st, path, planKey, time.Now().UTC(), f.json || plain, prov); rec != nil {
 						view, err := newProgressView(progress, stderr)
 						if err != nil {
 							return err
@@ -177,6 +181,10 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 						writeRunSummary(stdout, rec, counts)
 						return nil
 					}
+					// Reopening the store while git starts could let a
+					// forked git hold Badger's directory lock for an
+					// instant (fds live in the child until it execs).
+					prov()
 					if err := st.Writable(); err != nil {
 						return err
 					}
@@ -238,6 +246,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 				SpecDir:     specDir(path),
 				Force:       force,
 				From:        from,
+				Provenance:  prov(),
 				Events: func(ev runtime.Event) {
 					if ev.Status == "running" {
 						restoreGC()
@@ -319,19 +328,135 @@ func runJSON(r *store.RunRecord) map[string]any {
 		if len(s.Warnings) > 0 {
 			m["warnings"] = s.Warnings
 		}
+		if s.Operator != "" {
+			m["operator"], m["version"], m["parts"] = s.Operator, s.Version, s.Parts
+		}
+		if len(s.Inputs) > 0 {
+			m["inputs"] = s.Inputs
+		}
+		if s.Model != nil {
+			m["model"] = s.Model
+		}
 		stages = append(stages, m)
 	}
-	return map[string]any{
-		"run_id":      r.ID,
-		"status":      r.Status,
-		"spec_digest": r.SpecDigest,
-		"pinned":      r.Pinned,
-		"started":     r.Started,
-		"finished":    r.Finished,
-		"stages":      stages,
-		"metrics":     r.Metrics,
-		"outputs":     r.Outputs,
+	vars := r.Variables
+	if vars == nil {
+		vars = map[string]json.RawMessage{}
 	}
+	changed := r.ChangedVariables
+	if changed == nil {
+		changed = []string{}
+	}
+	return map[string]any{
+		"run_id":            r.ID,
+		"status":            r.Status,
+		"spec_digest":       r.SpecDigest,
+		"pinned":            r.Pinned,
+		"started":           r.Started,
+		"finished":          r.Finished,
+		"plan_format":       r.PlanFormat,
+		"variables":         vars,
+		"changed_variables": changed,
+		"provenance":        r.Provenance,
+		"stages":            stages,
+		"metrics":           r.Metrics,
+		"outputs":           r.Outputs,
+	}
+}
+
+// changedVariables is "name=value" for each variable a run gave a value
+// other than its default, in name order: how `ouro runs` tells apart two
+// runs of one spec.
+func changedVariables(r *store.RunRecord) string {
+	var parts []string
+	for _, name := range r.ChangedVariables {
+		parts = append(parts, name+"="+string(r.Variables[name]))
+	}
+	return strings.Join(parts, " ")
+}
+
+// writeProvenance prints what produced a run (`ouro show`).
+func writeProvenance(w io.Writer, r *store.RunRecord) {
+	if len(r.Variables) > 0 {
+		changed := map[string]bool{}
+		for _, n := range r.ChangedVariables {
+			changed[n] = true
+		}
+		var vs []string
+		for _, n := range slices.Sorted(maps.Keys(r.Variables)) {
+			v := n + " = " + string(r.Variables[n])
+			if changed[n] {
+				v += " (set)"
+			}
+			vs = append(vs, v)
+		}
+		fmt.Fprintf(w, "Variables: %s\n", strings.Join(vs, ", "))
+	}
+	p := r.Provenance
+	if p == nil {
+		fmt.Fprintln(w, "Provenance: not recorded (a run from before ouro recorded it)")
+		return
+	}
+	if g := p.Git; g != nil {
+		commit := g.Commit
+		if commit == "" {
+			commit = "(no commit yet)"
+		}
+		line := "Commit " + commit
+		if g.Branch != "" {
+			line += " on " + g.Branch
+		}
+		if g.Dirty {
+			line += ", work tree dirty"
+			if g.DiffDigest != "" {
+				line += " (spec folder changes " + runtime.SpecDigestShort(g.DiffDigest) + ")"
+			}
+		}
+		fmt.Fprintln(w, line)
+	} else {
+		fmt.Fprintln(w, "Commit: none (the spec is not in a git work tree)")
+	}
+	if p.SpecPath != "" {
+		fmt.Fprintf(w, "Spec %s\n", p.SpecPath)
+	}
+	if len(p.Command) > 0 {
+		ex := p.Executor
+		if ex == "" {
+			ex = "local"
+		}
+		fmt.Fprintf(w, "Command: %s (-j %d, %s)\n", strings.Join(p.Command, " "), p.Jobs, ex)
+	}
+	bin := "ouro " + p.Ouro
+	if p.Revision != "" {
+		bin += " (" + p.Revision
+		if p.Modified {
+			bin += ", modified"
+		}
+		bin += ")"
+	}
+	fmt.Fprintf(w, "Built with %s, %s; on %s/%s, %d cores", bin, p.Go, p.OS, p.Arch, p.Cores)
+	if r.Host != "" {
+		fmt.Fprintf(w, ", host %s", r.Host)
+	}
+	fmt.Fprintln(w)
+}
+
+// writeModels lists the models a run produced with the digest `ouro serve
+// --model NAME=DIGEST` takes.
+func writeModels(w io.Writer, r *store.RunRecord) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	n := 0
+	for _, s := range r.Stages {
+		if s.Model == nil {
+			continue
+		}
+		if n == 0 {
+			fmt.Fprintln(w, "\nModels:")
+		}
+		n++
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", s.Address, s.Model.Provider, s.Model.Digest)
+	}
+	tw.Flush()
 }
 
 // writeRunSummary prints the summary of a run; extra counts stages by
@@ -440,7 +565,7 @@ func newRunsCmd(stdout, _ io.Writer) *cobra.Command {
 				return writeJSON(stdout, out)
 			}
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RUN\tSTATUS\tSTARTED\tDURATION\tRAN\tCACHED\tFAILED\tPINNED")
+			fmt.Fprintln(tw, "RUN\tSTATUS\tSTARTED\tDURATION\tRAN\tCACHED\tFAILED\tPINNED\tCOMMIT\tVARIABLES")
 			for _, r := range runs {
 				c := map[string]int{}
 				for _, s := range r.Stages {
@@ -450,7 +575,15 @@ func newRunsCmd(stdout, _ io.Writer) *cobra.Command {
 				if !r.Finished.IsZero() {
 					dur = r.Finished.Sub(r.Started).Round(time.Millisecond).String()
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%v\n", r.ID, r.Status, r.Started.Format(time.RFC3339), dur, c["ran"], c["cached"], c["failed"], r.Pinned)
+				commit := r.Provenance.ShortCommit()
+				if commit == "" {
+					commit = "-"
+				}
+				vars := changedVariables(r)
+				if vars == "" {
+					vars = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%v\t%s\t%s\n", r.ID, r.Status, r.Started.Format(time.RFC3339), dur, c["ran"], c["cached"], c["failed"], r.Pinned, commit, vars)
 			}
 			return tw.Flush()
 		},
@@ -482,6 +615,7 @@ func newShowCmd(stdout, _ io.Writer) *cobra.Command {
 				fmt.Fprintf(stdout, ", took %s", r.Finished.Sub(r.Started).Round(time.Millisecond))
 			}
 			fmt.Fprintln(stdout)
+			writeProvenance(stdout, r)
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "\nSTAGE\tSTATUS\tDURATION\tKEY\tWORKER")
 			for _, s := range r.Stages {
@@ -503,6 +637,7 @@ func newShowCmd(stdout, _ io.Writer) *cobra.Command {
 				}
 			}
 			writeMetrics(stdout, r)
+			writeModels(stdout, r)
 			if len(r.Outputs) > 0 {
 				fmt.Fprintln(stdout, "\nOutputs:")
 				for _, k := range slices.Sorted(maps.Keys(r.Outputs)) {

@@ -136,10 +136,10 @@ loop "n" {
     stop        = ["\n"]
     score       = item.majority == item.answer
     metrics = {
-      n          = pow(2, round)
-      majority   = fraction(scores)
-      agreement  = mean([for it in items : it.agreement])
-      single     = fraction([for it in items : try(it.parsed.answer == it.answer, false)])
+      n         = pow(2, round)
+      majority  = fraction(scores)
+      agreement = mean([for it in items : it.agreement])
+      single    = fraction([for it in items : try(it.parsed.answer == it.answer, false)])
     }
   }
 }

@@ -131,9 +131,11 @@ loop "grow" {
   #    ones that copy the example).
   stage "filter" "plausible" {
     input = stage.tasks
-    where = (word_count(item.task.instruction) >= 2 && word_count(item.task.instruction) <= 8 &&
+    where = (
+      word_count(item.task.instruction) >= 2 && word_count(item.task.instruction) <= 8 &&
       endswith(item.task.instruction, ".") && item.task.instruction != item.instruction &&
-      strlen(item.task.output) > 0)
+      strlen(item.task.output) > 0
+    )
   }
 
   stage "map" "records" {

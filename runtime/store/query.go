@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -155,8 +154,8 @@ func (c *QueryClient) get(path string, q url.Values, out any) error {
 		}
 		switch resp.StatusCode {
 		case http.StatusNotFound:
-			// The owner's message already ends in ErrNotFound's text.
-			return fmt.Errorf("%s: %w", strings.TrimSuffix(qe.Message, ": "+ErrNotFound.Error()), ErrNotFound)
+			// The owner's message, as the owner's error said it.
+			return notFoundError(qe.Message)
 		case http.StatusConflict:
 			return &AmbiguousRunError{Prefix: q.Get("id"), Matches: qe.Matches}
 		}
@@ -194,3 +193,9 @@ func (c *QueryClient) Verify() ([]Damage, error) {
 	err := c.get("/verify", nil, &d)
 	return d, err
 }
+
+// notFoundError is an ErrNotFound with the message the store owner gave.
+type notFoundError string
+
+func (e notFoundError) Error() string { return string(e) }
+func (e notFoundError) Unwrap() error { return ErrNotFound }

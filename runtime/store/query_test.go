@@ -48,7 +48,7 @@ func TestQueries(t *testing.T) {
 	if err != nil || r.ID != ids[1] {
 		t.Fatalf("GetRun = %v, %v", r, err)
 	}
-	if _, err := c.GetRun("1999"); !errors.Is(err, ErrNotFound) || err.Error() != `run "1999": not found` {
+	if _, err := c.GetRun("1999"); !errors.Is(err, ErrNotFound) || err.Error() != `run "1999": not found; the nearest: `+ids[2]+", "+ids[1]+", "+ids[0] {
 		t.Fatalf("GetRun(missing) = %v", err)
 	}
 	var amb *AmbiguousRunError

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,74 @@ type RunRecord struct {
 	// reader can tell a run in progress from one that was killed.
 	PID  int    `json:"pid,omitempty"`
 	Host string `json:"host,omitempty"`
+	// ChangedVariables names the variables given a value other than their
+	// default (-var, -var-file), sorted.
+	ChangedVariables []string `json:"changed_variables,omitempty"`
+	// PlanFormat is the plan format (compiler.FormatVersion) the run's
+	// spec was compiled to; 0 in records written before ouro recorded it.
+	PlanFormat int `json:"plan_format,omitempty"`
+	// Provenance says what produced the run; nil in records written before
+	// ouro recorded it.
+	Provenance *Provenance `json:"provenance,omitempty"`
+}
+
+// Provenance is what produced a run: the command line, the ouro binary,
+// the machine, and the git state of the spec's folder.
+type Provenance struct {
+	// Command is the command line (os.Args, the program by base name).
+	Command []string `json:"command,omitempty"`
+	// Jobs is -j: stages run at once.
+	Jobs int `json:"jobs,omitempty"`
+	// Executor is "local" or the distributed executor ("temporal").
+	Executor string `json:"executor,omitempty"`
+	// Ouro is the release (`ouro version`); Revision and Modified are the
+	// VCS revision the binary was built from and whether its tree had
+	// changes, from the binary's build info (empty under `go run`).
+	Ouro     string `json:"ouro,omitempty"`
+	Revision string `json:"ouro_revision,omitempty"`
+	Modified bool   `json:"ouro_modified,omitempty"`
+	Go       string `json:"go,omitempty"`
+	OS       string `json:"os,omitempty"`
+	Arch     string `json:"arch,omitempty"`
+	Cores    int    `json:"cores,omitempty"`
+	// SpecPath is the spec's path relative to the root of its git work
+	// tree, or absolute outside one.
+	SpecPath string `json:"spec_path,omitempty"`
+	// Git is the state of the work tree holding the spec; nil outside a
+	// git repository or without git.
+	Git *GitState `json:"git,omitempty"`
+}
+
+// GitState is the git state of the work tree a run's spec lives in.
+type GitState struct {
+	Commit string `json:"commit,omitempty"` // empty before the first commit
+	Branch string `json:"branch,omitempty"` // empty on a detached HEAD
+	// Dirty is whether the work tree had changes (tracked files changed,
+	// or files not ignored that git does not track) other than the store.
+	Dirty bool `json:"dirty,omitempty"`
+	// DiffDigest identifies the changes under the spec's folder when
+	// dirty: sha256 of `git diff HEAD` of the folder and of its untracked
+	// files; empty when the folder itself is clean.
+	DiffDigest string `json:"diff_digest,omitempty"`
+}
+
+// ShortCommit is the commit's first 7 hex digits, with a * when the work
+// tree was dirty; empty without git.
+func (p *Provenance) ShortCommit() string {
+	if p == nil || p.Git == nil {
+		return ""
+	}
+	c := p.Git.Commit
+	if len(c) > 7 {
+		c = c[:7]
+	}
+	if c == "" {
+		c = "(none)"
+	}
+	if p.Git.Dirty {
+		c += "*"
+	}
+	return c
 }
 
 // StatusInterrupted is the status GetRun and ListRuns give a record stored
@@ -58,6 +127,27 @@ type StageRun struct {
 	// Worker is the identity of the worker that ran the stage in a
 	// distributed run (empty when the coordinating process ran it).
 	Worker string `json:"worker,omitempty"`
+	// Operator and Version name the implementation (a model's provider as
+	// "provider:NAME"); Parts holds the digest of each part of the cache
+	// key (argument name -> digest), so two runs can say which part of a
+	// stage's key changed (`ouro diff`).
+	Operator string            `json:"operator,omitempty"`
+	Version  int               `json:"version,omitempty"`
+	Parts    map[string]string `json:"parts,omitempty"`
+	// Inputs marks the parts whose values are datasets ("dataset") or
+	// models ("model"): a change there comes from upstream.
+	Inputs map[string]string `json:"inputs,omitempty"`
+	// Seed is the stage's seed, part of its key.
+	Seed uint64 `json:"seed,omitempty"`
+	// Model is the model the stage produced (a model block, a trainer), by
+	// provider and digest: what `ouro serve --model NAME=DIGEST` takes.
+	Model *ModelInfo `json:"model,omitempty"`
+}
+
+// ModelInfo names a model a run produced.
+type ModelInfo struct {
+	Provider string `json:"provider"`
+	Digest   string `json:"digest"`
 }
 
 // NewRunID returns a run id that sorts by time: 20261124T150102Z-1a2b3c.
@@ -123,7 +213,8 @@ func (s *Store) PutRunSameAs(r *RunRecord, base string) error {
 	if r.ID == "" || r.Started.IsZero() {
 		return errors.New("store: PutRunSameAs: empty id or zero start time")
 	}
-	head := RunRecord{ID: r.ID, Started: r.Started, Finished: r.Finished, Status: r.Status, Pinned: r.Pinned}
+	head := RunRecord{ID: r.ID, Started: r.Started, Finished: r.Finished, Status: r.Status, Pinned: r.Pinned,
+		PID: r.PID, Host: r.Host, Provenance: r.Provenance}
 	sr := storedRun{RunRecord: &head, SameAs: base}
 	if s.readOnly {
 		err := s.db.View(func(txn *badger.Txn) error {
@@ -189,6 +280,7 @@ func decodeRun(txn *badger.Txn, v []byte, cache map[string]*RunRecord) (*RunReco
 	}
 	r := sr.RunRecord
 	r.SpecDigest, r.Variables, r.Stages, r.Metrics, r.Outputs = base.SpecDigest, base.Variables, base.Stages, base.Metrics, base.Outputs
+	r.ChangedVariables, r.PlanFormat = base.ChangedVariables, base.PlanFormat
 	return r, nil
 }
 
@@ -277,7 +369,10 @@ func (s *Store) GetRun(idOrPrefix string) (*RunRecord, error) {
 		}
 		switch len(matches) {
 		case 0:
-			return fmt.Errorf("run %q: %w", idOrPrefix, ErrNotFound)
+			if near := nearestRuns(txn, idOrPrefix, 3); len(near) > 0 {
+				return fmt.Errorf("run %q: %w; the nearest: %s", idOrPrefix, ErrNotFound, strings.Join(near, ", "))
+			}
+			return fmt.Errorf("run %q: %w (the store holds no runs)", idOrPrefix, ErrNotFound)
 		case 1:
 			var err error
 			rec, err = decodeRun(txn, first, nil)
@@ -405,4 +500,35 @@ func (s *Store) scanKeys(prefix []byte, fn func(k []byte) error) error {
 		}
 		return nil
 	})
+}
+
+// nearestRuns returns up to n run ids that share the longest prefix with
+// id, newest first (ids sort by time): what a mistyped id was likely
+// meant to be.
+func nearestRuns(txn *badger.Txn, id string, n int) []string {
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	opts.Prefix = []byte{prefixRun}
+	iter := txn.NewIterator(opts)
+	defer iter.Close()
+	best := -1
+	var near []string
+	for iter.Rewind(); iter.Valid(); iter.Next() {
+		cand := string(iter.Item().Key()[1:])
+		common := 0
+		for common < len(cand) && common < len(id) && cand[common] == id[common] {
+			common++
+		}
+		switch {
+		case common > best:
+			best, near = common, []string{cand}
+		case common == best:
+			near = append(near, cand)
+		}
+	}
+	slices.Reverse(near)
+	if len(near) > n {
+		near = near[:n]
+	}
+	return near
 }
