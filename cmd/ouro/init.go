@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -128,10 +129,12 @@ func nearestTemplate(name string) string {
 }
 
 // A scaffoldFile is one file `ouro init` writes, at a slash path relative
-// to the target directory.
+// to the target directory: data, or what gen streams when it is set (a
+// generated data set, see examples.Generated).
 type scaffoldFile struct {
 	path string
 	data []byte
+	gen  func(io.Writer) error
 }
 
 // trainerRef matches a spec's reference to the shared command trainers
@@ -140,11 +143,13 @@ var trainerRef = regexp.MustCompile(`"\.\./trainers/([^"/]+)"`)
 
 // scaffold lists the files of template t: its specs (with "../trainers/"
 // references pointed at a trainers/ folder of the scaffold, which gets the
-// scripts they name), its data/, a README stub and a .gitignore holding
-// .ouro/ (plus the example's own ignore lines). Sorted by path.
+// scripts they name), its data/ (embedded, or generated when the example registers a
+// generator), a README stub and a .gitignore holding .ouro/ (plus the
+// example's own ignore lines). Sorted by path. Nothing is generated yet:
+// writeScaffold runs the generators.
 func scaffold(t initTemplate) ([]scaffoldFile, error) {
 	var files []scaffoldFile
-	var specs, trainers, ignores []string
+	var specs, trainers, ignores, generated []string
 	err := fs.WalkDir(examples.FS, t.name, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -171,7 +176,7 @@ func scaffold(t initTemplate) ([]scaffoldFile, error) {
 			}
 			data = trainerRef.ReplaceAll(data, []byte(`"trainers/$1"`))
 		}
-		files = append(files, scaffoldFile{rel, data})
+		files = append(files, scaffoldFile{path: rel, data: data})
 		return nil
 	})
 	if err != nil {
@@ -180,23 +185,27 @@ func scaffold(t initTemplate) ([]scaffoldFile, error) {
 	if len(specs) == 0 {
 		return nil, fmt.Errorf("template %s has no spec (a build without the examples?)", t.name)
 	}
+	for _, g := range examples.Generated(t.name) {
+		files = append(files, scaffoldFile{path: g.Path, gen: g.Write})
+		generated = append(generated, g.Path)
+	}
 	for _, tr := range trainers {
 		data, err := examples.FS.ReadFile("trainers/" + tr)
 		if err != nil {
 			return nil, fmt.Errorf("template %s names ../trainers/%s, which ouro does not embed", t.name, tr)
 		}
-		files = append(files, scaffoldFile{"trainers/" + tr, data})
+		files = append(files, scaffoldFile{path: "trainers/" + tr, data: data})
 	}
 	files = append(files,
-		scaffoldFile{".gitignore", []byte(strings.Join(append([]string{".ouro/"}, ignores...), "\n") + "\n")},
-		scaffoldFile{"README.md", readmeStub(t, specs, trainers, ignores)})
+		scaffoldFile{path: ".gitignore", data: []byte(strings.Join(append([]string{".ouro/"}, ignores...), "\n") + "\n")},
+		scaffoldFile{path: "README.md", data: readmeStub(t, specs, trainers, ignores, generated)})
 	slices.SortFunc(files, func(a, b scaffoldFile) int { return strings.Compare(a.path, b.path) })
 	return files, nil
 }
 
 // readmeStub is the scaffold's README: what the template is, how to run
 // it, what the folder holds and where the full write-up lives.
-func readmeStub(t initTemplate, specs, trainers, ignores []string) []byte {
+func readmeStub(t initTemplate, specs, trainers, ignores, generated []string) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# %s\n\n", t.title)
 	fmt.Fprintf(&b, "%s.\n\n", t.about)
@@ -212,7 +221,12 @@ func readmeStub(t initTemplate, specs, trainers, ignores []string) []byte {
 	for _, s := range specs {
 		fmt.Fprintf(&b, "- `%s`: the loop.\n", s)
 	}
-	fmt.Fprintf(&b, "- `data/`: the datasets it reads, already generated. The generator,\n  `examples/%s/gendata.go` in the ouro repository, is not copied: it is a\n  `go:build ignore` program importing ouro's own module, so it runs only in an\n  ouro checkout.\n", t.name)
+	if len(generated) > 0 {
+		fmt.Fprintf(&b, "- `data/`: the datasets it reads,\n  `%s`.\n  `ouro init` generated them with the code\n  `examples/%s/gendata.go` in the ouro repository runs, so they\n  are that folder's files byte for byte.\n",
+			strings.Join(generated, "`, `"), t.name)
+	} else {
+		fmt.Fprintf(&b, "- `data/`: the datasets it reads, already generated. The generator,\n  `examples/%s/gendata.go` in the ouro repository, is not copied: it is a\n  `go:build ignore` program importing ouro's own module, so it runs only in an\n  ouro checkout.\n", t.name)
+	}
 	for _, tr := range trainers {
 		fmt.Fprintf(&b, "- `trainers/%s`: the command trainer `-var trainer=command` runs\n  (ouro's docs/trainers.md; needs python3 with its packages).\n", tr)
 	}
@@ -255,8 +269,9 @@ next:
 
 // writeScaffold writes files under dir, creating it and the folders
 // needed, after checking that none of them exists: either every file is
-// written or, when any exists, none is. Files are created exclusively, so
-// one appearing between the check and the write is not overwritten either.
+// written or, when any exists, none is (and nothing is generated). Files
+// are created exclusively, so one appearing between the check and the
+// write is not overwritten either. A generated file is streamed to disk.
 func writeScaffold(dir string, files []scaffoldFile) error {
 	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
 		return fmt.Errorf("%s exists and is not a directory", dir)
@@ -274,12 +289,19 @@ func writeScaffold(dir string, files []scaffoldFile) error {
 		if err != nil {
 			return err
 		}
-		_, err = w.Write(f.data)
+		if f.gen != nil {
+			bw := bufio.NewWriterSize(w, 1<<16)
+			if err = f.gen(bw); err == nil {
+				err = bw.Flush()
+			}
+		} else {
+			_, err = w.Write(f.data)
+		}
 		if cerr := w.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("writing %s: %w", p, err)
 		}
 	}
 	return nil
