@@ -143,7 +143,8 @@ var trainerRef = regexp.MustCompile(`"\.\./trainers/([^"/]+)"`)
 
 // scaffold lists the files of template t: its specs (with "../trainers/"
 // references pointed at a trainers/ folder of the scaffold, which gets the
-// scripts they name), its data/ (embedded, or generated when the example registers a
+// scripts they name, and descriptions naming examples/trainers/ likewise),
+// its data/ (embedded, or generated when the example registers a
 // generator), a README stub and a .gitignore holding .ouro/ (plus the
 // example's own ignore lines). Sorted by path. Nothing is generated yet:
 // writeScaffold runs the generators.
@@ -170,9 +171,12 @@ func scaffold(t initTemplate) ([]scaffoldFile, error) {
 		case strings.HasSuffix(rel, ".loop.hcl") && !strings.Contains(rel, "/"):
 			specs = append(specs, rel)
 			for _, m := range trainerRef.FindAllSubmatch(data, -1) {
-				if s := string(m[1]); !slices.Contains(trainers, s) {
+				s := string(m[1])
+				if !slices.Contains(trainers, s) {
 					trainers = append(trainers, s)
 				}
+				// The prose (a variable's description) follows the command.
+				data = bytes.ReplaceAll(data, []byte("examples/trainers/"+s), []byte("trainers/"+s))
 			}
 			data = trainerRef.ReplaceAll(data, []byte(`"trainers/$1"`))
 		}

@@ -192,6 +192,12 @@ func TestInitEveryTemplateValidates(t *testing.T) {
 				if bytes.Contains(src, []byte(`"../`)) {
 					t.Errorf("%s refers outside its folder", s)
 				}
+				trainers, _ := filepath.Glob(filepath.Join(dir, "trainers", "*"))
+				for _, tr := range trainers {
+					if old := "examples/trainers/" + filepath.Base(tr); bytes.Contains(src, []byte(old)) {
+						t.Errorf("%s still names %s, which the scaffold has as trainers/%s", s, old, filepath.Base(tr))
+					}
+				}
 				for _, m := range sourceAttr.FindAllSubmatch(src, -1) {
 					rel := string(m[1])
 					got, err := os.ReadFile(filepath.Join(dir, rel))
