@@ -53,7 +53,7 @@ func (f *specFlags) register(cmd *cobra.Command) {
 // (-var, -var-file, -json, -check, -format) by rewriting them to --flags.
 func normalizeArgs(args []string) []string {
 	out := make([]string, 0, len(args))
-	long := []string{"var", "var-file", "json", "check", "format", "force", "from", "store", "wait", "progress", "j", "executor", "temporal", "blobs", "queue", "slots", "namespace", "exit-code"}
+	long := []string{"var", "var-file", "json", "check", "format", "force", "from", "store", "wait", "progress", "j", "executor", "temporal", "blobs", "queue", "slots", "namespace", "exit-code", "template", "list"}
 	for _, a := range args {
 		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") {
 			name := strings.TrimPrefix(a, "-")
@@ -180,6 +180,7 @@ never done twice.`,
 		newPinCmd(stdout, stderr, true), newPinCmd(stdout, stderr, false),
 		newServeCmd(stdout, stderr),
 		newWorkerCmd(stdout, stderr),
+		newInitCmd(stdout, stderr),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print ouro's version and the plan format version",

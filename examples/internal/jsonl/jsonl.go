@@ -4,9 +4,23 @@
 package jsonl
 
 import (
+	"bufio"
 	"encoding/json"
+	"io"
 	"os"
 )
+
+// Encode writes rows to w, one JSON object a line, as it goes: nothing is
+// held but the row being encoded.
+func Encode[T any](w io.Writer, rows []T) error {
+	enc := json.NewEncoder(w)
+	for _, r := range rows {
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Write writes rows to the file name, one JSON object a line. A generator
 // has nothing to recover from, so Write panics on an error.
@@ -15,13 +29,15 @@ func Write[T any](name string, rows []T) {
 	if err != nil {
 		panic(err)
 	}
-	enc := json.NewEncoder(f)
-	for _, r := range rows {
-		if err := enc.Encode(r); err != nil {
-			panic(err)
-		}
+	w := bufio.NewWriter(f)
+	err = Encode(w, rows)
+	if err == nil {
+		err = w.Flush()
 	}
-	if err := f.Close(); err != nil {
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		panic(err)
 	}
 }
