@@ -338,7 +338,8 @@ func FileDigest(specDir, pattern string) (string, error) {
 	return digestJSON(d), nil
 }
 
-// fileDigests hashes the files a path or glob names (relative to the spec).
+// fileDigests hashes the files a path or glob names (relative to the spec),
+// each with its extension.
 func fileDigests(specDir, pattern string) (any, error) {
 	path := pattern
 	if !filepath.IsAbs(path) {
@@ -358,7 +359,10 @@ func fileDigests(specDir, pattern string) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, sum)
+		// The extension too: a reader picks the format by it (format =
+		// "auto"), so the same bytes as .csv and as .jsonl are not the
+		// same dataset.
+		out = append(out, strings.ToLower(filepath.Ext(m))+" "+sum)
 	}
 	return map[string]any{"files": out}, nil
 }
