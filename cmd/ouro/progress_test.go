@@ -5,8 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/vbauerster/mpb/v8"
 
 	"github.com/ouroloop/ouro/bench/noop"
 	"github.com/ouroloop/ouro/runtime"
@@ -55,46 +58,149 @@ func TestProgressPlain(t *testing.T) {
 	if code := run([]string{"run", "--progress=none", spec}, &out, &errb); code != 0 || errb.Len() != 0 {
 		t.Errorf("--progress=none: exit %d, stderr %q", code, errb.String())
 	}
+	if code := run([]string{"run", "--progress=bars", spec}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "0 running · 0 ran · 12 cached") {
+		t.Errorf("--progress=bars: exit %d, stderr %q", code, errb.String())
+	}
 	if code := run([]string{"run", "--progress=fancy", spec}, &out, &errb); code != exitUsage {
 		t.Errorf("--progress=fancy: exit %d, want %d", code, exitUsage)
 	}
 }
 
-// TestProgressTTY drives the live view with a fake terminal and clock.
-func TestProgressTTY(t *testing.T) {
-	var term bytes.Buffer
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	v := newTTYView(&term, func() time.Time { return now }, 0)
+// syncBuffer is a bytes.Buffer mpb may write while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor polls until out holds every want (mpb draws on its own
+// schedule); it gives up after a generous while and reports what it saw.
+func waitFor(t *testing.T, out *syncBuffer, wants ...string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := out.String()
+		missing := ""
+		for _, w := range wants {
+			if !strings.Contains(got, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("progress never showed %q:\n%q", missing, got)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestProgressBars drives the mpb view into a buffer: a bar per running
+// stage (items of the total, items/s, ETA; a stage without a counter shows
+// its elapsed time), a summary bar counting cached stages, finished stages'
+// lines above the bars, and the summary left on screen at the end.
+func TestProgressBars(t *testing.T) {
+	var term syncBuffer
+	v := newBarsView(&term, false, mpb.WithOutput(&term), mpb.WithAutoRefresh(), mpb.WithRefreshRate(5*time.Millisecond))
 	ctr := &runtime.Counter{}
+	ctr.SetTotal(1000)
 	v.Event(runtime.Event{Address: "stage.gen", Status: "running", Reason: "new", Progress: ctr})
 	v.Event(runtime.Event{Address: "stage.other", Status: "running", Reason: "new"})
 	v.Event(runtime.Event{Address: "stage.a", Status: "cached"})
-	ctr.SetTotal(1000)
 	ctr.Add(250)
-	now = now.Add(5 * time.Second)
-	term.Reset()
-	v.redraw()
-	got := term.String()
-	for _, want := range []string{
-		"\x1b[3A\x1b[J", // the previous block (2 stages + summary) is erased
-		"stage.gen", "[======>                 ] 250/1000 items  50.0/s  ETA 15s",
-		"stage.other", "running 5s",
-		"2 running · 0 ran · 1 cached · 0 skipped · 0 failed · 5s",
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("live view lacks %q:\n%q", want, got)
-		}
-	}
+	waitFor(t, &term, "⠿ stage.gen", "250/1000 items  ", "/s  ETA ", "⠿ stage.other", "2 running · 0 ran · 1 cached · 0 skipped · 0 failed · ")
 	ctr.Add(750)
 	v.Event(runtime.Event{Address: "stage.gen", Status: "ran", Duration: 6 * time.Second, Progress: ctr})
 	v.Event(runtime.Event{Address: "stage.other", Status: "failed"})
-	term.Reset()
 	v.Stop()
 	v.Stop()
-	if got := term.String(); !strings.Contains(got, "0 running · 1 ran · 1 cached · 0 skipped · 1 failed") {
-		t.Errorf("final summary: %q", got)
-	}
 	v.Event(runtime.Event{Address: "stage.late", Status: "cached"}) // ignored after Stop
+	got := term.String()
+	for _, want := range []string{
+		"  ✓ stage.gen                                ran in 6s, 1000 items\n",
+		"  ✗ stage.other                              failed\n",
+		"0 running · 1 ran · 1 cached · 0 skipped · 1 failed · ",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("bars lack %q:\n%q", want, got)
+		}
+	}
+	if strings.Contains(got, "stage.a ") || strings.Contains(got, "stage.late") {
+		t.Errorf("a cached stage got a line:\n%q", got)
+	}
+}
+
+// TestProgressHeartbeat: plain progress says every heartbeat which stages
+// still run, with their items and rate, once per heartbeat.
+func TestProgressHeartbeat(t *testing.T) {
+	var out bytes.Buffer
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	v := newPlainView(&out, false, func() time.Time { return now }, 0)
+	ctr := &runtime.Counter{}
+	ctr.SetTotal(1000)
+	v.Event(runtime.Event{Address: "stage.sft", Status: "running", Reason: "new", Progress: ctr})
+	v.Event(runtime.Event{Address: "stage.quick", Status: "running", Reason: "new"})
+	v.Event(runtime.Event{Address: "stage.quick", Status: "ran", Duration: time.Second})
+	out.Reset()
+	ctr.Add(250)
+	now = now.Add(10 * time.Second)
+	v.heartbeat(30 * time.Second)
+	if out.Len() != 0 {
+		t.Fatalf("a heartbeat before 30s: %q", out.String())
+	}
+	now = now.Add(40 * time.Second)
+	v.heartbeat(30 * time.Second)
+	v.heartbeat(30 * time.Second)
+	want := "  … stage.sft                                still running after 50s (250/1000 items, 5.0/s)\n"
+	if out.String() != want {
+		t.Fatalf("heartbeat:\n%q\nwant\n%q", out.String(), want)
+	}
+	v.Event(runtime.Event{Address: "stage.sft", Status: "ran", Duration: time.Minute})
+	out.Reset()
+	now = now.Add(time.Hour)
+	v.heartbeat(30 * time.Second)
+	if out.Len() != 0 {
+		t.Fatalf("a heartbeat for a finished stage: %q", out.String())
+	}
+	v.Stop()
+}
+
+// TestProgressColour: marks are coloured only when asked (a terminal
+// without NO_COLOR); piped progress has no escape codes.
+func TestProgressColour(t *testing.T) {
+	ev := runtime.Event{Address: "stage.x", Status: "ran", Warnings: []string{"empty input"}}
+	var plain, colour bytes.Buffer
+	writeEvent(&plain, ev, false)
+	writeEvent(&colour, ev, true)
+	if strings.Contains(plain.String(), "\x1b[") {
+		t.Errorf("uncoloured line has escapes: %q", plain.String())
+	}
+	if !strings.Contains(colour.String(), "\x1b[32m✓\x1b[0m") || !strings.Contains(colour.String(), "\x1b[33m!\x1b[0m") {
+		t.Errorf("coloured line: %q", colour.String())
+	}
+	var piped bytes.Buffer
+	if _, err := newProgressView("plain", &piped); err != nil {
+		t.Fatal(err)
+	}
+	if k := progressKind("auto", &piped); k != "plain" {
+		t.Errorf("auto on a pipe = %s, want plain", k)
+	}
+	if k := progressKind("tty", &piped); k != "bars" {
+		t.Errorf("tty = %s, want bars (its old name)", k)
+	}
 }
 
 // TestProgressRecordCounts: a finished stage's line says how many items it

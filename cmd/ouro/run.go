@@ -289,7 +289,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd.Flags().StringArrayVar(&force, "force", nil, "re-run this stage even if cached (name or address; repeatable)")
 	cmd.Flags().StringVar(&from, "from", "", "re-run this stage and everything downstream of it")
 	ex.register(cmd)
-	cmd.Flags().StringVar(&progress, "progress", "auto", "progress on stderr: auto (a live view on a terminal, else plain), plain or none")
+	cmd.Flags().StringVar(&progress, "progress", "auto", "progress on stderr: auto (bars on a terminal, else plain), bars, plain (one line per event, a heartbeat every 30s) or none")
 	return cmd
 }
 
