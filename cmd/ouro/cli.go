@@ -181,23 +181,35 @@ never done twice.`,
 		newServeCmd(stdout, stderr),
 		newWorkerCmd(stdout, stderr),
 		newInitCmd(stdout, stderr),
-		&cobra.Command{
-			Use:   "version",
-			Short: "Print ouro's version and the plan format version",
-			Args:  cobra.NoArgs,
-			Run: func(cmd *cobra.Command, _ []string) {
-				fmt.Fprintf(stdout, "ouro %s (plan format %d)\n", Version, compiler.FormatVersion)
-				rev, modified, goVersion := binaryInfo()
-				if rev == "" {
-					rev = "unknown revision (built without VCS information, e.g. by go run)"
-				} else if modified {
-					rev += " (modified)"
-				}
-				fmt.Fprintf(stdout, "built from %s with %s for %s/%s\n", rev, goVersion, goruntime.GOOS, goruntime.GOARCH)
-			},
-		},
+		newVersionCmd(stdout),
 	)
 	return root
+}
+
+func newVersionCmd(stdout io.Writer) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "version",
+		Short: "Print ouro's version, the plan format version and what the binary was built from",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rev, modified, goVersion := binaryInfo()
+			if asJSON {
+				return writeJSON(stdout, map[string]any{"version": Version, "plan_format": compiler.FormatVersion,
+					"revision": rev, "modified": modified, "go": goVersion, "os": goruntime.GOOS, "arch": goruntime.GOARCH})
+			}
+			fmt.Fprintf(stdout, "ouro %s (plan format %d)\n", Version, compiler.FormatVersion)
+			if rev == "" {
+				rev = "unknown revision (built without VCS information, e.g. by go run)"
+			} else if modified {
+				rev += " (modified)"
+			}
+			fmt.Fprintf(stdout, "built from %s with %s for %s/%s\n", rev, goVersion, goruntime.GOOS, goruntime.GOARCH)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return cmd
 }
 
 func specPath(args []string) string {

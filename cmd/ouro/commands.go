@@ -261,7 +261,7 @@ func newGraphCmd(stdout, stderr io.Writer) *cobra.Command {
 }
 
 func newFmtCmd(stdout, stderr io.Writer) *cobra.Command {
-	var check bool
+	var check, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "fmt [PATH]",
 		Short: "Rewrite .loop.hcl files in canonical format (--check: only list files that need it)",
@@ -275,6 +275,7 @@ func newFmtCmd(stdout, stderr io.Writer) *cobra.Command {
 			var diags hcl.Diagnostics
 			allFiles := map[string]*hcl.File{}
 			changed := 0
+			changedFiles := []string{}
 			for _, name := range files {
 				src, err := os.ReadFile(name)
 				if err != nil {
@@ -291,14 +292,22 @@ func newFmtCmd(stdout, stderr io.Writer) *cobra.Command {
 					continue
 				}
 				changed++
-				fmt.Fprintln(stdout, name)
+				changedFiles = append(changedFiles, name)
+				if !asJSON {
+					fmt.Fprintln(stdout, name)
+				}
 				if !check {
 					if err := os.WriteFile(name, out, 0o644); err != nil {
 						return err
 					}
 				}
 			}
-			writeDiagnostics(stderr, allFiles, diags)
+			if asJSON {
+				// "files": those not in canonical form (rewritten unless --check).
+				_ = writeJSON(stdout, map[string]any{"files": changedFiles, "check": check, "diagnostics": toJSONDiags(allFiles, diags)})
+			} else {
+				writeDiagnostics(stderr, allFiles, diags)
+			}
 			if diags.HasErrors() || (check && changed > 0) {
 				return exitError{exitDiags}
 			}
@@ -306,6 +315,7 @@ func newFmtCmd(stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&check, "check", false, "do not rewrite; list unformatted files and exit 1 if any")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the files (and diagnostics) as JSON")
 	return cmd
 }
 
@@ -338,6 +348,12 @@ func specFiles(path string) ([]string, error) {
 func count(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
+	}
+	switch {
+	case strings.HasSuffix(noun, "ss"):
+		return fmt.Sprintf("%d %ses", n, noun)
+	case strings.HasSuffix(noun, "y"):
+		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(noun, "y"))
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -327,7 +327,7 @@ func TestQueriesDuringRun(t *testing.T) {
 	if err != nil || !strings.Contains(string(text), "All blobs verified.") {
 		t.Errorf("ouro cache verify during a run: %v %s\n%s", err, stderrOf(err), text)
 	}
-	if out, err := exec.Command(bin, "cache", "stats", "--spec", dir).Output(); err != nil || !strings.Contains(string(out), `"Stages"`) {
+	if out, err := exec.Command(bin, "cache", "stats", "--json", "--spec", dir).Output(); err != nil || !strings.Contains(string(out), `"stages"`) {
 		t.Errorf("ouro cache stats during a run: %v %s\n%s", err, stderrOf(err), out)
 	}
 

@@ -545,10 +545,17 @@ func newRunsCmd(stdout, _ io.Writer) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "runs [PATH]",
-		Short: "List recorded runs, newest first",
+		Short: "List recorded runs, newest first (PATH or --spec: the spec whose store to read)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			q, closeQ, err := sf.query(specPath(args), "ouro runs")
+			spec := sf.spec
+			if len(args) == 1 {
+				if cmd.Flags().Changed("spec") && args[0] != spec {
+					return usageError{fmt.Errorf("give the spec once: as PATH (%s) or --spec (%s)", args[0], spec)}
+				}
+				spec = args[0]
+			}
+			q, closeQ, err := sf.query(spec, "ouro runs")
 			if err != nil {
 				return err
 			}
@@ -588,7 +595,7 @@ func newRunsCmd(stdout, _ io.Writer) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	sf.register(cmd)
+	sf.registerSpec(cmd)
 	cmd.Flags().IntVar(&limit, "limit", 20, "how many runs")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 	return cmd
@@ -656,13 +663,18 @@ func newCacheCmd(stdout, _ io.Writer) *cobra.Command {
 	cache := &cobra.Command{Use: "cache", Short: "Inspect and maintain the store: stats, verify, gc"}
 	sf := &storeFlags{}
 	var keep int
+	var asJSON bool
 	stats := &cobra.Command{Use: "stats", Short: "Counts and sizes of what the store holds", Args: cobra.NoArgs,
 		RunE: sf.withQuerier("ouro cache stats", func(q store.Querier, _ []string) error {
 			s, err := q.Stats()
 			if err != nil {
 				return err
 			}
-			return writeJSON(stdout, s)
+			if asJSON {
+				return writeJSON(stdout, s)
+			}
+			writeStats(stdout, s)
+			return nil
 		})}
 	verify := &cobra.Command{Use: "verify", Short: "Re-hash every blob; report and drop damaged ones so the next run recomputes them", Args: cobra.NoArgs,
 		RunE: sf.withQuerier("ouro cache verify", func(q store.Querier, _ []string) error {
@@ -670,23 +682,42 @@ func newCacheCmd(stdout, _ io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			out := map[string]any{"damaged": dmg}
+			if dmg == nil {
+				out["damaged"] = []store.Damage{}
+			}
 			if len(dmg) == 0 {
+				if asJSON {
+					return writeJSON(stdout, out)
+				}
 				fmt.Fprintln(stdout, "All blobs verified.")
 				return nil
 			}
-			for _, d := range dmg {
-				fmt.Fprintf(stdout, "damaged: %+v\n", d)
+			if !asJSON {
+				for _, d := range dmg {
+					fmt.Fprintf(stdout, "damaged: %s\n", d)
+				}
 			}
 			st, ok := q.(*store.Store)
 			if !ok {
-				fmt.Fprintln(stdout, "A run holds the store: run `ouro cache verify` again when it ends to drop the damaged blobs.")
+				if asJSON {
+					out["repaired"] = nil
+					_ = writeJSON(stdout, out)
+				} else {
+					fmt.Fprintln(stdout, "A run holds the store: run `ouro cache verify` again when it ends to drop the damaged blobs.")
+				}
 				return exitError{exitDiags}
 			}
 			rs, err := st.Repair(dmg)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "Repaired: %+v\nThe next run recomputes what used them.\n", rs)
+			if asJSON {
+				out["repaired"] = rs
+				_ = writeJSON(stdout, out)
+			} else {
+				fmt.Fprintf(stdout, "Repaired: dropped %s and %s.\nThe next run recomputes what used them.\n", count(rs.BlobsRemoved, "blob"), count(rs.StagesRemoved, "stage entry"))
+			}
 			return exitError{exitDiags}
 		})}
 	gc := &cobra.Command{Use: "gc", Short: "Remove blobs and entries not reachable from the last N runs or pinned runs", Args: cobra.NoArgs,
@@ -695,20 +726,57 @@ func newCacheCmd(stdout, _ io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return writeJSON(stdout, s)
+			if asJSON {
+				return writeJSON(stdout, s)
+			}
+			fmt.Fprintf(stdout, "Kept the work of %s: %s, %s.\nRemoved %s, %s (%s) and %s.\n",
+				count(s.RunsKept, "run"), count(s.StagesKept, "stage entry"), count(s.BlobsKept, "blob"),
+				count(s.StagesRemoved, "stage entry"), count(s.BlobsRemoved, "blob"), humanBytes(s.BytesRemoved), count(s.AddressRemoved, "address entry"))
+			return nil
 		})}
 	gc.Flags().IntVar(&keep, "keep", 5, "keep what the last N runs use")
 	for _, c := range []*cobra.Command{stats, verify, gc} {
 		sf.registerSpec(c)
+		c.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 		cache.AddCommand(c)
 	}
 	return cache
+}
+
+// writeStats prints `ouro cache stats` as a table.
+func writeStats(w io.Writer, s store.Stats) {
+	fmt.Fprintf(w, "%-20s %8s %12s\n", "KIND", "COUNT", "BYTES")
+	for _, k := range []struct {
+		name string
+		ks   store.KindStats
+	}{
+		{"stage entries", s.Stages}, {"address entries", s.Addresses}, {"memoized requests", s.Memo},
+		{"runs", s.Runs}, {"pinned runs", s.Pinned}, {"cached plans", s.Plans}, {"no-op summaries", s.Noops}, {"blobs", s.Blobs},
+	} {
+		fmt.Fprintf(w, "%-20s %8d %12s\n", k.name, k.ks.Count, humanBytes(k.ks.Bytes))
+	}
+	fmt.Fprintf(w, "\nIndex on disk: %s of tables, %s of logs.\n", humanBytes(s.IndexLSM), humanBytes(s.IndexVLog))
+}
+
+// humanBytes is 512 B, 9.3 KiB, 1.2 MiB, …
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // newPinCmd is `ouro pin RUN` (pin) or `ouro unpin RUN`: `cache gc` keeps
 // everything a pinned run uses, however many runs come after it.
 func newPinCmd(stdout, _ io.Writer, pin bool) *cobra.Command {
 	sf := &storeFlags{}
+	var asJSON bool
 	use, short := "pin RUN", "Keep what a run uses through `cache gc` (RUN: an id, a unique prefix, latest or latest~N)"
 	if !pin {
 		use, short = "unpin RUN", "Let `cache gc` collect what a pinned run uses again"
@@ -725,15 +793,19 @@ func newPinCmd(stdout, _ io.Writer, pin bool) *cobra.Command {
 			if err := st.PinRun(r.ID, pin); err != nil {
 				return err
 			}
-			if pin {
+			switch {
+			case asJSON:
+				return writeJSON(stdout, map[string]any{"run_id": r.ID, "pinned": pin})
+			case pin:
 				fmt.Fprintf(stdout, "Pinned run %s: cache gc keeps what it uses.\n", r.ID)
-			} else {
+			default:
 				fmt.Fprintf(stdout, "Unpinned run %s.\n", r.ID)
 			}
 			return nil
 		}),
 	}
 	sf.registerSpec(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 	return cmd
 }
 

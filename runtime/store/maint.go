@@ -15,14 +15,14 @@ import (
 
 // GCStats reports what GC removed and kept.
 type GCStats struct {
-	RunsKept       int   // runs whose work was kept (last N + pinned)
-	StagesKept     int   // stage entries kept
-	StagesRemoved  int   // stage entries removed
-	AddressRemoved int   // address index entries removed
-	BlobsKept      int   // blobs kept
-	BlobsRemoved   int   // blobs removed
-	BytesRemoved   int64 // bytes of blobs removed
-	ValueLogGCs    int   // value-log files rewritten
+	RunsKept       int   `json:"runs_kept"`         // runs whose work was kept (last N + pinned)
+	StagesKept     int   `json:"stages_kept"`       // stage entries kept
+	StagesRemoved  int   `json:"stages_removed"`    // stage entries removed
+	AddressRemoved int   `json:"addresses_removed"` // address index entries removed
+	BlobsKept      int   `json:"blobs_kept"`        // blobs kept
+	BlobsRemoved   int   `json:"blobs_removed"`     // blobs removed
+	BytesRemoved   int64 `json:"bytes_removed"`     // bytes of blobs removed
+	ValueLogGCs    int   `json:"value_log_gcs"`     // value-log files rewritten
 }
 
 // GC removes stage entries and blobs not reachable from the last keepLast
@@ -151,10 +151,10 @@ func (s *Store) GC(keepLast int) (GCStats, error) {
 
 // Damage is one problem found by Verify.
 type Damage struct {
-	Digest  Digest   // the blob
-	Problem string   // "corrupt" (content does not match the name), "missing", "unreadable"
-	Detail  string   // e.g. the actual hash
-	Stages  []string // stage keys whose entries reference the blob
+	Digest  Digest   `json:"digest"`  // the blob
+	Problem string   `json:"problem"` // "corrupt" (content does not match the name), "missing", "unreadable"
+	Detail  string   `json:"detail"`  // e.g. the actual hash
+	Stages  []string `json:"stages"`  // stage keys whose entries reference the blob
 }
 
 func (d Damage) String() string {
@@ -232,8 +232,8 @@ func (s *Store) Verify() ([]Damage, error) {
 
 // RepairStats reports what Repair did.
 type RepairStats struct {
-	BlobsRemoved  int
-	StagesRemoved int
+	BlobsRemoved  int `json:"blobs_removed"`
+	StagesRemoved int `json:"stages_removed"`
 }
 
 // Repair drops the damaged blobs and every stage entry that references them,
@@ -271,22 +271,22 @@ func (s *Store) Repair(damage []Damage) (RepairStats, error) {
 
 // KindStats counts one kind of record.
 type KindStats struct {
-	Count int64
-	Bytes int64 // key + value bytes as stored (estimated for the index)
+	Count int64 `json:"count"`
+	Bytes int64 `json:"bytes"` // key + value bytes as stored (estimated for the index)
 }
 
 // Stats describes a store's content.
 type Stats struct {
-	Stages    KindStats
-	Addresses KindStats
-	Memo      KindStats
-	Runs      KindStats
-	Pinned    KindStats
-	Plans     KindStats // cached compiled plans, one per spec path
-	Noops     KindStats // no-op summaries, one per spec path
-	Blobs     KindStats
-	IndexLSM  int64 // bytes of Badger's tables (.sst) on disk
-	IndexVLog int64 // bytes of Badger's logs (.vlog, .mem) on disk
+	Stages    KindStats `json:"stages"`
+	Addresses KindStats `json:"addresses"`
+	Memo      KindStats `json:"memo"`
+	Runs      KindStats `json:"runs"`
+	Pinned    KindStats `json:"pinned"`
+	Plans     KindStats `json:"plans"` // cached compiled plans, one per spec path
+	Noops     KindStats `json:"noops"` // no-op summaries, one per spec path
+	Blobs     KindStats `json:"blobs"`
+	IndexLSM  int64     `json:"index_lsm_bytes"`  // bytes of Badger's tables (.sst) on disk
+	IndexVLog int64     `json:"index_vlog_bytes"` // bytes of Badger's logs (.vlog, .mem) on disk
 }
 
 // Stats counts records and bytes per kind.
