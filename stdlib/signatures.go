@@ -248,14 +248,20 @@ func operatorSignatures() []*compiler.Signature {
 		},
 		{
 			Name: "map", Family: compiler.Selection,
-			Doc: "Adds or replaces fields computed per item; `drop` removes fields.",
+			Doc: "Adds or replaces fields computed per item; `drop` removes fields (either alone, or both).",
 			Params: []*compiler.Param{
 				data("input", "Records to transform."),
-				perItem("fields", cty.DynamicPseudoType, true, "input", "An object of new field values, e.g. { length = strlen(item.text) }."),
+				perItem("fields", cty.DynamicPseudoType, false, "input", "An object of new field values, e.g. { length = strlen(item.text) }."),
 				opt("drop", cty.List(cty.String), cty.ListValEmpty(cty.String), "Fields to remove."),
 			},
 			Result: func(c *compiler.Check) (cty.Type, hcl.Diagnostics) {
-				ft := c.ItemTypes["fields"]
+				ft, given := c.ItemTypes["fields"]
+				if !given {
+					if v, ok := c.Known("drop"); ok && v.LengthInt() == 0 {
+						return cty.NilType, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Nothing to map", Detail: "A map stage needs `fields` (new field values), `drop` (fields to remove), or both.", Subject: c.Range("fields")}}
+					}
+					ft = cty.EmptyObject
+				}
 				if !ft.IsObjectType() {
 					return cty.NilType, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid fields", Detail: fmt.Sprintf("`fields` must be an object of field values, not %s.", compiler.TypeString(ft)), Subject: c.Range("fields")}}
 				}

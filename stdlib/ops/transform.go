@@ -62,7 +62,11 @@ func (Map) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, err
 	}
+	_, hasFields := x.Items["fields"]
 	ft := itemType(x, "fields", in)
+	if !hasFields {
+		ft = cty.EmptyObject // drop only
+	}
 	if !ft.IsObjectType() {
 		if oe := x.OutputElem(); oe.IsObjectType() && !oe.HasDynamicTypes() {
 			ft = oe
@@ -95,19 +99,25 @@ func (Map) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 		delete(attrs, k)
 	}
 	out := cty.Object(attrs)
-	o := streamOpts{only: itemFields(x, in, "fields")}
+	var o streamOpts
+	if hasFields { // else every field is kept: decode them all
+		o.only = itemFields(x, in, "fields")
+	}
 	if r, c, err := x.Open("input"); err == nil {
 		rt := r.RecordType()
 		c.Close()
-		if rt.Equals(in.WithoutOptionalAttributesDeep()) {
+		if hasFields && rt.Equals(in.WithoutOptionalAttributesDeep()) {
 			o.line = mapLine(x, ft, drop)
 			o.fast = mapFast(x, ft, drop)
 		}
 	}
 	return stream(ctx, x, "input", out, o, func(n int64, rec cty.Value) (cty.Value, bool, error) {
-		f, err := item(x, "fields", rec, cty.DynamicPseudoType)
-		if err != nil {
-			return cty.NilVal, false, recordError(x, n, err)
+		f := cty.EmptyObjectVal
+		if hasFields {
+			var err error
+			if f, err = item(x, "fields", rec, cty.DynamicPseudoType); err != nil {
+				return cty.NilVal, false, recordError(x, n, err)
+			}
 		}
 		if f.IsNull() || !f.Type().IsObjectType() {
 			return cty.NilVal, false, recordError(x, n, fmt.Errorf("fields: want an object, found %s", typeOrNull(f)))

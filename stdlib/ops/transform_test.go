@@ -68,6 +68,14 @@ func TestMap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// drop alone: no fields = {} needed; every other field kept as it was
+	recs, _ = mustRun(t, env, "map", runtimetest.Call{
+		Params: map[string]cty.Value{"input": in, "drop": cty.ListVal([]cty.Value{cty.StringVal("answer")})},
+	})
+	eq(t, field(recs, "question"), "a", "日本")
+	if len(recs) != 2 || recs[0].Type().HasAttribute("answer") {
+		t.Fatalf("drop only: %v", recs)
+	}
 }
 
 func TestExtract(t *testing.T) {
