@@ -181,6 +181,7 @@ never done twice.`,
 		newServeCmd(stdout, stderr),
 		newWorkerCmd(stdout, stderr),
 		newInitCmd(stdout, stderr),
+		newLspCmd(stdout, stderr),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print ouro's version and the plan format version",
