@@ -290,10 +290,26 @@ func TestLspProtocol(t *testing.T) {
 		t.Errorf("completion at top level = %v", labels)
 	}
 
+	// Names after stage. (this loop's stages too) and functions in an
+	// expression.
+	typing3 := strings.Replace(lspSpec, "    input = stage.attempts", "    input = stage.", 1)
+	typing3 = strings.Replace(typing3, "    where = \"é😀\" != \"\" && item.answr == 1", "    where = le", 1)
+	c.conn.Notify(context.Background(), protocol.MethodTextDocumentDidChange, map[string]any{
+		"textDocument":   map[string]any{"uri": uri, "version": 4},
+		"contentChanges": []any{map[string]any{"text": typing3}},
+	})
+	c.waitDiags(uri)
+	if labels := c.complete(uri, 25, uint32(len("    input = stage."))); !labels["attempts"] || !labels["correct"] {
+		t.Errorf("completion after stage. = %v", labels)
+	}
+	if labels := c.complete(uri, 26, uint32(len("    where = le"))); !labels["length"] || !labels["extract_number"] {
+		t.Errorf("completion of functions = %v", labels)
+	}
+
 	// Formatting is ouro fmt.
 	messy := strings.Replace(valid, "  rounds = var.rounds", "  rounds =     var.rounds", 1)
 	c.conn.Notify(context.Background(), protocol.MethodTextDocumentDidChange, map[string]any{
-		"textDocument":   map[string]any{"uri": uri, "version": 4},
+		"textDocument":   map[string]any{"uri": uri, "version": 5},
 		"contentChanges": []any{map[string]any{"text": messy}},
 	})
 	if diags := c.waitDiags(uri); len(diags) != 0 {
