@@ -39,6 +39,9 @@ type VarInput struct {
 type Result struct {
 	Plan  *Plan
 	Graph *Graph
+
+	refs   []Reference
+	scopes map[[2]string]map[string]cty.Type
 }
 
 // Compile checks a decoded configuration and compiles it into a Plan. The
@@ -60,7 +63,7 @@ func Compile(cfg *lang.Config, opts Options) (*Result, hcl.Diagnostics) {
 		c.passEmit() // loops unrolled into rounds: the Plan
 	}
 
-	res := &Result{Graph: c.graph()}
+	res := &Result{Graph: c.graph(), refs: c.references(), scopes: c.scopes}
 	if !c.diags.HasErrors() {
 		res.Plan = c.plan
 	}
@@ -88,6 +91,10 @@ type compiler struct {
 
 	cycleEdges map[[2]string]bool
 	hasCycle   bool
+
+	// scopes holds the per-item names of each (stage, argument), for
+	// Result.ItemScope.
+	scopes map[[2]string]map[string]cty.Type
 }
 
 func (c *compiler) errorf(rng *hcl.Range, summary, detail string, args ...any) {

@@ -251,15 +251,19 @@ func (c *compiler) checkParams(n *tnode) cty.Type {
 		if p.Mode != ModePerItem {
 			continue
 		}
-		e, has := given[p.Name]
-		if !has {
-			continue
-		}
 		var extra map[string]cty.Type
 		if p.Vars != nil {
 			extra = p.Vars(ck)
 		} else {
 			extra = map[string]cty.Type{"item": ck.Elem(p.ItemOf)}
+		}
+		if c.scopes == nil {
+			c.scopes = map[[2]string]map[string]cty.Type{}
+		}
+		c.scopes[[2]string{n.addr, p.Name}] = extra
+		e, has := given[p.Name]
+		if !has {
+			continue
 		}
 		v := c.eval(n, e, extra)
 		if v == cty.NilVal {

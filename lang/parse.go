@@ -79,6 +79,32 @@ func (p *Parser) LoadFiles(names []string) (*Config, hcl.Diagnostics) {
 	return cfg, diags
 }
 
+// LoadFilesOverlay parses and decodes the named files as one spec, as
+// LoadFiles does, but takes a file's contents from overlay when it holds the
+// file's name (an editor's unsaved buffer) and from disk otherwise.
+func (p *Parser) LoadFilesOverlay(names []string, overlay map[string][]byte) (*Config, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	var files []*hcl.File
+	for _, name := range names {
+		var f *hcl.File
+		var fd hcl.Diagnostics
+		if src, ok := overlay[name]; ok {
+			f, fd = p.p.ParseHCL(src, name)
+		} else {
+			f, fd = p.p.ParseHCLFile(name)
+		}
+		diags = append(diags, fd...)
+		if f != nil {
+			files = append(files, f)
+		}
+	}
+	cfg, dd := decodeFiles(files)
+	diags = append(diags, dd...)
+	cfg.Files = p.p.Files()
+	cfg.Sources = p.p.Sources()
+	return cfg, diags
+}
+
 // LoadSource parses and decodes one spec held in memory, as if read from
 // filename. Used by tests, fuzzing and tools.
 func (p *Parser) LoadSource(src []byte, filename string) (*Config, hcl.Diagnostics) {

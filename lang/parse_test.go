@@ -118,3 +118,19 @@ func TestVarFile(t *testing.T) {
 		t.Errorf("entries = %+v", entries)
 	}
 }
+
+func TestLoadFilesOverlay(t *testing.T) {
+	names := []string{"testdata/multi/a.loop.hcl", "testdata/multi/b.loop.hcl"}
+	// An unsaved buffer replaces b's disk contents; a is read from disk.
+	overlay := map[string][]byte{names[1]: []byte("output \"only\" {\n  value = 1\n}\n")}
+	cfg, diags := lang.NewParser().LoadFilesOverlay(names, overlay)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if len(cfg.Outputs) != 1 || cfg.Outputs[0].Name != "only" || cfg.Outputs[0].DeclRange.Filename != names[1] {
+		t.Errorf("outputs = %+v, want the overlay's", cfg.Outputs)
+	}
+	if len(cfg.Variables) != 1 {
+		t.Errorf("variables = %d, want a's from disk", len(cfg.Variables))
+	}
+}

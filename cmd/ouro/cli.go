@@ -182,6 +182,7 @@ never done twice.`,
 		newWorkerCmd(stdout, stderr),
 		newInitCmd(stdout, stderr),
 		newVersionCmd(stdout),
+		newLspCmd(stdout, stderr),
 	)
 	return root
 }

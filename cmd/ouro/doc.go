@@ -25,34 +25,40 @@ func newDocCmd(stdout, _ io.Writer) *cobra.Command {
 				writeDocIndex(stdout, reg)
 				return nil
 			}
-			name := args[0]
-			found := false
-			if sig, ok := reg.Operator(name); ok {
-				writeSignatureDoc(stdout, "operator", sig)
-				found = true
-			}
-			if sig, ok := reg.Provider(name); ok {
-				if found {
-					fmt.Fprintln(stdout)
-				}
-				writeSignatureDoc(stdout, "model provider", sig)
-				found = true
-			}
-			for _, d := range funcs.Docs() {
-				if d.Name == name {
-					if found {
-						fmt.Fprintln(stdout)
-					}
-					fmt.Fprintf(stdout, "function %s\n\n  %s\n\n%s\n", d.Name, d.Signature, wrap(d.Description, 78, ""))
-					found = true
-				}
-			}
-			if !found {
-				return usageError{fmt.Errorf("no operator, provider or function named %q; run 'ouro doc' for the list", name)}
+			if !writeDoc(stdout, reg, args[0]) {
+				return usageError{fmt.Errorf("no operator, provider or function named %q; run 'ouro doc' for the list", args[0])}
 			}
 			return nil
 		},
 	}
+}
+
+// writeDoc documents everything named name — an operator, a model provider,
+// a function — and reports whether there was anything. `ouro lsp` shows the
+// same text on hover.
+func writeDoc(w io.Writer, reg *stdlib.Registry, name string) bool {
+	found := false
+	if sig, ok := reg.Operator(name); ok {
+		writeSignatureDoc(w, "operator", sig)
+		found = true
+	}
+	if sig, ok := reg.Provider(name); ok {
+		if found {
+			fmt.Fprintln(w)
+		}
+		writeSignatureDoc(w, "model provider", sig)
+		found = true
+	}
+	for _, d := range funcs.Docs() {
+		if d.Name == name {
+			if found {
+				fmt.Fprintln(w)
+			}
+			fmt.Fprintf(w, "function %s\n\n  %s\n\n%s\n", d.Name, d.Signature, wrap(d.Description, 78, ""))
+			found = true
+		}
+	}
+	return found
 }
 
 func writeDocIndex(w io.Writer, reg *stdlib.Registry) {
@@ -107,9 +113,15 @@ func sortedByCategory(docs []funcs.Doc) []funcs.Doc {
 // signature the compiler checks.
 func writeSignatureDoc(w io.Writer, kind string, sig *compiler.Signature) {
 	fmt.Fprintf(w, "%s %s (%s)\n\n%s\n\n", kind, sig.Name, sig.Family, wrap(sig.Doc, 78, ""))
+	writeParamTable(w, sig.Params)
+}
+
+// writeParamTable prints `ouro doc`'s table of arguments; `ouro lsp` shows
+// one argument's row on hover.
+func writeParamTable(w io.Writer, params []*compiler.Param) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  ARGUMENT\tTYPE\tMODE\tDEFAULT\tDESCRIPTION")
-	for _, p := range sig.Params {
+	for _, p := range params {
 		def := "required"
 		if !p.Required {
 			def = "optional"
