@@ -7,12 +7,14 @@ package main
 //
 //   - RUN arguments (show, diff, pin, unpin): the runs of the store the
 //     command would use, newest first, then latest, latest~1, …; read-only
-//     (unless runs wait to be imported), through the running process when a run holds the store
-//     (store.Querier), and nothing when there is no store;
+//     (unless runs wait to be imported), through the running process when
+//     a run holds the store (store.Querier), and nothing when there is no
+//     store;
 //   - run --force/--from: the stages and datasets of the spec named by PATH,
 //     compiled with the -var and -var-file given so far, as names (every
 //     round) and addresses (one round);
-//   - flags with a fixed set of values, and init --template;
+//   - flags with a fixed set of values, init --template, and the names
+//     `ouro doc` documents;
 //   - PATH arguments and --spec: directories and *.loop.hcl files.
 //
 // A completion never prints: trouble (a locked store whose owner does not

@@ -52,7 +52,7 @@ func complete(t *testing.T, args ...string) (words []string, descs map[string]st
 // --spec, -spec or --store; through the query socket while a run holds the
 // store; nothing and no error without a store), stage names and addresses
 // for run --force/--from (with the spec's variables), fixed flag values,
-// templates, and spec paths.
+// templates, doc names, and spec paths.
 func TestCompletion(t *testing.T) {
 	dir := t.TempDir()
 	spec := filepath.Join(dir, "c.loop.hcl")
@@ -128,6 +128,8 @@ func TestCompletion(t *testing.T) {
 		{"--spec path", []string{"show", "--spec", ""}, []string{"loop.hcl"}, fileExt},
 		{"--store dir", []string{"show", "--store", ""}, nil, dirs},
 		{"init dir", []string{"init", ""}, nil, dirs},
+		{"doc", []string{"doc", "extract_"}, []string{"extract_int", "extract_json", "extract_number"}, noFile},
+		{"doc second", []string{"doc", "filter", ""}, nil, noFile},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			words, _, directive, stderr := complete(t, tc.args...)
