@@ -50,10 +50,12 @@ func (f *specFlags) register(cmd *cobra.Command) {
 }
 
 // normalizeArgs accepts Terraform-style single-dash long flags
-// (-var, -var-file, -json, -check, -format) by rewriting them to --flags.
+// (-var, -var-file, -json, -check, -format, -spec, …) by rewriting them to
+// --flags. `ouro __complete` arguments pass through it too, so a completion
+// sees the flags as the command would.
 func normalizeArgs(args []string) []string {
 	out := make([]string, 0, len(args))
-	long := []string{"var", "var-file", "json", "check", "format", "force", "from", "store", "wait", "progress", "j", "executor", "temporal", "blobs", "queue", "slots", "namespace", "exit-code", "template", "list"}
+	long := []string{"var", "var-file", "json", "check", "format", "force", "from", "store", "wait", "progress", "j", "executor", "temporal", "blobs", "queue", "slots", "namespace", "exit-code", "template", "list", "spec"}
 	for _, a := range args {
 		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") {
 			name := strings.TrimPrefix(a, "-")

@@ -84,9 +84,10 @@ func countDiags(diags hcl.Diagnostics) (errs, warns int) {
 func newValidateCmd(stdout, stderr io.Writer) *cobra.Command {
 	f := &specFlags{}
 	cmd := &cobra.Command{
-		Use:   "validate [PATH]",
-		Short: "Parse and type-check a spec (a .loop.hcl file or a directory of them) without running anything",
-		Args:  cobra.MaximumNArgs(1),
+		Use:               "validate [PATH]",
+		Short:             "Parse and type-check a spec (a .loop.hcl file or a directory of them) without running anything",
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeSpecPath,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l := load(specPath(args), f)
 			if f.json {
@@ -125,9 +126,10 @@ func newPlanCmd(stdout, stderr io.Writer) *cobra.Command {
 	sf := &storeFlags{}
 	path := specPath
 	cmd := &cobra.Command{
-		Use:   "plan [PATH]",
-		Short: "Show the stages that would run, per round, with their operators and inputs",
-		Args:  cobra.MaximumNArgs(1),
+		Use:               "plan [PATH]",
+		Short:             "Show the stages that would run, per round, with their operators and inputs",
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeSpecPath,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l := load(specPath(args), f)
 			if f.json {
@@ -232,9 +234,10 @@ func newGraphCmd(stdout, stderr io.Writer) *cobra.Command {
 	f := &specFlags{}
 	var format string
 	cmd := &cobra.Command{
-		Use:   "graph [PATH]",
-		Short: "Print the spec's dependency graph as Graphviz DOT or Mermaid (sorted; cycles in red)",
-		Args:  cobra.MaximumNArgs(1),
+		Use:               "graph [PATH]",
+		Short:             "Print the spec's dependency graph as Graphviz DOT or Mermaid (sorted; cycles in red)",
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeSpecPath,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "dot" && format != "mermaid" {
 				return usageError{fmt.Errorf("--format must be dot or mermaid, not %q", format)}
@@ -257,15 +260,17 @@ func newGraphCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	f.register(cmd)
 	cmd.Flags().StringVar(&format, "format", "dot", "output format: dot or mermaid")
+	mustComplete(cmd, "format", completeChoices("dot\tGraphviz DOT", "mermaid\tMermaid flowchart"))
 	return cmd
 }
 
 func newFmtCmd(stdout, stderr io.Writer) *cobra.Command {
 	var check, asJSON bool
 	cmd := &cobra.Command{
-		Use:   "fmt [PATH]",
-		Short: "Rewrite .loop.hcl files in canonical format (--check: only list files that need it)",
-		Args:  cobra.MaximumNArgs(1),
+		Use:               "fmt [PATH]",
+		Short:             "Rewrite .loop.hcl files in canonical format (--check: only list files that need it)",
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeSpecPath,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := specPath(args)
 			files, err := specFiles(path)

@@ -43,7 +43,8 @@ Exit status: 0, whatever the runs hold. With --exit-code, as diff(1): 0 when
 the runs agree, 1 when they differ (spec, commit, variables, any stage key,
 metric or output; not the times, the command line, or which run took a
 result from the cache), 2 on trouble (an unknown run, an unreadable store).`,
-		Args: cobra.ExactArgs(2),
+		Args:              cobra.ExactArgs(2),
+		ValidArgsFunction: sf.completeRuns(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var d *runDiff
 			err := sf.withQuerier("ouro diff", func(q store.Querier, args []string) error {

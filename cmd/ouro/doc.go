@@ -19,6 +19,12 @@ func newDocCmd(stdout, _ io.Writer) *cobra.Command {
 		Use:   "doc [OPERATOR|PROVIDER|FUNCTION]",
 		Short: "List every operator, model provider and function, or document one",
 		Args:  cobra.MaximumNArgs(1),
+		ValidArgsFunction: func(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return docNames(stdlib.NewRegistry(), toComplete), cobra.ShellCompDirectiveNoFileComp
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			reg := stdlib.NewRegistry()
 			if len(args) == 0 {
@@ -31,6 +37,31 @@ func newDocCmd(stdout, _ io.Writer) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// docNames are the names `ouro doc` documents that start with prefix:
+// operators, model providers, functions, each with its first sentence.
+func docNames(reg *stdlib.Registry, prefix string) []cobra.Completion {
+	var out []cobra.Completion
+	seen := map[string]bool{}
+	add := func(name, kind, doc string) {
+		if !seen[name] && strings.HasPrefix(name, prefix) {
+			seen[name] = true
+			out = append(out, cobra.CompletionWithDesc(name, kind+": "+firstSentence(doc)))
+		}
+	}
+	for _, n := range reg.OperatorNames() {
+		sig, _ := reg.Operator(n)
+		add(n, "operator", sig.Doc)
+	}
+	for _, n := range reg.ProviderNames() {
+		sig, _ := reg.Provider(n)
+		add(n, "model provider", sig.Doc)
+	}
+	for _, d := range funcs.Docs() {
+		add(d.Name, "function", d.Description)
+	}
+	return out
 }
 
 // writeDoc documents everything named name — an operator, a model provider,

@@ -334,7 +334,8 @@ created when missing) from one of the paper examples: its spec, its data,
 a README stub and a .gitignore for the store. It never overwrites a file:
 when any it would write exists, it lists them and writes nothing.
 'ouro init --list' prints the templates.`,
-		Args: cobra.MaximumNArgs(1),
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeDir,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if list {
 				if len(args) > 0 || cmd.Flags().Changed("template") {
@@ -373,5 +374,10 @@ when any it would write exists, it lists them and writes nothing.
 	}
 	cmd.Flags().StringVarP(&tmpl, "template", "t", defaultTemplate, "the paper example to start from (ouro init --list)")
 	cmd.Flags().BoolVar(&list, "list", false, "list the templates")
+	var choices []string
+	for _, t := range initTemplates {
+		choices = append(choices, cobra.CompletionWithDesc(t.name, t.title))
+	}
+	mustComplete(cmd, "template", completeChoices(choices...))
 	return cmd
 }

@@ -37,6 +37,9 @@ type storeFlags struct {
 func (f *storeFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.dir, "store", "", "store directory (default: .ouro beside the spec)")
 	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait for another ouro process holding the store instead of failing")
+	mustComplete(cmd, "store", func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return nil, cobra.ShellCompDirectiveFilterDirs
+	})
 }
 
 // registerSpec is register plus --spec, for commands that name a run or
@@ -44,6 +47,7 @@ func (f *storeFlags) register(cmd *cobra.Command) {
 func (f *storeFlags) registerSpec(cmd *cobra.Command) {
 	f.register(cmd)
 	cmd.Flags().StringVar(&f.spec, "spec", ".", "the spec whose store to use (default store: .ouro beside it)")
+	mustComplete(cmd, "spec", completeSpecPath)
 }
 
 // query opens the store for a command that only reads, or, when a run
@@ -122,9 +126,10 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	var from, progress string
 	ex := &executorFlags{}
 	cmd := &cobra.Command{
-		Use:   "run [PATH]",
-		Short: "Run a spec: every stage not already cached, in parallel, recording a run",
-		Args:  cobra.MaximumNArgs(1),
+		Use:               "run [PATH]",
+		Short:             "Run a spec: every stage not already cached, in parallel, recording a run",
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeSpecPath,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// A no-op re-run allocates a lot of short-lived garbage in
 			// a few tens of milliseconds (parse, compile, cache checks):
@@ -290,6 +295,9 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd.Flags().StringVar(&from, "from", "", "re-run this stage and everything downstream of it")
 	ex.register(cmd)
 	cmd.Flags().StringVar(&progress, "progress", "auto", "progress on stderr: auto (bars on a terminal, else plain), bars, plain (one line per event, a heartbeat every 30s) or none")
+	mustComplete(cmd, "force", completeStages(f))
+	mustComplete(cmd, "from", completeStages(f))
+	mustComplete(cmd, "progress", completeChoices("auto\tbars on a terminal, else plain", "plain\tone line per event", "bars\ta bar per running stage", "none\tno progress"))
 	return cmd
 }
 
@@ -544,9 +552,10 @@ func newRunsCmd(stdout, _ io.Writer) *cobra.Command {
 	var limit int
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "runs [PATH]",
-		Short: "List recorded runs, newest first (PATH or --spec: the spec whose store to read)",
-		Args:  cobra.MaximumNArgs(1),
+		Use:               "runs [PATH]",
+		Short:             "List recorded runs, newest first (PATH or --spec: the spec whose store to read)",
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeSpecPath,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			spec := sf.spec
 			if len(args) == 1 {
@@ -605,9 +614,10 @@ func newShowCmd(stdout, _ io.Writer) *cobra.Command {
 	sf := &storeFlags{}
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "show RUN",
-		Short: "Show one run: its stages, metrics and outputs (RUN: an id, a unique prefix, latest or latest~N)",
-		Args:  cobra.ExactArgs(1),
+		Use:               "show RUN",
+		Short:             "Show one run: its stages, metrics and outputs (RUN: an id, a unique prefix, latest or latest~N)",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: sf.completeRuns(1),
 		RunE: sf.withQuerier("ouro show", func(q store.Querier, args []string) error {
 			r, err := q.GetRun(args[0])
 			if err != nil {
@@ -782,9 +792,10 @@ func newPinCmd(stdout, _ io.Writer, pin bool) *cobra.Command {
 		use, short = "unpin RUN", "Let `cache gc` collect what a pinned run uses again"
 	}
 	cmd := &cobra.Command{
-		Use:   use,
-		Short: short,
-		Args:  cobra.ExactArgs(1),
+		Use:               use,
+		Short:             short,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: sf.completeRuns(1),
 		RunE: sf.withStore("ouro "+strings.Fields(use)[0], func(st *store.Store, args []string) error {
 			r, err := st.GetRun(args[0])
 			if err != nil {

@@ -153,6 +153,7 @@ type executorFlags struct {
 
 func (f *executorFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.executor, "executor", "local", "where stages run: local (this process) or temporal (workers through Temporal)")
+	mustComplete(cmd, "executor", completeChoices("local\tstages run in this process", "temporal\tstages run on workers through Temporal"))
 	f.temporal.register(cmd)
 	cmd.Flags().DurationVar(&f.heartbeat, "heartbeat-timeout", 10*time.Second, "with temporal: a worker silent this long has its stage given to another")
 	cmd.Flags().DurationVar(&f.scheduleTimeout, "schedule-timeout", 10*time.Minute, "with temporal: fail a stage no worker has taken in this long")
