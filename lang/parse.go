@@ -63,20 +63,7 @@ func (p *Parser) LoadPath(path string) (*Config, hcl.Diagnostics) {
 
 // LoadFiles parses and decodes the named files as one spec.
 func (p *Parser) LoadFiles(names []string) (*Config, hcl.Diagnostics) {
-	var diags hcl.Diagnostics
-	var files []*hcl.File
-	for _, name := range names {
-		f, fd := p.p.ParseHCLFile(name)
-		diags = append(diags, fd...)
-		if f != nil {
-			files = append(files, f)
-		}
-	}
-	cfg, dd := decodeFiles(files)
-	diags = append(diags, dd...)
-	cfg.Files = p.p.Files()
-	cfg.Sources = p.p.Sources()
-	return cfg, diags
+	return p.LoadFilesOverlay(names, nil)
 }
 
 // LoadFilesOverlay parses and decodes the named files as one spec, as
