@@ -422,6 +422,8 @@ func operatorSignatures() []*compiler.Signature {
 				data("input", "Records to write."),
 				req("path", cty.String, "Destination, relative to the spec."),
 				oneOf("format", "auto", "File format; auto picks by extension.", "auto", "jsonl", "csv", "parquet"),
+				oneOf("compression", "zstd", "Parquet compression codec (other formats are not compressed).", "zstd", "snappy", "gzip", "none"),
+				opt("csv_escape_formulas", cty.Bool, cty.True, "CSV: prefix ' to text cells that start with =, +, -, @, tab or carriage return, so spreadsheets do not run them as formulas."),
 			},
 		},
 		{

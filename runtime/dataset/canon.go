@@ -141,19 +141,19 @@ func appendString(buf []byte, s string) []byte {
 	return append(buf, '"')
 }
 
-// appendNumber writes the canonical form of f: the shortest decimal that
-// reads back as the same number (at float64 precision when f is exactly a
-// float64, else at f's own precision), laid out as JavaScript does: plain
-// digits for 1e-6 <= |f| < 1e21, exponent form ("1e+21", "1.5e-7") outside.
+// appendNumber writes the canonical form of f. There is one text per
+// value a dataset can hold:
 //
-// The common cases avoid big.Float.Text, which costs microseconds at the
-// 512-bit precision numbers read back from an artifact have (see
-// ParseNumber): a float64 (or small integer) is formatted by strconv, and a
-// value of higher precision first tries the float64 shortest form and keeps
-// it when it parses back to exactly f at f's precision. For precision >= 64
-// that candidate is then also f's own shortest form: it has at most 17
-// significant digits, and two different such decimals are further apart
-// than f's rounding interval is wide, so no shorter decimal rounds to f.
+//   - an integer of magnitude below 2^63 is its decimal digits, exactly
+//     ("9007199254740993", "-42");
+//   - any other number is first rounded to the nearest float64 (ties to
+//     even), and that float64 is written by appendFloat.
+//
+// So a non-integer with more precision than a float64 (HCL arithmetic
+// keeps 512 bits: 0.000061599999999999992) is stored as the float64 it
+// rounds to (0.00006159999999999999), which is what every JSON, CSV or
+// Parquet reader outside ouro would make of it anyway; numbers beyond the
+// float64 range are refused, and those too small for it become 0.
 func appendNumber(buf []byte, f *big.Float, path string) ([]byte, error) {
 	if f.IsInf() {
 		return nil, fmt.Errorf("%s: infinity cannot be stored", fieldName(path))
@@ -161,31 +161,37 @@ func appendNumber(buf []byte, f *big.Float, path string) ([]byte, error) {
 	if f.Sign() == 0 {
 		return append(buf, '0'), nil
 	}
-	if e := f.MantExp(nil); e > maxBinaryExp || e < -maxBinaryExp {
-		// Formatting such a number exactly did not finish in 20 s (its decimal
-		// expansion has up to hundreds of millions of digits).
-		return nil, fmt.Errorf("%s: the number is out of range (beyond 1e±4932)", fieldName(path))
-	}
-	var scratch [32]byte
-	f64, acc := f.Float64()
-	if acc == big.Exact {
-		if i := int64(f64); float64(i) == f64 && i > -1<<53 && i < 1<<53 {
+	if f.IsInt() {
+		if i, acc := f.Int64(); acc == big.Exact && i != math.MinInt64 {
 			return strconv.AppendInt(buf, i, 10), nil
 		}
-		return appendCanonical(buf, strconv.AppendFloat(scratch[:0], f64, 'e', -1, 64)), nil
 	}
-	if f.Prec() >= 64 && f64 != 0 && !math.IsInf(f64, 0) {
-		e := strconv.AppendFloat(scratch[:0], f64, 'e', -1, 64)
-		if back, _, err := big.ParseFloat(string(e), 10, f.Prec(), big.ToNearestEven); err == nil && back.Cmp(f) == 0 {
-			return appendCanonical(buf, e), nil
-		}
-	}
-	return appendCanonical(buf, []byte(f.Text('e', -1))), nil
+	f64, _ := f.Float64() // nearest, ties to even, whatever f's own mode
+	return appendFloat(buf, f64, path)
 }
 
-// maxBinaryExp bounds the numbers a dataset can store: 2^±16384, about
-// 1e±4932 (the range of IEEE quadruple precision).
-const maxBinaryExp = 1 << 14
+// appendFloat writes the canonical form of the float64 f: its digits when
+// f is an integer of magnitude below 2^63, else the shortest decimal that
+// reads back as f (strconv's 'e', -1 digits), laid out as JavaScript's
+// Number.prototype.toString and RFC 8785 do: plain digits for
+// 1e-6 <= |f| < 1e21, exponent form ("1e+21", "1.5e-7") outside.
+func appendFloat(buf []byte, f float64, path string) ([]byte, error) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return nil, fmt.Errorf("%s: the number is out of range (beyond ±1.7976931348623157e+308, the largest float64)", fieldName(path))
+	}
+	if f == 0 {
+		return append(buf, '0'), nil
+	}
+	if f == math.Trunc(f) && math.Abs(f) < 1<<63 {
+		return strconv.AppendInt(buf, int64(f), 10), nil
+	}
+	var scratch [32]byte
+	return appendCanonical(buf, strconv.AppendFloat(scratch[:0], f, 'e', -1, 64)), nil
+}
+
+// AppendFloat appends the canonical text of the float64 f, as a dataset
+// stores it (an error for infinities and NaN).
+func AppendFloat(buf []byte, f float64) ([]byte, error) { return appendFloat(buf, f, "") }
 
 // appendCanonical appends the canonical layout of e, which is in the form
 // "-d.ddde±XX" (as strconv and big.Float format with 'e').

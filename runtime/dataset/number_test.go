@@ -11,19 +11,69 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// refNumber is the original (slow) canonical encoder: float64 shortest
-// form when f is exactly a float64, else big.Float.Text('e', -1).
-func refNumber(f *big.Float) string {
+// refNumber is the canonical rule written the slow way: an integer below
+// 2^63 as big.Int digits, anything else through strconv.ParseFloat of its
+// exact decimal expansion (so strconv, not big.Float, does the rounding to
+// float64), laid out by appendCanonical (tested by TestCanonicalText).
+func refNumber(f *big.Float) (string, bool) {
 	if f.Sign() == 0 {
-		return "0"
+		return "0", true
 	}
-	if f64, acc := f.Float64(); acc == big.Exact {
-		if i := int64(f64); float64(i) == f64 && i > -1<<53 && i < 1<<53 {
-			return strconv.FormatInt(i, 10)
+	if f.IsInt() {
+		z, _ := f.Int(nil)
+		if z.CmpAbs(new(big.Int).Lsh(big.NewInt(1), 63)) < 0 {
+			return z.String(), true
 		}
-		return string(appendCanonical(nil, []byte(strconv.FormatFloat(f64, 'e', -1, 64))))
 	}
-	return string(appendCanonical(nil, []byte(f.Text('e', -1))))
+	f64, err := strconv.ParseFloat(f.Text('e', 1200), 64)
+	if err != nil || math.IsInf(f64, 0) {
+		return "", false
+	}
+	if f64 == 0 {
+		return "0", true
+	}
+	if f64 == math.Trunc(f64) && math.Abs(f64) < 1<<63 {
+		return strconv.FormatInt(int64(f64), 10), true
+	}
+	return string(appendCanonical(nil, []byte(strconv.FormatFloat(f64, 'e', -1, 64)))), true
+}
+
+// TestCanonicalText pins the canonical text of numbers that matter: exact
+// integers up to 2^63, everything else the float64 it rounds to, in the
+// ECMAScript layout.
+func TestCanonicalText(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"0", "0"}, {"-0", "0"}, {"1", "1"}, {"-1", "-1"}, {"2.50", "2.5"}, {"0.1", "0.1"}, {"100e-2", "1"},
+		{"0.000061599999999999992", "0.00006159999999999999"},
+		{"9007199254740992", "9007199254740992"}, {"9007199254740993", "9007199254740993"}, {"-9007199254740993", "-9007199254740993"},
+		{"9223372036854775807", "9223372036854775807"}, {"-9223372036854775807", "-9223372036854775807"},
+		{"9223372036854775808", "9223372036854776000"}, {"-9223372036854775808", "-9223372036854776000"},
+		{"1152921504606847000.5", "1152921504606846976"}, // rounds to the float64 2^60, an integer
+		{"123456789012345678901234567890", "1.2345678901234568e+29"},
+		{"1e20", "100000000000000000000"}, {"1e21", "1e+21"}, {"1.5e300", "1.5e+300"},
+		{"0.000001", "0.000001"}, {"1e-7", "1e-7"}, {"-2.5e-10", "-2.5e-10"}, {"0.30000000000000004", "0.30000000000000004"},
+		{"0.1000000000000000055511151231257827", "0.1"}, {"5e-324", "5e-324"}, {"2e-324", "0"}, {"1e-400", "0"}, {"-1e-400", "0"},
+		{"1.7976931348623157e308", "1.7976931348623157e+308"},
+	} {
+		v, err := ParseNumber(c.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := AppendCanonical(nil, v)
+		if err != nil || string(got) != c.want {
+			t.Errorf("%s is written %s (%v), want %s", c.in, got, err, c.want)
+		}
+		if tc, ok := appendNumberText(nil, c.in); !ok || string(tc) != c.want {
+			t.Errorf("%s is transcoded to %s, want %s", c.in, tc, c.want)
+		}
+	}
+	third := cty.NumberIntVal(1).Divide(cty.NumberIntVal(3))
+	if got, _ := AppendCanonical(nil, third); string(got) != "0.3333333333333333" {
+		t.Errorf("1/3 is written %s", got)
+	}
+	if got, _ := AppendCanonical(nil, cty.MustParseNumberVal("0.1").Multiply(cty.NumberIntVal(3))); string(got) != "0.3" {
+		t.Errorf("0.1*3 is written %s", got)
+	}
 }
 
 func numberStrings(r *rand.Rand, n int) []string {
@@ -76,10 +126,11 @@ func TestAppendNumberSameAsText(t *testing.T) {
 			return
 		}
 		got, err := appendNumber(nil, f, "x")
-		if err != nil {
-			t.Fatal(err)
+		want, ok := refNumber(f)
+		if (err == nil) != ok {
+			t.Fatalf("%s (prec %d): err %v, reference ok %v", f.Text('e', 40), f.Prec(), err, ok)
 		}
-		if want := refNumber(f); string(got) != want {
+		if ok && string(got) != want {
 			t.Fatalf("%s (prec %d): got %s, want %s", f.Text('e', 40), f.Prec(), got, want)
 		}
 	}
@@ -97,6 +148,12 @@ func TestAppendNumberSameAsText(t *testing.T) {
 		check(new(big.Float).SetPrec(60).Set(f))
 		if f64, err := strconv.ParseFloat(s, 64); err == nil {
 			check(big.NewFloat(f64))
+		}
+		// The transcoder's text path agrees with the value path.
+		if want, err := appendNumber(nil, f, "x"); err == nil {
+			if got, ok := appendNumberText(nil, s); !ok || string(got) != string(want) {
+				t.Fatalf("%s: transcoded to %s, written %s", s, got, want)
+			}
 		}
 	}
 }
@@ -143,11 +200,11 @@ func TestDecimalFractionMatchesParse(t *testing.T) {
 	}
 }
 
-// TestHugeNumbersAreRefused: a number far beyond any float (1e100000000
-// parses quickly in big.Float) must be refused at once, not formatted for
-// minutes; the record's error names it.
+// TestHugeNumbersAreRefused: a number beyond the float64 range (even one
+// like 1e100000000, which parses quickly in big.Float) is refused at once,
+// and the record's error names it; one too small for a float64 is 0.
 func TestHugeNumbersAreRefused(t *testing.T) {
-	for _, s := range []string{"1e100000000", "-3e-100000000", "10E0000100001010"} {
+	for _, s := range []string{"1e100000000", "-3e100000000", "10E0000100001010", "1e4000", "1.8e308", "-1e309"} {
 		v, err := ParseNumber(s)
 		if err != nil {
 			t.Fatal(err)
@@ -159,10 +216,10 @@ func TestHugeNumbersAreRefused(t *testing.T) {
 			t.Fatalf("%s: the transcoder wrote it", s)
 		}
 	}
-	for _, s := range []string{"1e4000", "-2.5e-4000"} { // still in range
+	for _, s := range []string{"-2.5e-4000", "3e-100000000"} {
 		v, _ := ParseNumber(s)
-		if _, err := AppendCanonical(nil, v); err != nil {
-			t.Fatalf("%s: %v", s, err)
+		if b, err := AppendCanonical(nil, v); err != nil || string(b) != "0" {
+			t.Fatalf("%s: %s, %v", s, b, err)
 		}
 	}
 }

@@ -1,9 +1,9 @@
 package dataset
 
 import (
-	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/zclconf/go-cty/cty"
@@ -249,33 +249,50 @@ func isASCII(s []byte) bool {
 }
 
 // appendNumberText appends the canonical form of the number JSON literal
-// s denotes (as appendNumber does for ParseNumber(s)).
+// s denotes (as appendNumber does for ParseNumber(s)) without big.Float
+// in the common cases:
+//
+//   - s is exactly a float64 (exactFloat): appendFloat of it;
+//   - s is an integer of magnitude below 2^63: its digits;
+//   - s has at most 19 significant digits and a magnitude between 1e-101
+//     and 1e100: appendFloat of strconv.ParseFloat(s). appendNumber rounds
+//     the 512-bit value ParseNumber gives, not s itself, to float64, but
+//     the two agree. An integral s is below 2^333, so parsed exactly. Any
+//     other s that is not itself a midpoint M·2^j between two float64s is
+//     further from one, relative to its size, than 2^-453 (with n <= 120
+//     decimal places, s − M·2^j is a nonzero multiple of 1/(10^n·2^-j)),
+//     and 512-bit rounding moves it by at most 2^-512; a midpoint has 54
+//     bits and is parsed exactly.
+//
+// Anything else takes ParseNumber and appendNumber.
 func appendNumberText(buf []byte, s string) ([]byte, bool) {
 	if f, ok := exactFloat(s); ok {
-		// ParseNumber gives exactly f: appendNumber's exact-float64 path.
-		if f == 0 {
-			return append(buf, '0'), true
-		}
-		if i := int64(f); float64(i) == f && i > -1<<53 && i < 1<<53 {
-			return strconv.AppendInt(buf, i, 10), true
-		}
-		var scratch [32]byte
-		return appendCanonical(buf, strconv.AppendFloat(scratch[:0], f, 'e', -1, 64)), true
+		out, err := appendFloat(buf, f, "")
+		return out, err == nil
 	}
-	// A normal float64 whose shortest form is s's own decimal value (the
-	// common case for numbers printed from doubles): the 512-bit value of
-	// s then parses back from that form, which is appendNumber's check, so
-	// appendNumber writes that form. (A different decimal would parse to a
-	// different 512-bit value: two decimals of at most 17 digits are much
-	// further apart than 2^-512 relative.)
-	if f, err := strconv.ParseFloat(s, 64); err == nil && f != 0 && math.Abs(f) >= 0x1p-1022 && !math.IsInf(f, 0) {
-		var scratch [32]byte
-		e := strconv.AppendFloat(scratch[:0], f, 'e', -1, 64)
-		var d1, d2 [40]byte
-		a, ea, oka := normDecimal(d1[:0], s)
-		b, eb, okb := normDecimal(d2[:0], string(e))
-		if oka && okb && ea == eb && string(a) == string(b) {
-			return appendCanonical(buf, e), true
+	var d [40]byte
+	digits, e, ok := normDecimal(d[:0], s)
+	if ok {
+		neg := len(digits) > 0 && digits[0] == '-'
+		sig := digits
+		if neg {
+			sig = digits[1:]
+		}
+		switch {
+		case len(sig) == 0:
+			return append(buf, '0'), true
+		case e >= len(sig) && (e < 19 || e == 19 && string(sig)+strings.Repeat("0", 19-len(sig)) < "9223372036854775808"):
+			// An integer below 2^63 (19 digits compare as text).
+			buf = append(buf, digits...)
+			for i := len(sig); i < e; i++ {
+				buf = append(buf, '0')
+			}
+			return buf, true
+		case len(sig) <= 19 && e > -100 && e <= 100:
+			if f, err := strconv.ParseFloat(s, 64); err == nil {
+				out, err := appendFloat(buf, f, "")
+				return out, err == nil
+			}
 		}
 	}
 	v, err := ParseNumber(s)

@@ -12,11 +12,11 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/parquet-go/parquet-go"
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/ouroloop/ouro/runtime"
+	"github.com/ouroloop/ouro/runtime/dataset"
 	"github.com/ouroloop/ouro/stdlib/params"
 )
 
@@ -25,7 +25,10 @@ import (
 type Export struct{}
 
 func (Export) Name() string { return "export" }
-func (Export) Version() int { return 1 }
+
+// Version 2: Parquet integer columns as INT64, nested values as JSON
+// (logical type), compression; CSV numbers exact, formula cells escaped.
+func (Export) Version() int { return 2 }
 
 // OutputFiles is the exported file (runtime.FileWriter): a cached export
 // whose file was deleted writes it again.
@@ -72,9 +75,17 @@ func (Export) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	case "jsonl":
 		sink = &jsonlSink{w: bw}
 	case "csv":
-		sink = newCSVSink(bw, in)
+		sink = newCSVSink(bw, in, escapeFormulas(x))
 	case "parquet":
-		sink = newParquetSink(bw, in)
+		codec, err := parquetCodec(params.String(x, "compression", "zstd"))
+		if err != nil {
+			return cty.NilVal, stageError(x, "%v", err)
+		}
+		kinds, err := numberColumns(ctx, x, in)
+		if err != nil {
+			return cty.NilVal, err
+		}
+		sink = newParquetSink(bw, in, kinds, codec)
 	default:
 		return cty.NilVal, stageError(x, "unknown format %q", format)
 	}
@@ -300,29 +311,76 @@ func (s *jsonlSink) write(rec cty.Value) error {
 
 func (s *jsonlSink) close() error { return nil }
 
-// csvSink writes a header of the sorted field names; primitives as text,
-// null as an empty cell, other values as JSON.
+// csvSink writes a header of the sorted field names, then per record:
+// strings as they are (formula cells escaped when escape is set), numbers
+// in their canonical text (exact integers, no exponent below 1e21 but for
+// tiny fractions), bools as true/false, null as an empty cell, and lists,
+// objects and dynamic values as canonical JSON.
 type csvSink struct {
-	w     *csv.Writer
-	names []string
-	row   []string
+	w      *csv.Writer
+	names  []string
+	types  []cty.Type
+	row    []string
+	escape bool
+	buf    []byte
 }
 
-func newCSVSink(w io.Writer, schema cty.Type) *csvSink {
-	s := &csvSink{w: csv.NewWriter(w), names: sortedAttrs(schema)}
+// escapeFormulas is the csv_escape_formulas argument: on unless false.
+func escapeFormulas(x *runtime.Exec) bool {
+	v := x.Param("csv_escape_formulas")
+	return v.IsNull() || !v.IsKnown() || v.Type() != cty.Bool || v.True()
+}
+
+func newCSVSink(w io.Writer, schema cty.Type, escape bool) *csvSink {
+	s := &csvSink{w: csv.NewWriter(w), names: sortedAttrs(schema), escape: escape}
 	s.row = make([]string, len(s.names))
-	s.w.Write(s.names)
+	for i, n := range s.names {
+		s.types = append(s.types, schema.AttributeType(n))
+		s.row[i] = s.cell(n)
+	}
+	s.w.Write(s.row)
 	return s
+}
+
+// cell escapes a text cell when formula escaping is on.
+func (s *csvSink) cell(t string) string {
+	if s.escape && formulaStart(t) {
+		return "'" + t
+	}
+	return t
+}
+
+// formulaStart reports whether a spreadsheet would take a cell starting
+// like t as a formula (OWASP's CSV injection list: = + - @, tab, CR).
+func formulaStart(t string) bool {
+	if t == "" {
+		return false
+	}
+	switch t[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return true
+	}
+	return false
 }
 
 func (s *csvSink) write(rec cty.Value) error {
 	for i, n := range s.names {
 		v := rec.GetAttr(n)
-		cell, err := textOf(v)
+		var err error
+		switch {
+		case v.IsNull():
+			s.row[i] = ""
+		case s.types[i] == cty.String:
+			s.row[i] = s.cell(v.AsString())
+		case s.types[i] == cty.Bool:
+			s.row[i] = strconv.FormatBool(v.True())
+		default: // numbers and JSON: their canonical text
+			s.buf, err = dataset.AppendCanonical(s.buf[:0], v)
+			s.row[i] = string(s.buf)
+		}
 		if err != nil {
 			return fmt.Errorf("field %q: %v", n, err)
 		}
-		s.row[i] = cell
 	}
 	return s.w.Write(s.row)
 }
@@ -331,78 +389,3 @@ func (s *csvSink) close() error {
 	s.w.Flush()
 	return s.w.Error()
 }
-
-// textOf renders a value for a text cell.
-func textOf(v cty.Value) (string, error) {
-	if v.IsNull() {
-		return "", nil
-	}
-	switch v.Type() {
-	case cty.String:
-		return v.AsString(), nil
-	case cty.Number:
-		return v.AsBigFloat().Text('g', -1), nil
-	case cty.Bool:
-		if v.True() {
-			return "true", nil
-		}
-		return "false", nil
-	}
-	b, err := ctyjson.Marshal(v, v.Type())
-	return string(b), err
-}
-
-// parquetSink writes one optional column per field: strings as UTF-8,
-// numbers as doubles, bools as booleans, anything else as JSON text.
-type parquetSink struct {
-	w     *parquet.Writer
-	names []string
-	types map[string]cty.Type
-}
-
-func parquetSchema(schema cty.Type) *parquet.Schema {
-	g := parquet.Group{}
-	for name, t := range schema.AttributeTypes() {
-		var node parquet.Node
-		switch t {
-		case cty.Number:
-			node = parquet.Leaf(parquet.DoubleType)
-		case cty.Bool:
-			node = parquet.Leaf(parquet.BooleanType)
-		default:
-			node = parquet.String()
-		}
-		g[name] = parquet.Optional(node)
-	}
-	return parquet.NewSchema("ouro", g)
-}
-
-func newParquetSink(w io.Writer, schema cty.Type) *parquetSink {
-	return &parquetSink{w: parquet.NewWriter(w, parquetSchema(schema)), names: sortedAttrs(schema), types: schema.AttributeTypes()}
-}
-
-func (s *parquetSink) write(rec cty.Value) error {
-	m := make(map[string]any, len(s.names))
-	for _, n := range s.names {
-		v := rec.GetAttr(n)
-		if v.IsNull() {
-			m[n] = nil
-			continue
-		}
-		switch s.types[n] {
-		case cty.Number:
-			m[n] = float(v)
-		case cty.Bool:
-			m[n] = v.True()
-		default:
-			t, err := textOf(v)
-			if err != nil {
-				return fmt.Errorf("field %q: %v", n, err)
-			}
-			m[n] = t
-		}
-	}
-	return s.w.Write(m)
-}
-
-func (s *parquetSink) close() error { return s.w.Close() }

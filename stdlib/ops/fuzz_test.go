@@ -75,6 +75,7 @@ func FuzzDatasetCSV(f *testing.F) {
 		"question,answer\nt\xffo,2\n",
 		"question,answer\nx,1,extra\n",
 		"\ufeffquestion,answer\r\n=cmd,-1\r\n",
+		"question,answer\n'=cmd,9007199254740993\n\"'+x\",1e-7\n",
 		"", "question,question\n",
 	} {
 		f.Add([]byte(s))
@@ -94,6 +95,24 @@ func FuzzDatasetParquet(f *testing.F) {
 	f.Add([]byte("PAR1 not really PAR1"))
 	buf.Reset()
 	if err := parquet.Write(&buf, []pqOther{{"p", 1}}); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	// JSON columns (as export writes nested values and mixed numbers): an
+	// exact big integer, a JSON string, invalid JSON, bytes not UTF-8.
+	buf.Reset()
+	w := parquet.NewWriter(&buf, parquet.NewSchema("ouro", parquet.Group{
+		"question": parquet.Optional(parquet.String()), "answer": parquet.Optional(parquet.JSON()),
+	}))
+	for _, r := range []map[string]any{
+		{"question": "big", "answer": "9007199254740993"}, {"question": "s", "answer": `"2"`},
+		{"question": "bad", "answer": "[1"}, {"question": "nul", "answer": nil}, {"question": "u", "answer": "\"\xff\""},
+	} {
+		if err := w.Write(r); err != nil {
+			f.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(buf.Bytes())
