@@ -86,6 +86,9 @@ type compiler struct {
 
 	cycleEdges map[[2]string]bool
 	hasCycle   bool
+
+	staticLocals map[string]cty.Value // locals known before declare (count, for_each); NilVal: not static
+	instDiags    map[string]bool      // diagnostics already reported by an instance (dedupeInstance)
 }
 
 func (c *compiler) errorf(rng *hcl.Range, summary, detail string, args ...any) {

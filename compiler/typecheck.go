@@ -22,7 +22,9 @@ func (c *compiler) passTypecheck() {
 		return
 	}
 	for _, n := range c.topo {
+		before := len(c.diags)
 		c.typecheckNode(n)
+		c.dedupeInstance(n, before)
 		if n.typ == cty.NilType {
 			n.typ = cty.DynamicPseudoType
 		}
@@ -105,6 +107,25 @@ func (c *compiler) typecheckNode(n *tnode) {
 			"state":  stateType,
 		})
 		n.val = cty.UnknownVal(n.typ)
+	case tGroup:
+		if n.failed {
+			n.typ, n.val = cty.DynamicPseudoType, cty.DynamicVal
+			return
+		}
+		if n.forEach {
+			m := make(map[string]cty.Value, len(n.members))
+			for _, in := range n.members {
+				m[in.inst.eachKey] = in.val
+			}
+			n.val = cty.ObjectVal(m)
+		} else {
+			vals := make([]cty.Value, len(n.members))
+			for i, in := range n.members {
+				vals[i] = in.val
+			}
+			n.val = cty.TupleVal(vals)
+		}
+		n.typ = n.val.Type()
 	case tModel, tDataset, tStage:
 		if n.sig == nil {
 			return
@@ -124,6 +145,8 @@ func (c *compiler) context(n *tnode, e *texpr, extra map[string]cty.Type) *hcl.E
 		switch r.root {
 		case "round":
 			vars["round"] = cty.UnknownVal(cty.Number)
+		case "count", "each":
+			n.inst.scopeVars(vars)
 		case "state":
 			vars["state"] = c.nodes[r.target].val
 		case "var":
