@@ -191,13 +191,13 @@ func (g *Graph) Mermaid() string {
 			loops[n.Loop] = append(loops[n.Loop], n)
 			continue
 		}
-		fmt.Fprintf(&b, "  %s[%q]\n", ids[n.ID], n.Label)
+		fmt.Fprintf(&b, "  %s[%s]\n", ids[n.ID], mermaidQuote(n.Label))
 	}
 	sort.Strings(loopNames)
 	for _, l := range loopNames {
 		fmt.Fprintf(&b, "  subgraph loop_%s [\"loop %s\"]\n", l, l)
 		for _, n := range loops[l] {
-			fmt.Fprintf(&b, "    %s[%q]\n", ids[n.ID], n.Label)
+			fmt.Fprintf(&b, "    %s[%s]\n", ids[n.ID], mermaidQuote(n.Label))
 		}
 		b.WriteString("  end\n")
 	}
@@ -212,4 +212,10 @@ func (g *Graph) Mermaid() string {
 		fmt.Fprintf(&b, "  linkStyle %d stroke:red,stroke-width:2px\n", i)
 	}
 	return b.String()
+}
+
+// mermaidQuote quotes a node label for Mermaid, which knows no backslash
+// escapes: a quote (in an instance key, f["a"]) is the entity #quot;.
+func mermaidQuote(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, "#quot;") + `"`
 }
