@@ -99,6 +99,12 @@ type exprSource struct {
 	// through an index, a splat or a `for` (indexedRefs), computed when
 	// the expression reads a repeated block.
 	indexed, splatted map[hcl.Range]bool
+	// logicChecked: checkLogic has rewritten the (shared) syntax tree.
+	logicChecked bool
+	// ctx is the evaluation context of the instances of a repeated block
+	// without count and each: they read the same nodes, so it is built
+	// once and each instance evaluates in a child of it.
+	ctx *hcl.EvalContext
 }
 
 // source returns the expression's shared source parts.

@@ -139,6 +139,19 @@ func (c *compiler) typecheckNode(n *tnode) {
 // of exactly the objects it references, so building it costs what the
 // expression reads, not what the spec holds.
 func (c *compiler) context(n *tnode, e *texpr, extra map[string]cty.Type) *hcl.EvalContext {
+	if n.inst != nil {
+		src := e.source()
+		if src.ctx == nil {
+			src.ctx = c.context(&tnode{}, e, nil)
+		}
+		ctx := src.ctx.NewChild()
+		ctx.Variables = make(map[string]cty.Value, len(extra)+1)
+		n.inst.scopeVars(ctx.Variables)
+		for name, ty := range extra {
+			ctx.Variables[name] = cty.UnknownVal(ty)
+		}
+		return ctx
+	}
 	vars := map[string]cty.Value{}
 	objs := map[string]map[string]cty.Value{}
 	for _, r := range e.refs {
@@ -146,7 +159,7 @@ func (c *compiler) context(n *tnode, e *texpr, extra map[string]cty.Type) *hcl.E
 		case "round":
 			vars["round"] = cty.UnknownVal(cty.Number)
 		case "count", "each":
-			n.inst.scopeVars(vars)
+			n.inst.scopeVars(vars) // nil for the shared context above
 		case "state":
 			vars["state"] = c.nodes[r.target].val
 		case "var":
@@ -191,7 +204,10 @@ func (c *compiler) eval(n *tnode, e *texpr, extra map[string]cty.Type) cty.Value
 		c.errorf(t.SourceRange().Ptr(), "Unknown name", "%s", detail)
 		return cty.NilVal
 	}
-	checkLogic(e.expr)
+	if src := e.source(); !src.logicChecked {
+		src.logicChecked = true
+		checkLogic(e.expr)
+	}
 	v, d := e.expr.Value(c.context(n, e, extra))
 	c.diags = append(c.diags, d...)
 	if d.HasErrors() {
