@@ -153,7 +153,7 @@ func (c *compiler) forEachInstances(rng *hcl.Range, v cty.Value) ([]*instance, b
 // constants. Anything else (a stage's result, count.index) is not known
 // before the run, which decides the plan's shape.
 func (c *compiler) staticValue(expr hcl.Expression, what string) (cty.Value, bool) {
-	ctx, ok := c.staticContext(expr, what, map[string]bool{})
+	ctx, ok := c.staticContext(expr, what, nil, "", map[string]bool{})
 	if !ok {
 		return cty.NilVal, false
 	}
@@ -169,7 +169,9 @@ func (c *compiler) staticValue(expr hcl.Expression, what string) (cty.Value, boo
 	return v, true
 }
 
-func (c *compiler) staticContext(expr hcl.Expression, what string, visiting map[string]bool) (*hcl.EvalContext, bool) {
+// outer is the count or for_each expression when expr is a local's, which
+// chain names (local.n, or local.a via local.b).
+func (c *compiler) staticContext(expr hcl.Expression, what string, outer hcl.Expression, chain string, visiting map[string]bool) (*hcl.EvalContext, bool) {
 	locals := map[string]cty.Value{}
 	for _, t := range expr.Variables() {
 		root := t.RootName()
@@ -181,7 +183,13 @@ func (c *compiler) staticContext(expr hcl.Expression, what string, visiting map[
 			if _, done := locals[name]; done {
 				continue
 			}
-			v, ok := c.staticLocal(name, what, rng, visiting)
+			top, ch := outer, "local."+name
+			if top == nil {
+				top = expr
+			} else {
+				ch = chain + " via local." + name
+			}
+			v, ok := c.staticLocal(name, what, rng, top, ch, visiting)
 			if !ok {
 				return nil, false
 			}
@@ -192,7 +200,14 @@ func (c *compiler) staticContext(expr hcl.Expression, what string, visiting map[
 		if name != "" {
 			ref += "." + name
 		}
-		c.errorf(t.SourceRange().Ptr(), "Invalid "+what, "`%s` must be known before anything runs (the plan's shape depends on it), so it may read only constants, variables and locals of those, not %s.", what, ref)
+		subject, via := t.SourceRange(), ""
+		if outer != nil {
+			// Inside a local: point at the count, and say which local
+			// reads what.
+			subject = outer.Range()
+			via = fmt.Sprintf(" (which %s reads at %s)", chain, t.SourceRange())
+		}
+		c.errorf(subject.Ptr(), "Invalid "+what, "`%s` must be known before anything runs (the plan's shape depends on it), so it may read only constants, variables and locals of those, not %s%s.", what, ref, via)
 		return nil, false
 	}
 	ctx := c.varContext()
@@ -200,7 +215,7 @@ func (c *compiler) staticContext(expr hcl.Expression, what string, visiting map[
 	return ctx, true
 }
 
-func (c *compiler) staticLocal(name, what string, rng hcl.Range, visiting map[string]bool) (cty.Value, bool) {
+func (c *compiler) staticLocal(name, what string, rng hcl.Range, outer hcl.Expression, chain string, visiting map[string]bool) (cty.Value, bool) {
 	if c.staticLocals == nil {
 		c.staticLocals = map[string]cty.Value{}
 	}
@@ -222,7 +237,7 @@ func (c *compiler) staticLocal(name, what string, rng hcl.Range, visiting map[st
 	}
 	visiting[name] = true
 	defer delete(visiting, name)
-	ctx, ok := c.staticContext(l.Expr, what, visiting)
+	ctx, ok := c.staticContext(l.Expr, what, outer, chain, visiting)
 	if !ok {
 		c.staticLocals[name] = cty.NilVal
 		return cty.NilVal, false

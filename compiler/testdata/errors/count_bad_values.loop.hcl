@@ -55,3 +55,20 @@ stage "filter" "numbers" {
   input    = dataset.d
   where    = item.x > 0
 }
+
+locals {
+  kept_n = stage.kept == null ? 1 : 2
+  twice  = local.kept_n * 2
+}
+
+stage "filter" "via_local" {
+  count = local.twice # ERROR: not stage.kept (which local.twice via local.kept_n reads at
+  input = dataset.d
+  where = item.x > 0
+}
+
+stage "filter" "self_count" {
+  count = count.index # ERROR: not count.index
+  input = dataset.d
+  where = item.x > 0
+}
