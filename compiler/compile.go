@@ -94,7 +94,9 @@ type compiler struct {
 
 	// scopes holds the per-item names of each (stage, argument), for
 	// Result.ItemScope.
-	scopes map[[2]string]map[string]cty.Type
+	scopes       map[[2]string]map[string]cty.Type
+	staticLocals map[string]cty.Value // locals known before declare (count, for_each); NilVal: not static
+	instDiags    map[string]bool      // diagnostics already reported by an instance (dedupeInstance)
 }
 
 func (c *compiler) errorf(rng *hcl.Range, summary, detail string, args ...any) {

@@ -29,6 +29,7 @@ const (
 	tUntil  // loop.L.until
 	tLoop   // loop.L: the loop's result
 	tOutput
+	tGroup // stage.x, model.x, dataset.x of a repeated block: all its instances
 )
 
 // tnode is a node of the template graph: one declared object, with loops
@@ -55,6 +56,16 @@ type tnode struct {
 
 	stage *lang.Stage
 	queue string // stages: `resources { queue }`, the task queue of a distributed run
+
+	inst  *instance // an instance of a repeated block; nil otherwise
+	group *tnode    // an instance's group
+
+	// tGroup: the instances in key order, how they are keyed, and whether
+	// count or for_each failed to evaluate (then the group is dynamic).
+	members    []*tnode
+	forEach    bool
+	failed     bool
+	memberKind nodeKind
 }
 
 // texpr is one expression of a node: a parameter of an operator, or the
@@ -72,10 +83,36 @@ type texpr struct {
 	broken bool
 
 	// Set by passEmit the first time the expression is emitted.
-	emitted    bool
+	emitted bool
+	typJSON json.RawMessage
+	// src is shared by the instances of a repeated block, which have the
+	// same source: its parts are computed once for all of them.
+	src *exprSource
+}
+
+// exprSource is what an expression's source gives, whatever its instance.
+type exprSource struct {
+	done       bool
 	src        string
 	normalized string
-	typJSON    json.RawMessage
+	// indexed and splatted are the ranges of the plain references read
+	// through an index, a splat or a `for` (indexedRefs), computed when
+	// the expression reads a repeated block.
+	indexed, splatted map[hcl.Range]bool
+	// logicChecked: checkLogic has rewritten the (shared) syntax tree.
+	logicChecked bool
+	// ctx is the evaluation context of the instances of a repeated block
+	// without count and each: they read the same nodes, so it is built
+	// once and each instance evaluates in a child of it.
+	ctx *hcl.EvalContext
+}
+
+// source returns the expression's shared source parts.
+func (e *texpr) source() *exprSource {
+	if e.src == nil {
+		e.src = &exprSource{}
+	}
+	return e.src
 }
 
 // ref is one resolved reference.
@@ -231,66 +268,35 @@ func (c *compiler) passDeclare() {
 			exprs: []*texpr{{expr: l.Expr}}})
 	}
 	for _, m := range c.cfg.Models {
-		n := c.add(&tnode{addr: "model." + m.Name, kind: tModel, name: m.Name, decl: m.DeclRange})
-		if m.Provider == nil {
-			continue
-		}
-		pv, d := m.Provider.Value(c.varContext())
-		if d.HasErrors() {
-			c.errorf(m.Provider.Range().Ptr(), "Invalid provider", "The provider must be known before the run: a string literal, or an expression of variables only.")
-			continue
-		}
-		if pv.Type() != cty.String || !pv.IsKnown() || pv.IsNull() {
-			c.errorf(m.Provider.Range().Ptr(), "Invalid provider", "The provider must be a string, such as \"builtin\" or \"openai\".")
-			continue
-		}
-		name := pv.AsString()
-		sig, ok := c.opts.Registry.Provider(name)
-		if !ok {
-			detail := fmt.Sprintf("There is no model provider named %q. Providers: %s.", name, strings.Join(c.opts.Registry.ProviderNames(), ", "))
-			if s := suggest(name, c.opts.Registry.ProviderNames()); s != "" {
-				detail += fmt.Sprintf(" Did you mean %q?", s)
-			}
-			c.errorf(m.Provider.Range().Ptr(), "Unknown model provider", "%s", detail)
-			continue
-		}
-		n.sig, n.op = sig, name
-		n.exprs = c.decodeBody(m.Body, sig)
+		c.declareRepeated("model."+m.Name, m.Repeat, func(addr string) *tnode {
+			n := c.add(&tnode{addr: addr, kind: tModel, name: m.Name, decl: m.DeclRange})
+			c.declareModel(n, m)
+			return n
+		})
 	}
 	for _, ds := range c.cfg.Datasets {
-		n := c.add(&tnode{addr: "dataset." + ds.Name, kind: tDataset, name: ds.Name, decl: ds.DeclRange, op: "dataset"})
-		sig, ok := c.opts.Registry.Operator("dataset")
-		if !ok {
-			c.errorf(ds.DeclRange.Ptr(), "No dataset operator", "The operator library has no `dataset` operator.")
-			continue
-		}
-		n.sig = sig
-		n.exprs = c.decodeBody(ds.Body, sig)
+		c.declareRepeated("dataset."+ds.Name, ds.Repeat, func(addr string) *tnode {
+			n := c.add(&tnode{addr: addr, kind: tDataset, name: ds.Name, decl: ds.DeclRange, op: "dataset"})
+			sig, ok := c.opts.Registry.Operator("dataset")
+			if !ok {
+				c.errorf(ds.DeclRange.Ptr(), "No dataset operator", "The operator library has no `dataset` operator.")
+				return n
+			}
+			n.sig = sig
+			n.exprs = c.decodeBody(ds.Body, sig)
+			return n
+		})
 	}
 	declareStage := func(s *lang.Stage) {
-		addr := "stage." + s.Name
+		base := "stage." + s.Name
 		if s.Loop != nil {
-			addr = "loop." + s.Loop.Name + "." + addr
+			base = "loop." + s.Loop.Name + "." + base
 		}
-		n := c.add(&tnode{addr: addr, kind: tStage, name: s.Name, loop: s.Loop, decl: s.DeclRange, op: s.Operator, stage: s})
-		sig, ok := c.opts.Registry.Operator(s.Operator)
-		if !ok || s.Operator == "dataset" {
-			names := c.opts.Registry.OperatorNames()
-			detail := fmt.Sprintf("There is no operator named %q.", s.Operator)
-			if s.Operator == "dataset" {
-				detail = "Datasets are declared with a `dataset \"name\" { … }` block, not as a stage."
-			} else if sg := suggest(s.Operator, names); sg != "" {
-				detail += fmt.Sprintf(" Did you mean %q?", sg)
-			} else {
-				detail += " Operators: " + strings.Join(names, ", ") + "."
-			}
-			c.errorf(s.OperatorRange.Ptr(), "Unknown operator", "%s", detail)
-			return
-		}
-		n.sig = sig
-		var rest hcl.Body
-		n.exprs, rest = c.decodeStageBody(s.Body, sig)
-		n.queue = c.decodeResources(rest)
+		c.declareRepeated(base, s.Repeat, func(addr string) *tnode {
+			n := c.add(&tnode{addr: addr, kind: tStage, name: s.Name, loop: s.Loop, decl: s.DeclRange, op: s.Operator, stage: s})
+			c.declareStage(n, s)
+			return n
+		})
 	}
 	for _, s := range c.cfg.Stages {
 		declareStage(s)
@@ -321,6 +327,56 @@ func (c *compiler) passDeclare() {
 			n.exprs = []*texpr{{expr: o.Value}}
 		}
 	}
+}
+
+// declareModel finds a model's provider and decodes its body.
+func (c *compiler) declareModel(n *tnode, m *lang.Model) {
+	if m.Provider == nil {
+		return
+	}
+	pv, d := m.Provider.Value(c.varContext())
+	if d.HasErrors() {
+		c.errorf(m.Provider.Range().Ptr(), "Invalid provider", "The provider must be known before the run: a string literal, or an expression of variables only.")
+		return
+	}
+	if pv.Type() != cty.String || !pv.IsKnown() || pv.IsNull() {
+		c.errorf(m.Provider.Range().Ptr(), "Invalid provider", "The provider must be a string, such as \"builtin\" or \"openai\".")
+		return
+	}
+	name := pv.AsString()
+	sig, ok := c.opts.Registry.Provider(name)
+	if !ok {
+		detail := fmt.Sprintf("There is no model provider named %q. Providers: %s.", name, strings.Join(c.opts.Registry.ProviderNames(), ", "))
+		if s := suggest(name, c.opts.Registry.ProviderNames()); s != "" {
+			detail += fmt.Sprintf(" Did you mean %q?", s)
+		}
+		c.errorf(m.Provider.Range().Ptr(), "Unknown model provider", "%s", detail)
+		return
+	}
+	n.sig, n.op = sig, name
+	n.exprs = c.decodeBody(m.Body, sig)
+}
+
+// declareStage finds a stage's operator and decodes its body.
+func (c *compiler) declareStage(n *tnode, s *lang.Stage) {
+	sig, ok := c.opts.Registry.Operator(s.Operator)
+	if !ok || s.Operator == "dataset" {
+		names := c.opts.Registry.OperatorNames()
+		detail := fmt.Sprintf("There is no operator named %q.", s.Operator)
+		if s.Operator == "dataset" {
+			detail = "Datasets are declared with a `dataset \"name\" { … }` block, not as a stage."
+		} else if sg := suggest(s.Operator, names); sg != "" {
+			detail += fmt.Sprintf(" Did you mean %q?", sg)
+		} else {
+			detail += " Operators: " + strings.Join(names, ", ") + "."
+		}
+		c.errorf(s.OperatorRange.Ptr(), "Unknown operator", "%s", detail)
+		return
+	}
+	n.sig = sig
+	var rest hcl.Body
+	n.exprs, rest = c.decodeStageBody(s.Body, sig)
+	n.queue = c.decodeResources(rest)
 }
 
 // bodySchema is the HCL schema of an operator's arguments.

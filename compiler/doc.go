@@ -22,11 +22,17 @@
 //     stages, next, until and result), in declaration order. Each operator
 //     or provider body is decoded against its Signature, so an unknown
 //     argument gets "Did you mean" and a missing required one is reported.
+//     A model, dataset or stage with `count` or `for_each` (evaluated here,
+//     from variables and static locals) becomes one node per instance,
+//     stage.x[1] or stage.x["a"], and a group node stage.x over them
+//     (repeat.go).
 //  3. resolve reads every expression's hcl.Traversals and produces, for
 //     each, its references (a ref per traversal) and the dependency edges
 //     of its node. It applies the scope rules: in a loop's stages, next and
 //     until, `stage.x` is this round's stage and `state` and `round` are
-//     bound; only `state` crosses rounds; names that are no root (`item`,
+//     bound; `count` and `each` only in a repeated block's instances; a
+//     literal instance index is checked against the instances; only `state`
+//     crosses rounds; names that are no root (`item`,
 //     `scores`, …) are deferred to the per-item scope of a per-item
 //     argument, and are errors elsewhere.
 //  4. cycles reads the dependency edges and produces the topological order,

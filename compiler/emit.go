@@ -12,6 +12,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/ouroloop/ouro/lang"
 )
 
 // passEmit unrolls loops into per-round subgraphs and emits the plan.
@@ -53,12 +55,16 @@ func (c *compiler) passEmit() {
 		case tLocal:
 			c.emit(&Node{Address: n.addr, Kind: KindLocal, Name: n.name, Round: -1, Expr: c.expr(n.exprs[0], "", 0)}, n)
 		case tModel:
-			c.emit(&Node{Address: n.addr, Kind: KindModel, Name: n.name, Provider: n.op, Round: -1, Params: c.params(n, "", 0)}, n)
+			c.emit(&Node{Address: n.addr, Kind: KindModel, Name: n.name, Provider: n.op, Round: -1, Params: c.params(n, "", 0), Instance: c.instance(n)}, n)
 		case tDataset:
-			c.emit(&Node{Address: n.addr, Kind: KindDataset, Name: n.name, Operator: "dataset", Round: -1, Params: c.params(n, "", 0)}, n)
+			c.emit(&Node{Address: n.addr, Kind: KindDataset, Name: n.name, Operator: "dataset", Round: -1, Params: c.params(n, "", 0), Instance: c.instance(n)}, n)
 		case tStage:
 			if n.loop == nil {
-				c.emit(&Node{Address: n.addr, Kind: KindStage, Name: n.name, Operator: n.op, Round: -1, Queue: n.queue, Params: c.params(n, "", 0)}, n)
+				c.emit(&Node{Address: n.addr, Kind: KindStage, Name: n.name, Operator: n.op, Round: -1, Queue: n.queue, Params: c.params(n, "", 0), Instance: c.instance(n)}, n)
+			}
+		case tGroup:
+			if n.loop == nil {
+				c.emit(c.groupNode(n, "", 0), n)
 			}
 		case tOutput:
 			if len(n.exprs) > 0 {
@@ -71,6 +77,42 @@ func (c *compiler) passEmit() {
 	}
 }
 
+// instance is the plan form of a node's instance, nil when it is none.
+func (c *compiler) instance(n *tnode) *Instance {
+	pi, err := n.inst.plan()
+	if err != nil {
+		c.errorf(n.decl.Ptr(), "Cannot encode for_each value", "%s: %s", n.addr, err)
+	}
+	return pi
+}
+
+// groupNode is the plan node of a repeated block's group, in round `round`
+// of loop `loop` when loop is set.
+func (c *compiler) groupNode(n *tnode, loop string, round int) *Node {
+	pn := &Node{Address: n.addr, Kind: KindGroup, Name: n.name, Round: -1, ForEach: n.forEach}
+	if loop != "" {
+		pn.Address, pn.Loop, pn.Round = c.inRound(n.addr, loop, round), loop, round
+	}
+	for _, m := range n.members {
+		a := m.addr
+		if loop != "" {
+			a = c.inRound(a, loop, round)
+		}
+		pn.Members = append(pn.Members, a)
+	}
+	pn.Deps = append(pn.Deps, pn.Members...)
+	return pn
+}
+
+// inRound maps a template address of loop `loop` into round `round`.
+func (c *compiler) inRound(addr, loop string, round int) string {
+	pre := "loop." + loop + "."
+	if strings.HasPrefix(addr, pre) {
+		return roundAddr(loop, round, strings.TrimPrefix(addr, pre))
+	}
+	return addr
+}
+
 // MaxPlanNodes bounds the size of an unrolled plan. Loops multiply their
 // stages by their rounds; a typo such as `rounds = 100000` on a loop of ten
 // stages would otherwise build a million-node plan before anyone notices.
@@ -79,19 +121,27 @@ const MaxPlanNodes = 100000
 // checkPlanSize reports loops whose unrolling would exceed MaxPlanNodes.
 func (c *compiler) checkPlanSize() bool {
 	total := len(c.topo)
+	// A loop's stage nodes per round: instances and groups of repeated
+	// stages included.
+	perRound := map[*lang.Loop]int{}
+	for _, n := range c.topo {
+		if n.loop != nil && (n.kind == tStage || n.kind == tGroup) {
+			perRound[n.loop]++
+		}
+	}
 	for _, l := range c.cfg.Loops {
 		rn := c.nodes["loop."+l.Name+".rounds"]
 		if rn == nil {
 			continue
 		}
-		total += rn.rounds * (len(l.Stages) + 2)
+		total += rn.rounds * (perRound[l] + 2)
 	}
 	if total <= MaxPlanNodes {
 		return true
 	}
 	for _, l := range c.cfg.Loops {
-		if rn := c.nodes["loop."+l.Name+".rounds"]; rn != nil && rn.rounds*(len(l.Stages)+2) > MaxPlanNodes/10 {
-			c.errorf(l.Rounds.Range().Ptr(), "Plan too large", "Unrolled, this spec has about %d nodes; the limit is %d. Loop %q contributes %d rounds of %d stages: lower its rounds (use `until` to stop early rather than a huge bound).", total, MaxPlanNodes, l.Name, rn.rounds, len(l.Stages))
+		if rn := c.nodes["loop."+l.Name+".rounds"]; rn != nil && rn.rounds*(perRound[l]+2) > MaxPlanNodes/10 {
+			c.errorf(l.Rounds.Range().Ptr(), "Plan too large", "Unrolled, this spec has about %d nodes; the limit is %d. Loop %q contributes %d rounds of %d stages: lower its rounds (use `until` to stop early rather than a huge bound).", total, MaxPlanNodes, l.Name, rn.rounds, perRound[l])
 			return false
 		}
 	}
@@ -117,7 +167,7 @@ func (c *compiler) emitLoop(ln *tnode) {
 	}
 	var stages []*tnode
 	for _, n := range c.topo {
-		if n.kind == tStage && n.loop == ln.loop {
+		if (n.kind == tStage || n.kind == tGroup) && n.loop == ln.loop {
 			stages = append(stages, n)
 		}
 	}
@@ -154,10 +204,20 @@ func (c *compiler) emitLoop(ln *tnode) {
 			ids.State = stateAddr(r)
 		}
 		for _, s := range stages {
-			addr := roundAddr(name, r, "stage."+s.name)
-			c.emit(&Node{Address: addr, Kind: KindStage, Name: s.name, Operator: s.op, Loop: name, Round: r, Gate: gate, Queue: s.queue, Params: c.params(s, name, r)}, s)
+			if s.kind == tGroup {
+				g := c.groupNode(s, name, r)
+				g.Gate = gate
+				c.emit(g, s)
+				ids.Stages = append(ids.Stages, g.Address)
+				loopNode.Deps = append(loopNode.Deps, g.Address)
+				continue
+			}
+			addr := c.inRound(s.addr, name, r)
+			c.emit(&Node{Address: addr, Kind: KindStage, Name: s.name, Operator: s.op, Loop: name, Round: r, Gate: gate, Queue: s.queue, Params: c.params(s, name, r), Instance: c.instance(s)}, s)
 			ids.Stages = append(ids.Stages, addr)
-			loopNode.Deps = append(loopNode.Deps, addr)
+			if s.inst == nil {
+				loopNode.Deps = append(loopNode.Deps, addr)
+			}
 		}
 		if until != nil {
 			u := &Node{Address: roundAddr(name, r, "until"), Kind: KindUntil, Name: name, Loop: name, Round: r, Gate: gate, Expr: c.expr(until.exprs[0], name, r)}
@@ -228,21 +288,25 @@ func (c *compiler) expr(e *texpr, loop string, round int) *Expr {
 	rng := e.expr.Range()
 	if !e.emitted {
 		// A loop's expressions are emitted once per round: compute the
-		// round-independent parts once.
+		// round-independent parts once (and the source's parts once for
+		// every instance of a repeated block).
 		e.emitted = true
-		if b, ok := c.cfg.Sources[rng.Filename]; ok && rng.End.Byte <= len(b) && rng.Start.Byte <= rng.End.Byte {
-			e.src = string(b[rng.Start.Byte:rng.End.Byte])
+		if s := e.source(); !s.done {
+			s.done = true
+			if b, ok := c.cfg.Sources[rng.Filename]; ok && rng.End.Byte <= len(b) && rng.Start.Byte <= rng.End.Byte {
+				s.src = string(b[rng.Start.Byte:rng.End.Byte])
+			}
+			s.normalized = Normalize(s.src)
 		}
-		e.normalized = Normalize(e.src)
 		if e.typ != cty.NilType {
 			if tj, err := MarshalType(e.typ); err == nil {
 				e.typJSON = tj
 			}
 		}
 	}
-	out := &Expr{Source: e.src, Normalized: e.normalized, Range: rng, Type: e.typJSON}
+	out := &Expr{Source: e.src.src, Normalized: e.src.normalized, Range: rng, Type: e.typJSON}
 	for _, r := range e.refs {
-		if r.root == "round" {
+		if r.root == "round" || r.root == "count" || r.root == "each" {
 			continue
 		}
 		if out.Refs == nil {

@@ -8,7 +8,7 @@ import (
 
 // FuzzCompile feeds arbitrary bytes to the parser and the compiler: whatever
 // the spec, they report diagnostics and never panic. Seeds are every
-// example spec and every error file.
+// example spec, every error file and countSpec.
 //
 //	go test -run='^$' -fuzz=FuzzCompile -fuzztime=3m ./compiler/
 func FuzzCompile(f *testing.F) {
@@ -24,6 +24,7 @@ func FuzzCompile(f *testing.F) {
 		}
 		f.Add(src)
 	}
+	f.Add([]byte(countSpec)) // count and for_each, at top level and in a loop
 	f.Fuzz(func(t *testing.T, src []byte) {
 		res, diags := compileSource(t, src, "fuzz.loop.hcl")
 		if res != nil && !diags.HasErrors() && res.Plan == nil {

@@ -19,7 +19,7 @@ type Graph struct {
 type GraphNode struct {
 	ID    string // template address, e.g. "stage.parsed", "loop.star.stage.tune"
 	Label string // "parsed (extract)"
-	Kind  string // local | model | dataset | stage | state | next | until | rounds | loop | output
+	Kind  string // local | model | dataset | stage | state | next | until | rounds | loop | output | group
 	Loop  string // enclosing loop, "" at top level
 }
 
@@ -31,7 +31,7 @@ type GraphEdge struct {
 
 var kindNames = map[nodeKind]string{
 	tLocal: "local", tModel: "model", tDataset: "dataset", tStage: "stage", tRounds: "rounds",
-	tInit: "init", tState: "state", tNext: "next", tUntil: "until", tLoop: "loop", tOutput: "output",
+	tInit: "init", tState: "state", tNext: "next", tUntil: "until", tLoop: "loop", tOutput: "output", tGroup: "group",
 }
 
 func (c *compiler) graph() *Graph {
@@ -41,16 +41,19 @@ func (c *compiler) graph() *Graph {
 			continue
 		}
 		label := n.name
+		if n.inst != nil {
+			label += n.inst.key
+		}
 		switch n.kind {
 		case tStage:
-			label = fmt.Sprintf("%s (%s)", n.name, n.op)
+			label = fmt.Sprintf("%s (%s)", label, n.op)
 		case tModel:
-			label = fmt.Sprintf("model %s", n.name)
+			label = "model " + label
 			if n.op != "" {
 				label += " (" + n.op + ")"
 			}
 		case tDataset:
-			label = "dataset " + n.name
+			label = "dataset " + label
 		case tLocal:
 			label = "local " + n.name
 		case tOutput:
@@ -59,6 +62,11 @@ func (c *compiler) graph() *Graph {
 			label = kindNames[n.kind]
 		case tLoop:
 			label = "loop " + n.name
+		case tGroup:
+			label = n.name + "[*]"
+			if n.memberKind == tModel || n.memberKind == tDataset {
+				label = kindNames[n.memberKind] + " " + label
+			}
 		}
 		loop := ""
 		if n.loop != nil && n.kind != tLoop {
@@ -72,6 +80,9 @@ func (c *compiler) graph() *Graph {
 	}
 	// A loop's state reads its round-0 value: draw the edges of the init
 	// node from the state node, and skip the internal loop-result edges.
+	// A repeated block's group is drawn as one node between its instances
+	// and what reads it: expanding those edges would draw count² of them
+	// for a chain of counted blocks.
 	alias := func(n *tnode) *tnode {
 		if n.kind == tInit {
 			return c.nodes["loop."+n.name+".state"]
@@ -154,6 +165,8 @@ func dotShape(kind string) string {
 		return ", shape=note"
 	case "state", "next", "until", "local":
 		return ", shape=ellipse"
+	case "group":
+		return ", shape=box3d"
 	case "loop":
 		return ", shape=doubleoctagon"
 	}
@@ -178,13 +191,13 @@ func (g *Graph) Mermaid() string {
 			loops[n.Loop] = append(loops[n.Loop], n)
 			continue
 		}
-		fmt.Fprintf(&b, "  %s[%q]\n", ids[n.ID], n.Label)
+		fmt.Fprintf(&b, "  %s[%s]\n", ids[n.ID], mermaidQuote(n.Label))
 	}
 	sort.Strings(loopNames)
 	for _, l := range loopNames {
 		fmt.Fprintf(&b, "  subgraph loop_%s [\"loop %s\"]\n", l, l)
 		for _, n := range loops[l] {
-			fmt.Fprintf(&b, "    %s[%q]\n", ids[n.ID], n.Label)
+			fmt.Fprintf(&b, "    %s[%s]\n", ids[n.ID], mermaidQuote(n.Label))
 		}
 		b.WriteString("  end\n")
 	}
@@ -199,4 +212,10 @@ func (g *Graph) Mermaid() string {
 		fmt.Fprintf(&b, "  linkStyle %d stroke:red,stroke-width:2px\n", i)
 	}
 	return b.String()
+}
+
+// mermaidQuote quotes a node label for Mermaid, which knows no backslash
+// escapes: a quote (in an instance key, f["a"]) is the entity #quot;.
+func mermaidQuote(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, "#quot;") + `"`
 }

@@ -11,7 +11,7 @@ import (
 // FormatVersion is the version of the serialised Plan. Bump it whenever the
 // encoding or the meaning of a field changes: stores key cached work by the
 // plan's content, and a reader refuses plans of another version.
-const FormatVersion = 2
+const FormatVersion = 3
 
 // NodeKind says what a plan node computes.
 type NodeKind string
@@ -25,6 +25,10 @@ const (
 	KindUntil   NodeKind = "until"   // a loop's stop rule, evaluated after one round
 	KindLoop    NodeKind = "loop"    // a loop's result: its executed rounds and final state
 	KindOutput  NodeKind = "output"  // an output value
+	// KindGroup stands for every instance of a repeated model, dataset or
+	// stage (`count`, `for_each`): for count its value is the tuple of its
+	// Members' values, for for_each the object of them keyed by each.key.
+	KindGroup NodeKind = "group"
 )
 
 // Plan is the compiled, type-checked, unrolled form of a spec: an immutable
@@ -85,9 +89,27 @@ type Node struct {
 	// Queue is the task queue a distributed run sends the stage to
 	// (`resources { queue }`; empty: the default queue). Not in any key.
 	Queue string `json:"queue,omitempty"`
+	// Instance is set on each instance of a repeated block: its key, and
+	// what count.index or each.key and each.value are in its expressions.
+	Instance *Instance `json:"instance,omitempty"`
+	// Members are a group's instances in key order (Deps are sorted as
+	// strings, where x[10] comes before x[2]); ForEach says they are keyed
+	// by for_each, so the group's value is an object, not a tuple.
+	Members []string `json:"members,omitempty"`
+	ForEach bool     `json:"for_each,omitempty"`
 	// Type is the type of the node's value (MarshalType encoding).
 	Type      json.RawMessage `json:"type"`
 	DeclRange hcl.Range       `json:"range"`
+}
+
+// Instance identifies one instance of a repeated block. Its address is the
+// block's followed by Key: stage.s[1], loop.l[2].stage.s["a"].
+type Instance struct {
+	Key   string `json:"key"`   // [1] or ["a"]
+	Index int    `json:"index"` // count.index; for for_each, the position in key order
+	// EachKey and EachValue are each.key and each.value (for_each only).
+	EachKey   string      `json:"each_key,omitempty"`
+	EachValue *TypedValue `json:"each_value,omitempty"`
 }
 
 // ParamExpr is one argument of a node.
@@ -125,8 +147,10 @@ type LoopInfo struct {
 
 // RoundIDs are the addresses of one round's nodes.
 type RoundIDs struct {
-	State  string   `json:"state,omitempty"`
-	Until  string   `json:"until,omitempty"`
+	State string `json:"state,omitempty"`
+	Until string `json:"until,omitempty"`
+	// Stages are the round's stage addresses in topological order; for a
+	// repeated stage, its instances and its group.
 	Stages []string `json:"stages"`
 }
 

@@ -40,10 +40,11 @@ import (
 
 // rootNames are the names an expression may start with, besides per-item
 // names.
-var rootNames = []string{"var", "local", "model", "dataset", "stage", "loop", "state", "round"}
+var rootNames = []string{"var", "local", "model", "dataset", "stage", "loop", "state", "round", "count", "each"}
 
 func (c *compiler) passResolve() {
 	for _, n := range c.order {
+		before := len(c.diags)
 		for _, e := range n.exprs {
 			if e.param != nil && (e.param.Mode == ModeType || e.param.Mode == ModePattern) {
 				continue // static syntax, not references
@@ -56,8 +57,13 @@ func (c *compiler) passResolve() {
 				}
 			}
 		}
+		c.dedupeInstance(n, before)
 		// Structural dependencies that no expression spells out.
 		switch n.kind {
+		case tGroup:
+			for _, m := range n.members {
+				c.depend(n, m, nil)
+			}
 		case tState:
 			c.depend(n, c.nodes["loop."+n.name+".init"], nil)
 		case tLoop:
@@ -112,6 +118,9 @@ func (c *compiler) resolve(n *tnode, e *texpr, t hcl.Traversal) {
 		}
 	}
 	switch root {
+	case "count", "each":
+		c.resolveInstanceName(n, e, t, add)
+		return
 	case "round":
 		if !inRound {
 			c.errorf(t.SourceRange().Ptr(), "Invalid reference to round", "`round` (the index of the current round) is only available inside a loop's stages, `next` and `until`.")
@@ -222,7 +231,34 @@ func (c *compiler) resolve(n *tnode, e *texpr, t hcl.Traversal) {
 			return
 		}
 	}
+	if g := c.nodes[r.target]; g != nil && g.kind == tGroup && !c.checkInstanceRef(g, e, t, rng) {
+		return
+	}
 	add(r)
+}
+
+// resolveInstanceName resolves count.index, each.key and each.value: the
+// instance of a repeated block whose expression this is.
+func (c *compiler) resolveInstanceName(n *tnode, e *texpr, t hcl.Traversal, add func(*ref)) {
+	root := t.RootName()
+	attrs := map[string]string{"count": "index", "each": "key or value"}[root]
+	name, _, _ := traversalHead(t)
+	if (root == "count" && name != "index") || (root == "each" && name != "key" && name != "value") {
+		c.errorf(t.SourceRange().Ptr(), "Invalid reference to "+root, "`%s` has only %s: %s.%s.", root, attrs, root, strings.ReplaceAll(attrs, " or ", ", "+root+"."))
+		return
+	}
+	if n.inst == nil || n.inst.forEach != (root == "each") {
+		detail := "`count.index` is only available in the arguments of a block with `count`."
+		if root == "each" {
+			detail = fmt.Sprintf("`each.%s` is only available in the arguments of a block with `for_each`.", name)
+		}
+		if n.inst != nil {
+			detail += map[string]string{"count": " This block has `for_each`: use each.key or each.value.", "each": " This block has `count`: use count.index."}[root]
+		}
+		c.errorf(t.SourceRange().Ptr(), "Invalid reference to "+root, "%s", detail)
+		return
+	}
+	add(&ref{key: root, root: root, rng: t.SourceRange()})
 }
 
 func (c *compiler) undeclared(rng hcl.Range, what, root, name string, candidates []string) {
@@ -236,7 +272,7 @@ func (c *compiler) undeclared(rng hcl.Range, what, root, name string, candidates
 func (c *compiler) prefixed(prefix string) []string {
 	var out []string
 	for _, n := range c.order {
-		if strings.HasPrefix(n.addr, prefix) {
+		if strings.HasPrefix(n.addr, prefix) && n.inst == nil {
 			out = append(out, strings.TrimPrefix(n.addr, prefix))
 		}
 	}

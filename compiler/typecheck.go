@@ -22,7 +22,9 @@ func (c *compiler) passTypecheck() {
 		return
 	}
 	for _, n := range c.topo {
+		before := len(c.diags)
 		c.typecheckNode(n)
+		c.dedupeInstance(n, before)
 		if n.typ == cty.NilType {
 			n.typ = cty.DynamicPseudoType
 		}
@@ -105,6 +107,25 @@ func (c *compiler) typecheckNode(n *tnode) {
 			"state":  stateType,
 		})
 		n.val = cty.UnknownVal(n.typ)
+	case tGroup:
+		if n.failed {
+			n.typ, n.val = cty.DynamicPseudoType, cty.DynamicVal
+			return
+		}
+		if n.forEach {
+			m := make(map[string]cty.Value, len(n.members))
+			for _, in := range n.members {
+				m[in.inst.eachKey] = in.val
+			}
+			n.val = cty.ObjectVal(m)
+		} else {
+			vals := make([]cty.Value, len(n.members))
+			for i, in := range n.members {
+				vals[i] = in.val
+			}
+			n.val = cty.TupleVal(vals)
+		}
+		n.typ = n.val.Type()
 	case tModel, tDataset, tStage:
 		if n.sig == nil {
 			return
@@ -118,12 +139,27 @@ func (c *compiler) typecheckNode(n *tnode) {
 // of exactly the objects it references, so building it costs what the
 // expression reads, not what the spec holds.
 func (c *compiler) context(n *tnode, e *texpr, extra map[string]cty.Type) *hcl.EvalContext {
+	if n.inst != nil {
+		src := e.source()
+		if src.ctx == nil {
+			src.ctx = c.context(&tnode{}, e, nil)
+		}
+		ctx := src.ctx.NewChild()
+		ctx.Variables = make(map[string]cty.Value, len(extra)+1)
+		n.inst.scopeVars(ctx.Variables)
+		for name, ty := range extra {
+			ctx.Variables[name] = cty.UnknownVal(ty)
+		}
+		return ctx
+	}
 	vars := map[string]cty.Value{}
 	objs := map[string]map[string]cty.Value{}
 	for _, r := range e.refs {
 		switch r.root {
 		case "round":
 			vars["round"] = cty.UnknownVal(cty.Number)
+		case "count", "each":
+			n.inst.scopeVars(vars) // nil for the shared context above
 		case "state":
 			vars["state"] = c.nodes[r.target].val
 		case "var":
@@ -168,7 +204,10 @@ func (c *compiler) eval(n *tnode, e *texpr, extra map[string]cty.Type) cty.Value
 		c.errorf(t.SourceRange().Ptr(), "Unknown name", "%s", detail)
 		return cty.NilVal
 	}
-	checkLogic(e.expr)
+	if src := e.source(); !src.logicChecked {
+		src.logicChecked = true
+		checkLogic(e.expr)
+	}
 	v, d := e.expr.Value(c.context(n, e, extra))
 	c.diags = append(c.diags, d...)
 	if d.HasErrors() {

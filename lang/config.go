@@ -61,18 +61,32 @@ type Local struct {
 // Model is a `model "name" { provider = … }` block. Its other arguments
 // depend on the provider and are decoded by the compiler.
 type Model struct {
-	Name      string
-	Provider  hcl.Expression // required; usually a literal string, may use variables
-	Body      hcl.Body       // the remaining, provider-specific arguments
+	Name     string
+	Provider hcl.Expression // required; usually a literal string, may use variables
+	Body     hcl.Body       // the remaining, provider-specific arguments
+	Repeat
 	DeclRange hcl.Range
 	NameRange hcl.Range
 }
 
+// Repeat holds the meta-arguments `count` and `for_each` of a model,
+// dataset or stage block: "N of these". Both are nil when the block is
+// declared once; the compiler evaluates them and reports a block with both.
+// Neither reaches the provider's or the operator's body.
+type Repeat struct {
+	Count   hcl.Expression
+	ForEach hcl.Expression
+}
+
+// Repeated reports whether the block has `count` or `for_each`.
+func (r Repeat) Repeated() bool { return r.Count != nil || r.ForEach != nil }
+
 // Dataset is a `dataset "name" { … }` block. Its arguments are those of the
 // `dataset` operator and are decoded by the compiler.
 type Dataset struct {
-	Name      string
-	Body      hcl.Body
+	Name string
+	Body hcl.Body
+	Repeat
 	DeclRange hcl.Range
 	NameRange hcl.Range
 }
@@ -84,6 +98,7 @@ type Stage struct {
 	Name     string
 	Body     hcl.Body // operator-specific arguments
 	Loop     *Loop    // the enclosing loop, nil at top level
+	Repeat
 
 	DeclRange     hcl.Range
 	OperatorRange hcl.Range

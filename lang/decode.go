@@ -88,7 +88,8 @@ func decodeFiles(files []*hcl.File) (*Config, hcl.Diagnostics) {
 				addName("model", m.Name, m.NameRange)
 				cfg.Models = append(cfg.Models, m)
 			case "dataset":
-				ds := &Dataset{Name: b.Labels[0], Body: b.Body, DeclRange: b.DefRange, NameRange: b.LabelRanges[0]}
+				ds := &Dataset{Name: b.Labels[0], DeclRange: b.DefRange, NameRange: b.LabelRanges[0]}
+				ds.Repeat, ds.Body = decodeRepeat(b.Body)
 				addName("dataset", ds.Name, ds.NameRange)
 				cfg.Datasets = append(cfg.Datasets, ds)
 			case "stage":
@@ -199,7 +200,7 @@ func decodeVariable(b *hcl.Block) (*Variable, hcl.Diagnostics) {
 }
 
 var modelSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "provider", Required: true}},
+	Attributes: []hcl.AttributeSchema{{Name: "provider", Required: true}, {Name: "count"}, {Name: "for_each"}},
 }
 
 func decodeModel(b *hcl.Block) (*Model, hcl.Diagnostics) {
@@ -208,20 +209,47 @@ func decodeModel(b *hcl.Block) (*Model, hcl.Diagnostics) {
 	if a, ok := content.Attributes["provider"]; ok {
 		m.Provider = a.Expr
 	}
+	m.Repeat = repeatOf(content)
 	m.Body = remain
 	return m, diags
 }
 
+// repeatSchema holds the meta-arguments every repeatable block may have.
+var repeatSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "count"}, {Name: "for_each"}},
+}
+
+// decodeRepeat takes `count` and `for_each` out of a block's body and
+// returns the rest, which the compiler decodes by the block's signature.
+// PartialContent only fails on a duplicate attribute or a block named like
+// one, which decoding the rest reports again, so its diagnostics are dropped.
+func decodeRepeat(body hcl.Body) (Repeat, hcl.Body) {
+	content, remain, _ := body.PartialContent(repeatSchema)
+	return repeatOf(content), remain
+}
+
+func repeatOf(content *hcl.BodyContent) Repeat {
+	var r Repeat
+	if a, ok := content.Attributes["count"]; ok {
+		r.Count = a.Expr
+	}
+	if a, ok := content.Attributes["for_each"]; ok {
+		r.ForEach = a.Expr
+	}
+	return r
+}
+
 func decodeStage(b *hcl.Block, loop *Loop) *Stage {
-	return &Stage{
+	s := &Stage{
 		Operator:      b.Labels[0],
 		Name:          b.Labels[1],
-		Body:          b.Body,
 		Loop:          loop,
 		DeclRange:     b.DefRange,
 		OperatorRange: b.LabelRanges[0],
 		NameRange:     b.LabelRanges[1],
 	}
+	s.Repeat, s.Body = decodeRepeat(b.Body)
+	return s
 }
 
 var loopSchema = &hcl.BodySchema{

@@ -68,7 +68,27 @@ func (r *run) scope(n *compiler.Node, e *compiler.Expr) (*hcl.EvalContext, error
 		}
 		vars["round"] = cty.NumberIntVal(int64(round))
 	}
+	if in := n.Instance; in != nil {
+		if in.EachValue != nil {
+			ev, err := instanceEachValue(in)
+			if err != nil {
+				return nil, fmt.Errorf("%s: each.value: %w", n.Address, err)
+			}
+			vars["each"] = cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(in.EachKey), "value": ev})
+		} else {
+			vars["count"] = cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(int64(in.Index))})
+		}
+	}
 	return &hcl.EvalContext{Variables: vars, Functions: r.opts.Functions}, nil
+}
+
+// instanceEachValue decodes each.value of a for_each instance.
+func instanceEachValue(in *compiler.Instance) (cty.Value, error) {
+	t, err := ctyjson.UnmarshalType(in.EachValue.Type)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	return ctyjson.Unmarshal(in.EachValue.Value, t)
 }
 
 // evalExpr evaluates one expression of a node with real values.
@@ -247,6 +267,16 @@ func (r *run) prepare(n *compiler.Node, sig *compiler.Signature, opName string, 
 			part := map[string]any{"src": pe.Expr.Normalized, "scope": scopeVals}
 			if strings.Contains(pe.Expr.Normalized, "round") {
 				part["round"] = n.Round
+			}
+			if n.Instance != nil && (strings.Contains(pe.Expr.Normalized, "count") || strings.Contains(pe.Expr.Normalized, "each")) {
+				part["instance"] = n.Instance.Key
+				if v, ok := ctx.Variables["each"]; ok {
+					enc, err := keyJSONable(v)
+					if err != nil {
+						return nil, err
+					}
+					part["each"] = enc
+				}
 			}
 			keyParts[sp.Name] = part
 			p.params[sp.Name] = digestJSON(part)

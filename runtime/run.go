@@ -386,7 +386,11 @@ func (r *run) firstError() error {
 
 func (r *run) markForced() {
 	match := func(n *compiler.Node, sel string) bool {
-		return sel == n.Address || sel == n.Name || sel == "stage."+n.Name
+		if sel == n.Address || sel == n.Name || sel == "stage."+n.Name {
+			return true
+		}
+		// One instance of a repeated stage in every round: stage.s[1], s[1].
+		return n.Instance != nil && (sel == "stage."+n.Name+n.Instance.Key || sel == n.Name+n.Instance.Key)
 	}
 	for _, n := range r.plan.Nodes {
 		for _, f := range r.opts.Force {
@@ -480,7 +484,7 @@ func (r *run) emit(ev Event) {
 // step decides and runs one node whose dependencies are all settled.
 func (r *run) step(ctx context.Context, s *nodeState) {
 	n := s.node
-	if (n.Kind == compiler.KindModel || n.Kind == compiler.KindDataset) && len(s.users) == 0 {
+	if (n.Kind == compiler.KindModel || n.Kind == compiler.KindDataset) && unused(s) {
 		// A model or dataset nothing reads (say, one used only in another
 		// configuration of the spec) is not loaded.
 		s.status, s.reason = statusSkipped, "not used"
@@ -557,6 +561,8 @@ func (r *run) step(ctx context.Context, s *nodeState) {
 		}
 	case compiler.KindLoop:
 		s.value, err = r.loopValue(n)
+	case compiler.KindGroup:
+		s.value = r.groupValue(n)
 	default:
 		err = r.runStage(ctx, s)
 		if s.status == statusSkipped {
@@ -606,13 +612,16 @@ func (r *run) loopValue(n *compiler.Node) (cty.Value, error) {
 	for i, ids := range info.Round {
 		ok := true
 		attrs := map[string]cty.Value{"round": cty.NumberIntVal(int64(i))}
-		for j, addr := range ids.Stages {
+		for _, addr := range ids.Stages {
 			st := r.state(addr)
+			if st.node.Instance != nil {
+				continue // read through its group
+			}
 			if st.status != statusDone {
 				ok = false
 				break
 			}
-			attrs[info.Stages[j]] = st.value
+			attrs[st.node.Name] = st.value
 		}
 		if !ok {
 			break
@@ -642,6 +651,35 @@ func (r *run) loopValue(n *compiler.Node) (cty.Value, error) {
 		list = cty.ListVal(rounds)
 	}
 	return cty.ObjectVal(map[string]cty.Value{"rounds": list, "state": final}), nil
+}
+
+// groupValue assembles a repeated block's value from its instances: the
+// tuple of them for count, the object keyed by each.key for for_each.
+func (r *run) groupValue(n *compiler.Node) cty.Value {
+	if n.ForEach {
+		m := make(map[string]cty.Value, len(n.Members))
+		for _, a := range n.Members {
+			st := r.state(a)
+			m[st.node.Instance.EachKey] = st.value
+		}
+		return cty.ObjectVal(m)
+	}
+	vals := make([]cty.Value, len(n.Members))
+	for i, a := range n.Members {
+		vals[i] = r.state(a).value
+	}
+	return cty.TupleVal(vals)
+}
+
+// unused reports whether nothing reads a model or dataset node: no user,
+// or only the group of its block, which nothing reads.
+func unused(s *nodeState) bool {
+	for _, u := range s.users {
+		if u.node.Kind != compiler.KindGroup || len(u.users) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // runStage runs (or finds in the cache) a stage, dataset or model node.

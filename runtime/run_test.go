@@ -52,7 +52,7 @@ func (r *testReg) ProviderNames() []string                     { return nil }
 func newReg() *testReg {
 	anyDS := compiler.DatasetType(cty.DynamicPseudoType)
 	return &testReg{ops: map[string]*compiler.Signature{
-		"numbers": {Name: "numbers", Params: []*compiler.Param{{Name: "count", Type: cty.Number, Required: true}, {Name: "salt", Type: cty.Number, Default: cty.NumberIntVal(0)}},
+		"numbers": {Name: "numbers", Params: []*compiler.Param{{Name: "n", Type: cty.Number, Required: true}, {Name: "salt", Type: cty.Number, Default: cty.NumberIntVal(0)}},
 			Result: func(*compiler.Check) (cty.Type, hcl.Diagnostics) { return compiler.DatasetType(numRec), nil }},
 		"scale": {Name: "scale", Params: []*compiler.Param{{Name: "input", Type: anyDS, Required: true},
 			{Name: "by", Type: cty.Number, Mode: compiler.ModePerItem, ItemOf: "input", Required: true}},
@@ -87,7 +87,7 @@ func (l *testLib) Operator(name string) (runtime.Operator, bool) {
 	switch name {
 	case "numbers":
 		return &op{name: name, lib: l, run: func(_ context.Context, x *runtime.Exec) (cty.Value, error) {
-			n, _ := x.Param("count").AsBigFloat().Int64()
+			n, _ := x.Param("n").AsBigFloat().Int64()
 			salt := x.Param("salt")
 			return x.WriteDataset(numRec, func(write func(cty.Value) error) error {
 				for i := int64(0); i < n; i++ {
@@ -152,7 +152,7 @@ variable "k" {
   default = 2
 }
 stage "numbers" "src" {
-  count = 5
+  n     = 5
 }
 stage "scale" "scaled" {
   input = stage.src
@@ -162,7 +162,7 @@ stage "total" "t0" {
   input = stage.scaled
 }
 stage "numbers" "other" {
-  count = 3
+  n     = 3
   salt  = 100
 }
 stage "total" "t_other" {
@@ -377,14 +377,14 @@ func TestUnusedDatasetIsNotLoaded(t *testing.T) {
 	}
 	defer st.Close()
 	reg := newReg()
-	reg.ops["dataset"] = &compiler.Signature{Name: "dataset", Params: []*compiler.Param{{Name: "count", Type: cty.Number, Required: true}},
+	reg.ops["dataset"] = &compiler.Signature{Name: "dataset", Params: []*compiler.Param{{Name: "n", Type: cty.Number, Required: true}},
 		Result: func(*compiler.Check) (cty.Type, hcl.Diagnostics) { return compiler.DatasetType(numRec), nil }}
 	cfg, diags := lang.NewParser().LoadSource([]byte(`
 dataset "unused" {
-  count = 3
+  n     = 3
 }
 stage "numbers" "src" {
-  count = 2
+  n     = 2
 }
 `), "unused.loop.hcl")
 	if diags.HasErrors() {

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// countRunSpec is a small spec whose stage `seeded` is repeated with count
+// (var.seeds), read one by one and through a splat.
+const countRunSpec = `
+variable "seeds" {
+  type    = number
+  default = 3
+}
+
+dataset "d" {
+  rows   = [{ x = 1 }, { x = 2 }, { x = 3 }]
+  schema = object({ x = number })
+}
+
+stage "map" "seeded" {
+  count  = var.seeds
+  input  = dataset.d
+  fields = { y = item.x * (count.index + 1) }
+}
+
+stage "filter" "first" {
+  input = stage.seeded[0]
+  where = item.y > 1
+}
+
+stage "filter" "keyed" {
+  for_each = toset(["a", "bb"])
+  input    = dataset.d
+  where    = item.x > strlen(each.key)
+}
+
+output "n" {
+  value = length(stage.seeded[*])
+}
+`
+
+// ranStages runs the spec and returns the addresses of the stages that ran.
+func ranStages(t *testing.T, spec string, args ...string) []string {
+	t.Helper()
+	r := runNoop(t, spec, args...)
+	var ran []string
+	for _, s := range r.json["stages"].([]any) {
+		m := s.(map[string]any)
+		if m["status"] == "ran" {
+			ran = append(ran, m["address"].(string))
+		}
+	}
+	sort.Strings(ran)
+	return ran
+}
+
+// TestCountAddsOnlyTheNewInstance: raising count from 3 to 4 runs only the
+// fourth instance and what reads all of them (here nothing but an output);
+// --force and --from take one instance's address.
+func TestCountAddsOnlyTheNewInstance(t *testing.T) {
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "c.loop.hcl")
+	if err := os.WriteFile(spec, []byte(countRunSpec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := ranStages(t, spec)
+	want := `dataset.d stage.first stage.keyed["a"] stage.keyed["bb"] stage.seeded[0] stage.seeded[1] stage.seeded[2]`
+	if strings.Join(got, " ") != want {
+		t.Fatalf("first run ran %v, want %s", got, want)
+	}
+	if got := ranStages(t, spec, "-var", "seeds=4"); strings.Join(got, " ") != "stage.seeded[3]" {
+		t.Fatalf("count 3 → 4 ran %v, want only stage.seeded[3]", got)
+	}
+	if got := ranStages(t, spec, "-var", "seeds=4", "--force", "stage.seeded[2]"); strings.Join(got, " ") != "stage.seeded[2]" {
+		t.Fatalf("--force stage.seeded[2] ran %v", got)
+	}
+	if got := ranStages(t, spec, "-var", "seeds=4", "--force", `stage.keyed["bb"]`); strings.Join(got, " ") != `stage.keyed["bb"]` {
+		t.Fatalf(`--force stage.keyed["bb"] ran %v`, got)
+	}
+	if got := ranStages(t, spec, "-var", "seeds=4", "--force", "seeded"); len(got) != 4 {
+		t.Fatalf("--force seeded ran %v, want the 4 instances", got)
+	}
+	// --from an instance re-runs what reads its block (through the group).
+	if got := ranStages(t, spec, "-var", "seeds=4", "--from", "stage.seeded[0]"); strings.Join(got, " ") != "stage.first stage.seeded[0]" {
+		t.Fatalf("--from stage.seeded[0] ran %v", got)
+	}
+	// Back to 3: all cached.
+	if got := ranStages(t, spec); len(got) != 0 {
+		t.Fatalf("count 4 → 3 ran %v", got)
+	}
+}
