@@ -18,9 +18,7 @@ var pageCSS string
 //go:embed assets/report.js
 var pageJS string
 
-var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"short": shortID,
-}).Parse(pageSource))
+var page = template.Must(template.New("report").Parse(pageSource))
 
 // sampleJSON is a stage's samples as the page script reads them.
 type sampleJSON struct {
@@ -184,11 +182,4 @@ func splitRound(addr string) (string, int) {
 	var n int
 	fmt.Sscanf(rest, "%d", &n)
 	return stage, n
-}
-
-func shortID(s string) string {
-	if len(s) > 24 {
-		return s[:24]
-	}
-	return s
 }
