@@ -145,7 +145,7 @@ func (rep *Report) MetricSVG(m *Metric) (template.HTML, error) {
 		p.Add(line, pts)
 		leg.Add(s.Name(len(rep.Runs)), line)
 	}
-	const w, h, legendW = 7.5 * vg.Inch, 2.6 * vg.Inch, 2.6 * vg.Inch
+	const w, h, legendW = 10 * vg.Inch, 3 * vg.Inch, 3 * vg.Inch
 	svg, err := svgOf(w, h, func(c draw.Canvas) {
 		left := draw.Crop(c, 0, -legendW, 0, 0)
 		p.Draw(left)
@@ -234,8 +234,8 @@ func TimelineSVG(r *Run) (template.HTML, error) {
 		names[n-1-i] = s.Address
 	}
 	p.NominalY(names...)
+	p.Y.Tick.Length = vg.Points(5) // invisible (NominalY sets no tick width): a gap between labels and bars
 	p.Y.Tick.Label.Font = font.From(sans, 7)
-	p.Y.Padding = 0
 	leg := plot.NewLegend()
 	leg.TextStyle.Font = font.From(sans, 8)
 	leg.Top = true
@@ -253,7 +253,7 @@ func TimelineSVG(r *Run) (template.HTML, error) {
 		}
 	}
 	h := vg.Length(n)*9 + 70
-	const w = 7.5 * vg.Inch
+	const w = 10 * vg.Inch
 	svg, err := svgOf(w, h, func(c draw.Canvas) {
 		p.Draw(draw.Crop(c, 0, 0, 0, -18))
 		leg.Draw(draw.Crop(c, 0, 0, h-16, 0))
