@@ -6,8 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -111,31 +109,20 @@ from file://.`,
 	return cmd
 }
 
-// explainRunError adds the newest runs to a run that is not in the store.
+// explainRunError adds to a run that is not in the store (whose error
+// names the nearest ids) how to list them, or that there are none.
 func explainRunError(err error, runs report.Runs, dir string) error {
 	if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	l, ok := runs.(interface {
+	if l, ok := runs.(interface {
 		ListRuns(int) ([]*store.RunRecord, error)
-	})
-	if !ok {
-		return err
+	}); ok {
+		if recent, lerr := l.ListRuns(1); lerr == nil && len(recent) == 0 {
+			return fmt.Errorf("%w: the store at %s holds no runs yet", err, dir)
+		}
 	}
-	recent, lerr := l.ListRuns(5)
-	if lerr != nil {
-		return err
-	}
-	if len(recent) == 0 {
-		return fmt.Errorf("%w: the store at %s holds no runs yet", err, dir)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%v; the newest runs in %s are:", err, dir)
-	for _, r := range recent {
-		fmt.Fprintf(&b, "\n  %s  %s  %s", r.ID, r.Status, r.Started.Local().Format(time.DateTime))
-	}
-	b.WriteString("\n(ouro runs lists them all; a run is named by its id, a unique prefix, latest or latest~N)")
-	return errors.New(b.String())
+	return fmt.Errorf("%w (ouro runs lists the runs in %s; name one by its id, a unique prefix, latest or latest~N)", err, dir)
 }
 
 func byteSize(n int64) string {

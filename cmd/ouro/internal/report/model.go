@@ -174,7 +174,60 @@ func facts(r *Run, opts Options) []Fact {
 	}
 	add("run", rec.ID)
 	add("status", rec.Status)
+	if p := rec.Provenance; p != nil {
+		add("spec", p.SpecPath)
+	}
 	add("spec digest", rec.SpecDigest)
+	if p := rec.Provenance; p != nil {
+		if g := p.Git; g != nil {
+			c := g.Commit
+			if c == "" {
+				c = "(no commit yet)"
+			}
+			if g.Branch != "" {
+				c += " on " + g.Branch
+			}
+			if g.Dirty {
+				c += " — dirty (uncommitted changes)"
+				if g.DiffDigest != "" {
+					c += ", diff " + g.DiffDigest
+				}
+			} else {
+				c += " — clean"
+			}
+			add("commit", c)
+		} else {
+			add("commit", "(not in a git work tree)")
+		}
+		ouro := p.Ouro
+		if p.Revision != "" {
+			ouro += " (" + p.Revision
+			if p.Modified {
+				ouro += ", modified"
+			}
+			ouro += ")"
+		}
+		add("ouro", ouro)
+		add("command", strings.Join(p.Command, " "))
+		var mach []string
+		for _, s := range []string{p.OS, p.Arch, p.Go} {
+			if s != "" {
+				mach = append(mach, s)
+			}
+		}
+		if p.Cores > 0 {
+			mach = append(mach, strconv.Itoa(p.Cores)+" cores")
+		}
+		if p.Jobs > 0 {
+			mach = append(mach, "-j "+strconv.Itoa(p.Jobs))
+		}
+		if p.Executor != "" {
+			mach = append(mach, p.Executor+" executor")
+		}
+		add("machine", strings.Join(mach, ", "))
+	} else {
+		add("provenance", "not recorded (a run from before ouro recorded its commit and version)")
+	}
 	add("host", rec.Host)
 	add("started", rec.Started.UTC().Format(time.RFC3339))
 	if !rec.Finished.IsZero() {
@@ -186,6 +239,9 @@ func facts(r *Run, opts Options) []Fact {
 		add("pinned", "yes")
 	}
 	changed := map[string]bool{}
+	for _, n := range rec.ChangedVariables {
+		changed[n] = true
+	}
 	for _, k := range sortedKeys(rec.Variables) {
 		v := string(rec.Variables[k])
 		if changed[k] {

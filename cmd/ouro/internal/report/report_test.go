@@ -47,7 +47,9 @@ func newFixture(t *testing.T) *fixture {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	f.run = &store.RunRecord{ID: "20260102T030405Z-abcdef", Started: t0, Finished: t0.Add(90 * time.Second), Status: "ok",
 		SpecDigest: "sha256:0123", Variables: map[string]json.RawMessage{"rounds": json.RawMessage("2")},
-		Metrics: map[string]json.RawMessage{}}
+		Metrics: map[string]json.RawMessage{}, ChangedVariables: []string{"rounds"},
+		Provenance: &store.Provenance{Command: []string{"ouro", "run", "."}, Ouro: "0.1.0", Jobs: 2, SpecPath: "l/l.loop.hcl",
+			Git: &store.GitState{Commit: "0123456789abcdef", Branch: "main", Dirty: true}}}
 	put := func(addr, op string, round int, result json.RawMessage, inputs map[string]string, start time.Duration) {
 		key := "sha256:key-" + addr
 		if err := st.PutStage(&store.StageEntry{Key: key, Address: addr, Operator: op, Result: result, Inputs: inputs}); err != nil {
@@ -116,6 +118,17 @@ func TestBuildModel(t *testing.T) {
 		t.Errorf("missing: %q", rep.Missing)
 	}
 	r := rep.Runs[0]
+	facts := map[string]string{}
+	for _, f := range r.Facts {
+		facts[f.Name] = f.Value
+	}
+	for name, want := range map[string]string{"spec": "l/l.loop.hcl", "commit": "0123456789abcdef on main — dirty (uncommitted changes)",
+		"ouro": "0.1.0", "command": "ouro run .", "var.rounds": "2   (set on the command line)", "wall time": "1m30s",
+		"stages": "6 ran, 0 cached, 0 failed, 0 skipped"} {
+		if facts[name] != want {
+			t.Errorf("fact %s = %q, want %q", name, facts[name], want)
+		}
+	}
 	if r.Ran != 6 || len(r.Timeline) != 6 || r.Timeline[1].Start != 3 || r.Timeline[1].End != 5 {
 		t.Errorf("timeline: ran %d, %+v", r.Ran, r.Timeline)
 	}
