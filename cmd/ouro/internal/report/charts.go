@@ -113,6 +113,7 @@ func (rep *Report) MetricSVG(m *Metric) (template.HTML, error) {
 	leg := plot.NewLegend()
 	leg.TextStyle.Font = font.From(sans, 8)
 	leg.Left, leg.Top = true, true
+	leg.Padding = vg.Points(3)
 	runIndex := map[string]int{}
 	for i, r := range rep.Runs {
 		runIndex[r.Label] = i
@@ -145,7 +146,8 @@ func (rep *Report) MetricSVG(m *Metric) (template.HTML, error) {
 		p.Add(line, pts)
 		leg.Add(s.Name(len(rep.Runs)), line)
 	}
-	const w, h, legendW = 10 * vg.Inch, 3 * vg.Inch, 3 * vg.Inch
+	p.X.Min, p.X.Max = p.X.Min-0.25, p.X.Max+0.25 // no point on the frame
+	const w, h, legendW = 6.4 * vg.Inch, 2.8 * vg.Inch, 2.1 * vg.Inch
 	svg, err := svgOf(w, h, func(c draw.Canvas) {
 		left := draw.Crop(c, 0, -legendW, 0, 0)
 		p.Draw(left)

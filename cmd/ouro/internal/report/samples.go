@@ -100,8 +100,8 @@ func buildSamples(rep *Report, r *Run, st Stages, rows int) []*Samples {
 	byInput := map[string]datasetRef{} // runtime.DatasetInputDigest → dataset
 	gone := 0
 	for _, s := range r.Record.Stages {
-		if s.Key == "" {
-			continue
+		if s.Key == "" || (s.Status != "ran" && s.Status != "cached") {
+			continue // a failed or skipped stage stored no result
 		}
 		e, ok, err := st.GetStage(s.Key)
 		if err != nil || !ok {
@@ -115,7 +115,7 @@ func buildSamples(rep *Report, r *Run, st Stages, rows int) []*Samples {
 	}
 	if gone > 0 {
 		rep.Missing = append(rep.Missing, fmt.Sprintf("Run %s: %d of %d stage results are no longer in the store (collected by ouro cache gc?); their records are not shown.",
-			r.Label, gone, len(r.Record.Stages)))
+			r.Label, gone, gone+len(stages)))
 	}
 	var out []*Samples
 	var blobsGone []string
