@@ -334,7 +334,7 @@ func keyJSONable(v cty.Value) (any, error) {
 		return map[string]any{"model": ref.Digest, "provider": ref.Provider, "config": ref.Config}, nil
 	}
 	if v.IsKnown() && !v.IsNull() && compiler.IsDatasetType(v.Type()) {
-		return map[string]any{"dataset": v.EncapsulatedValue().(*compiler.DatasetRef).Digest}, nil
+		return datasetKey(v.EncapsulatedValue().(*compiler.DatasetRef).Digest), nil
 	}
 	if v.IsKnown() && !v.IsNull() && (v.Type().IsObjectType() || v.Type().IsTupleType() || v.Type().IsListType() || v.Type().IsMapType()) {
 		if len(referencedBlobs(v)) > 0 {
@@ -356,6 +356,14 @@ func keyJSONable(v cty.Value) (any, error) {
 	}
 	return json.RawMessage(b), nil
 }
+
+func datasetKey(blob string) any { return map[string]any{"dataset": blob} }
+
+// DatasetInputDigest is the digest a stage entry's Inputs (and Params)
+// hold for a parameter whose value is exactly the dataset stored in blob:
+// how a reader of the store (ouro report) finds which stage's output a
+// stage read, without the plan.
+func DatasetInputDigest(blob string) string { return digestJSON(datasetKey(blob)) }
 
 // FileDigest is the digest under which the files a `source` or
 // `checkpoint` path or glob names (relative to specDir) go into stage keys;

@@ -55,7 +55,7 @@ func (f *specFlags) register(cmd *cobra.Command) {
 // sees the flags as the command would.
 func normalizeArgs(args []string) []string {
 	out := make([]string, 0, len(args))
-	long := []string{"var", "var-file", "json", "check", "format", "force", "from", "store", "wait", "progress", "j", "executor", "temporal", "blobs", "queue", "slots", "namespace", "exit-code", "template", "list", "spec"}
+	long := []string{"var", "var-file", "json", "check", "format", "force", "from", "store", "wait", "progress", "j", "executor", "temporal", "blobs", "queue", "slots", "namespace", "exit-code", "template", "list", "spec", "label", "rows", "output"}
 	for _, a := range args {
 		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") {
 			name := strings.TrimPrefix(a, "-")
@@ -178,6 +178,7 @@ never done twice.`,
 		newRunsCmd(stdout, stderr),
 		newShowCmd(stdout, stderr),
 		newDiffCmd(stdout, stderr),
+		newReportCmd(stdout, stderr),
 		newCacheCmd(stdout, stderr),
 		newPinCmd(stdout, stderr, true), newPinCmd(stdout, stderr, false),
 		newServeCmd(stdout, stderr),
