@@ -202,18 +202,7 @@ func (d *runDiff) diffSpec(a, b *store.RunRecord) {
 	d.change(&d.Spec, "commit", ca, cb, true)
 	d.change(&d.Spec, "branch", ba, bb, false)
 	d.change(&d.Spec, "work tree", wa, wb, true)
-	binary := func(p *store.Provenance) string {
-		s := p.Ouro
-		if p.Revision != "" {
-			s += " (" + p.Revision
-			if p.Modified {
-				s += ", modified"
-			}
-			s += ")"
-		}
-		return s + " " + p.Go
-	}
-	d.change(&d.Spec, "ouro", binary(pa), binary(pb), false)
+	d.change(&d.Spec, "ouro", pa.Binary()+" "+pa.Go, pb.Binary()+" "+pb.Go, false)
 	d.change(&d.Spec, "machine", fmt.Sprintf("%s/%s, %d cores, host %s", pa.OS, pa.Arch, pa.Cores, a.Host),
 		fmt.Sprintf("%s/%s, %d cores, host %s", pb.OS, pb.Arch, pb.Cores, b.Host), false)
 	d.change(&d.Spec, "executor", fmt.Sprintf("%s, -j %d", pa.Executor, pa.Jobs), fmt.Sprintf("%s, -j %d", pb.Executor, pb.Jobs), false)

@@ -434,15 +434,7 @@ func writeProvenance(w io.Writer, r *store.RunRecord) {
 		}
 		fmt.Fprintf(w, "Command: %s (-j %d, %s)\n", strings.Join(p.Command, " "), p.Jobs, ex)
 	}
-	bin := "ouro " + p.Ouro
-	if p.Revision != "" {
-		bin += " (" + p.Revision
-		if p.Modified {
-			bin += ", modified"
-		}
-		bin += ")"
-	}
-	fmt.Fprintf(w, "Built with %s, %s; on %s/%s, %d cores", bin, p.Go, p.OS, p.Arch, p.Cores)
+	fmt.Fprintf(w, "Built with ouro %s, %s; on %s/%s, %d cores", p.Binary(), p.Go, p.OS, p.Arch, p.Cores)
 	if r.Host != "" {
 		fmt.Fprintf(w, ", host %s", r.Host)
 	}

@@ -87,6 +87,20 @@ type GitState struct {
 	DiffDigest string `json:"diff_digest,omitempty"`
 }
 
+// Binary is the ouro release with the revision it was built from:
+// "0.1.0-dev (22d7de4…, modified)", or just the release.
+func (p *Provenance) Binary() string {
+	s := p.Ouro
+	if p.Revision != "" {
+		s += " (" + p.Revision
+		if p.Modified {
+			s += ", modified"
+		}
+		s += ")"
+	}
+	return s
+}
+
 // ShortCommit is the commit's first 7 hex digits, with a * when the work
 // tree was dirty; empty without git.
 func (p *Provenance) ShortCommit() string {

@@ -199,15 +199,7 @@ func facts(r *Run, opts Options) []Fact {
 		} else {
 			add("commit", "(not in a git work tree)")
 		}
-		ouro := p.Ouro
-		if p.Revision != "" {
-			ouro += " (" + p.Revision
-			if p.Modified {
-				ouro += ", modified"
-			}
-			ouro += ")"
-		}
-		add("ouro", ouro)
+		add("ouro", p.Binary())
 		add("command", strings.Join(p.Command, " "))
 		var mach []string
 		for _, s := range []string{p.OS, p.Arch, p.Go} {
