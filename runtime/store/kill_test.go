@@ -311,3 +311,39 @@ func TestKill9DuringGC(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenAfterEmptyLogs: a kill -9 just after Badger created a memtable
+// or value-log file leaves it 0 bytes long, and Badger alone then refuses
+// to open the directory (dgraph-io/badger#2207; seen in TestKill9DuringGC).
+// The store opens it, read-only too, with what it held.
+func TestOpenAfterEmptyLogs(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutRun(&RunRecord{ID: "r1", Started: time.Now(), Status: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"00099.mem", "000099.vlog"} {
+		if err := os.WriteFile(filepath.Join(dir, "index", name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ro := range []bool{true, false} {
+		s, err := Open(dir, Options{ReadOnly: ro})
+		if err != nil && !(ro && errors.Is(err, ErrNeedsWrite)) {
+			t.Fatalf("Open(read-only %v) after empty log files: %v", ro, err)
+		}
+		if err != nil {
+			continue
+		}
+		if r, err := s.GetRun("r1"); err != nil || r.ID != "r1" {
+			t.Fatalf("GetRun after reopen: %v, %v", r, err)
+		}
+		s.Close()
+	}
+}

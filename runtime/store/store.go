@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -173,6 +175,33 @@ func (s *Store) Writable() error {
 	return s.openIndex(false)
 }
 
+// dropEmptyLogs removes the 0-byte memtable (.mem) and value-log (.vlog)
+// files of Badger's directory. A kill -9 between Badger creating one and
+// writing its header leaves such a file, and Badger then refuses to open
+// the directory ("while opening fid: N err: Create a new file",
+// dgraph-io/badger#2207) although the file holds nothing.
+func dropEmptyLogs(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !(strings.HasSuffix(name, ".mem") || strings.HasSuffix(name, ".vlog")) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.Size() == 0 {
+			if err := os.Remove(filepath.Join(dir, name)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // openBadger is badger.Open, returning no DB with an error (Badger may
 // return a half-opened one).
 func openBadger(bo badger.Options) (*badger.DB, error) {
@@ -235,6 +264,11 @@ func (s *Store) openIndex(readOnly bool) error {
 		}
 		s.readOnly = true
 		return nil
+	}
+	if !s.opts.InMemory {
+		if err := dropEmptyLogs(bo.Dir); err != nil {
+			return fmt.Errorf("store: open index: %w", err)
+		}
 	}
 	s.db, err = openBadger(bo)
 	if err != nil {
