@@ -15,7 +15,8 @@ import (
 )
 
 func newDocCmd(stdout, _ io.Writer) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "doc [OPERATOR|PROVIDER|FUNCTION]",
 		Short: "List every operator, model provider and function, or document one",
 		Args:  cobra.MaximumNArgs(1),
@@ -27,6 +28,17 @@ func newDocCmd(stdout, _ io.Writer) *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			reg := stdlib.NewRegistry()
+			if asJSON {
+				name := ""
+				if len(args) == 1 {
+					name = args[0]
+				}
+				entries := docJSON(reg, name)
+				if len(entries) == 0 {
+					return usageError{fmt.Errorf("no operator, provider or function named %q; run 'ouro doc' for the list", name)}
+				}
+				return writeJSON(stdout, entries)
+			}
 			if len(args) == 0 {
 				writeDocIndex(stdout, reg)
 				return nil
@@ -37,6 +49,46 @@ func newDocCmd(stdout, _ io.Writer) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON: a list of {kind, name, family, doc, params | signature, category}")
+	return cmd
+}
+
+// docJSON is `ouro doc --json`: every operator, provider and function (or
+// those named name), with the columns of the text's argument table.
+func docJSON(reg *stdlib.Registry, name string) []map[string]any {
+	out := []map[string]any{}
+	sigEntry := func(kind string, sig *compiler.Signature) map[string]any {
+		params := []map[string]any{}
+		for _, p := range sig.Params {
+			ty, mode, def := paramColumns(p)
+			pe := map[string]any{"name": p.Name, "type": ty, "mode": mode, "default": def, "doc": p.Doc}
+			if len(p.OneOf) > 0 {
+				pe["one_of"] = p.OneOf
+			}
+			params = append(params, pe)
+		}
+		e := map[string]any{"kind": kind, "name": sig.Name, "doc": sig.Doc, "params": params}
+		if kind == "operator" {
+			e["family"] = string(sig.Family)
+		}
+		return e
+	}
+	for _, n := range reg.OperatorNames() {
+		if sig, _ := reg.Operator(n); name == "" || n == name {
+			out = append(out, sigEntry("operator", sig))
+		}
+	}
+	for _, n := range reg.ProviderNames() {
+		if sig, _ := reg.Provider(n); name == "" || n == name {
+			out = append(out, sigEntry("model provider", sig))
+		}
+	}
+	for _, d := range funcs.Docs() {
+		if name == "" || d.Name == name {
+			out = append(out, map[string]any{"kind": "function", "name": d.Name, "signature": d.Signature, "doc": d.Description, "category": d.Category})
+		}
+	}
+	return out
 }
 
 // docNames are the names `ouro doc` documents that start with prefix:
@@ -153,32 +205,39 @@ func writeParamTable(w io.Writer, params []*compiler.Param) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  ARGUMENT\tTYPE\tMODE\tDEFAULT\tDESCRIPTION")
 	for _, p := range params {
-		def := "required"
-		if !p.Required {
-			def = "optional"
-			if p.Default != cty.NilVal && !p.Default.IsNull() {
-				def = valueString(p.Default)
-			}
-		}
-		ty := "any"
-		if p.Type != cty.NilType {
-			ty = compiler.TypeString(p.Type)
-			if compiler.IsDatasetType(p.Type) {
-				ty = "dataset"
-			}
-		}
-		if p.Mode == compiler.ModePattern {
-			ty = "pattern"
-		} else if p.Mode == compiler.ModeType {
-			ty = "type"
-		}
+		ty, mode, def := paramColumns(p)
 		doc := p.Doc
 		if len(p.OneOf) > 0 {
 			doc += " One of: " + strings.Join(p.OneOf, ", ") + "."
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", p.Name, ty, p.Mode, def, doc)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", p.Name, ty, mode, def, doc)
 	}
 	tw.Flush()
+}
+
+// paramColumns are an argument's type, mode and default as `ouro doc`
+// shows them ("required", "optional" or the default value).
+func paramColumns(p *compiler.Param) (ty, mode, def string) {
+	def = "required"
+	if !p.Required {
+		def = "optional"
+		if p.Default != cty.NilVal && !p.Default.IsNull() {
+			def = valueString(p.Default)
+		}
+	}
+	ty = "any"
+	if p.Type != cty.NilType {
+		ty = compiler.TypeString(p.Type)
+		if compiler.IsDatasetType(p.Type) {
+			ty = "dataset"
+		}
+	}
+	if p.Mode == compiler.ModePattern {
+		ty = "pattern"
+	} else if p.Mode == compiler.ModeType {
+		ty = "type"
+	}
+	return ty, p.Mode.String(), def
 }
 
 func valueString(v cty.Value) string {
