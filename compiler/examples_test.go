@@ -11,11 +11,12 @@ import (
 	"github.com/ouroloop/ouro/stdlib"
 )
 
-// exampleSpecs lists every spec shipped in examples/: the small specs of
-// examples/specs (one file each) and the paper directories.
+// exampleSpecs lists the specs the compiler is checked against: the small
+// inline-row sketches of testdata/specs (one file each) and every paper
+// folder of examples/.
 func exampleSpecs(t testing.TB) []string {
 	t.Helper()
-	specs, err := filepath.Glob("../examples/specs/*" + lang.FileSuffix)
+	specs, err := filepath.Glob("testdata/specs/*" + lang.FileSuffix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,9 +25,6 @@ func exampleSpecs(t testing.TB) []string {
 		t.Fatal(err)
 	}
 	for _, d := range dirs {
-		if filepath.Base(d) == "specs" {
-			continue
-		}
 		if files, _ := filepath.Glob(filepath.Join(d, "*"+lang.FileSuffix)); len(files) > 0 {
 			specs = append(specs, d)
 		}

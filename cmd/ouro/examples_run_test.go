@@ -22,7 +22,7 @@ func exampleDirs(t *testing.T) []string {
 	}
 	var out []string
 	for _, d := range dirs {
-		if base := filepath.Base(d); base == "specs" || base == "trainers" {
+		if base := filepath.Base(d); base == "trainers" {
 			continue
 		}
 		if files, _ := filepath.Glob(filepath.Join(d, "*.loop.hcl")); len(files) > 0 {
