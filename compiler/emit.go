@@ -75,6 +75,7 @@ func (c *compiler) passEmit() {
 			c.emitLoop(n)
 		}
 	}
+	c.applyMoved(p, c.cfg.Moved)
 }
 
 // instance is the plan form of a node's instance, nil when it is none.

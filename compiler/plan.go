@@ -11,7 +11,7 @@ import (
 // FormatVersion is the version of the serialised Plan. Bump it whenever the
 // encoding or the meaning of a field changes: stores key cached work by the
 // plan's content, and a reader refuses plans of another version.
-const FormatVersion = 3
+const FormatVersion = 4
 
 // NodeKind says what a plan node computes.
 type NodeKind string
@@ -92,6 +92,10 @@ type Node struct {
 	// Instance is set on each instance of a repeated block: its key, and
 	// what count.index or each.key and each.value are in its expressions.
 	Instance *Instance `json:"instance,omitempty"`
+	// SeedAddress, when set, is the address the node's seed (and so its
+	// cache key) is derived from instead of Address: where a `moved` block
+	// says the stage was declared before an edit. See SeedAddr.
+	SeedAddress string `json:"seed_address,omitempty"`
 	// Members are a group's instances in key order (Deps are sorted as
 	// strings, where x[10] comes before x[2]); ForEach says they are keyed
 	// by for_each, so the group's value is an object, not a tuple.
@@ -100,6 +104,15 @@ type Node struct {
 	// Type is the type of the node's value (MarshalType encoding).
 	Type      json.RawMessage `json:"type"`
 	DeclRange hcl.Range       `json:"range"`
+}
+
+// SeedAddr is the address the node's seed is derived from: SeedAddress
+// when a moved block set it, Address otherwise.
+func (n *Node) SeedAddr() string {
+	if n.SeedAddress != "" {
+		return n.SeedAddress
+	}
+	return n.Address
 }
 
 // Instance identifies one instance of a repeated block. Its address is the

@@ -23,6 +23,7 @@ type Config struct {
 	Stages    []*Stage // top-level stages; loop stages live in Loop.Stages
 	Loops     []*Loop
 	Outputs   []*Output
+	Moved     []*Moved
 	Settings  *Settings
 }
 
@@ -125,6 +126,15 @@ type Output struct {
 	Description string
 	Value       hcl.Expression
 	DeclRange   hcl.Range
+}
+
+// Moved is a `moved { from = stage.a  to = stage.b[1] }` block: the stage
+// (or dataset) declared at To was declared at From before the spec was
+// edited, and keeps the identity it had there. Both are references; the
+// compiler checks them.
+type Moved struct {
+	From, To  hcl.Expression
+	DeclRange hcl.Range
 }
 
 // Settings is the optional `settings { … }` block of run-wide options.

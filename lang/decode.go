@@ -20,6 +20,7 @@ var fileSchema = &hcl.BodySchema{
 		{Type: "loop", LabelNames: []string{"name"}},
 		{Type: "output", LabelNames: []string{"name"}},
 		{Type: "settings"},
+		{Type: "moved"},
 	},
 }
 
@@ -109,6 +110,10 @@ func decodeFiles(files []*hcl.File) (*Config, hcl.Diagnostics) {
 				diags = append(diags, d...)
 				addName("output", o.Name, b.LabelRanges[0])
 				cfg.Outputs = append(cfg.Outputs, o)
+			case "moved":
+				m, d := decodeMoved(b)
+				diags = append(diags, d...)
+				cfg.Moved = append(cfg.Moved, m)
 			case "settings":
 				if cfg.Settings != nil {
 					diags = append(diags, &hcl.Diagnostic{
@@ -310,6 +315,25 @@ func decodeOutput(b *hcl.Block) (*Output, hcl.Diagnostics) {
 		diags = append(diags, gohcl.DecodeExpression(a.Expr, nil, &o.Description)...)
 	}
 	return o, diags
+}
+
+var movedSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "from", Required: true},
+		{Name: "to", Required: true},
+	},
+}
+
+func decodeMoved(b *hcl.Block) (*Moved, hcl.Diagnostics) {
+	m := &Moved{DeclRange: b.DefRange}
+	content, diags := b.Body.Content(movedSchema)
+	if a, ok := content.Attributes["from"]; ok {
+		m.From = a.Expr
+	}
+	if a, ok := content.Attributes["to"]; ok {
+		m.To = a.Expr
+	}
+	return m, diags
 }
 
 var settingsSchema = &hcl.BodySchema{

@@ -180,7 +180,7 @@ func (r *run) prepare(n *compiler.Node, sig *compiler.Signature, opName string, 
 		Schemas:  map[string]cty.Type{},
 		Blobs:    r.blobs,
 		Env:      r.env,
-		Seed:     stageSeed(r.plan.Seed, n.Address),
+		Seed:     stageSeed(r.plan.Seed, n.SeedAddr()),
 	}
 	p := &prepared{exec: x, params: map[string]string{}, inputs: map[string]string{}, kinds: map[string]string{}}
 	p.complete = append(p.complete, func() error {
@@ -193,18 +193,21 @@ func (r *run) prepare(n *compiler.Node, sig *compiler.Signature, opName string, 
 		given[pe.Name] = pe
 	}
 	for _, sp := range sig.Params {
+		unset := func() {
+			def := sp.Default
+			if def == cty.NilVal {
+				t := sp.Type
+				if t == cty.NilType {
+					t = cty.DynamicPseudoType
+				}
+				def = cty.NullVal(t)
+			}
+			x.Params[sp.Name] = def
+		}
 		pe, ok := given[sp.Name]
 		if !ok {
 			if sp.Mode == compiler.ModeValue {
-				def := sp.Default
-				if def == cty.NilVal {
-					t := sp.Type
-					if t == cty.NilType {
-						t = cty.DynamicPseudoType
-					}
-					def = cty.NullVal(t)
-				}
-				x.Params[sp.Name] = def
+				unset()
 			}
 			continue
 		}
@@ -213,6 +216,12 @@ func (r *run) prepare(n *compiler.Node, sig *compiler.Signature, opName string, 
 			v, err := r.evalExpr(n, pe.Expr)
 			if err != nil {
 				return nil, err
+			}
+			if v.IsNull() {
+				// As in Terraform, null is "not set": the default applies
+				// and the key is that of a stage without the argument.
+				unset()
+				continue
 			}
 			if !compiler.IsDatasetType(sp.Type) && !compiler.IsModelType(sp.Type) && sp.Type != cty.NilType {
 				if cv, err := convert.Convert(v, sp.Type); err == nil {
@@ -426,7 +435,8 @@ func digestJSON(v any) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// stageSeed mixes the spec's seed with the node's address.
+// stageSeed mixes the spec's seed with the node's address (its seed
+// address, when a moved block gave it the identity of an older one).
 func stageSeed(seed int64, addr string) uint64 {
 	h := sha256.New()
 	var b [8]byte

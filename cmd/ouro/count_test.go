@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"sort"
@@ -91,5 +92,108 @@ func TestCountAddsOnlyTheNewInstance(t *testing.T) {
 	// Back to 3: all cached.
 	if got := ranStages(t, spec); len(got) != 0 {
 		t.Fatalf("count 4 → 3 ran %v", got)
+	}
+}
+
+// movedSpelledOut samples twice from one dataset with two spelled-out
+// stages; movedCounted is the same written with count. A sample's draw
+// depends on its stage's seed, which derives from its address.
+const movedSpelledOut = `
+dataset "d" {
+  rows   = [for i in range(40) : { x = i }]
+  schema = object({ x = number })
+}
+
+stage "sample" "pick" {
+  input = dataset.d
+  n     = 5
+}
+
+stage "sample" "pick2" {
+  input = dataset.d
+  n     = 5
+}
+
+stage "concat" "both" {
+  inputs = [stage.pick, stage.pick2]
+}
+
+output "xs" {
+  value = stage.both
+}
+`
+
+const movedCounted = `
+dataset "d" {
+  rows   = [for i in range(40) : { x = i }]
+  schema = object({ x = number })
+}
+
+stage "sample" "pick" {
+  count = 2
+  input = dataset.d
+  n     = 5
+}
+
+stage "concat" "both" {
+  inputs = stage.pick[*]
+}
+
+output "xs" {
+  value = stage.both
+}
+`
+
+const movedBlocks = `
+moved {
+  from = stage.pick
+  to   = stage.pick[0]
+}
+
+moved {
+  from = stage.pick2
+  to   = stage.pick[1]
+}
+`
+
+// TestMovedKeepsResultsAndCache: rewriting two spelled-out stages with
+// count changes their addresses and so their draws, unless moved blocks
+// give each instance its old address: then the counted spec's first run
+// finds everything cached and its output is the spelled-out spec's.
+func TestMovedKeepsResultsAndCache(t *testing.T) {
+	write := func(dir, src string) string {
+		spec := filepath.Join(dir, "m.loop.hcl")
+		if err := os.WriteFile(spec, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return spec
+	}
+	outputs := func(r noopRun) string {
+		b, _ := json.Marshal(r.json["outputs"])
+		return string(b)
+	}
+
+	withMoved := t.TempDir()
+	spec := write(withMoved, movedSpelledOut)
+	before := outputs(runNoop(t, spec))
+	write(withMoved, movedCounted+movedBlocks)
+	if got := ranStages(t, spec); len(got) != 0 {
+		t.Errorf("with moved blocks the counted spec ran %v, want everything cached", got)
+	}
+	if after := outputs(runNoop(t, spec)); after != before {
+		t.Errorf("with moved blocks the outputs changed:\n before %s\n after  %s", before, after)
+	}
+
+	// The same rewrite without the moved blocks: new addresses, new draws.
+	without := t.TempDir()
+	spec = write(without, movedSpelledOut)
+	runNoop(t, spec)
+	write(without, movedCounted)
+	got := ranStages(t, spec)
+	if want := "stage.both stage.pick[0] stage.pick[1]"; strings.Join(got, " ") != want {
+		t.Errorf("without moved blocks ran %v, want %s", got, want)
+	}
+	if after := outputs(runNoop(t, spec)); after == before {
+		t.Errorf("without moved blocks the outputs stayed %s: the test cannot tell a kept seed from a new one", before)
 	}
 }

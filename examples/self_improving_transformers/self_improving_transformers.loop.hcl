@@ -126,6 +126,7 @@ dataset "test" {
 # command-trainer configuration: examples/trainers/trl_sft.py converts to
 # Hugging Face Llama, which always uses RoPE, and var.positions can be none.
 model "init" {
+  count     = 3
   provider  = "builtin"
   positions = var.positions
   layers    = local.cluster ? 6 : 3
@@ -134,31 +135,7 @@ model "init" {
   heads     = local.cluster ? 6 : 4
   max_seq   = local.cluster ? 128 : 40
   vocab     = "0123456789+="
-  seed      = 1
-}
-
-model "init2" {
-  provider  = "builtin"
-  positions = var.positions
-  layers    = local.cluster ? 6 : 3
-  dim       = local.cluster ? 384 : 96
-  hidden    = local.cluster ? 1536 : 256
-  heads     = local.cluster ? 6 : 4
-  max_seq   = local.cluster ? 128 : 40
-  vocab     = "0123456789+="
-  seed      = 2
-}
-
-model "init3" {
-  provider  = "builtin"
-  positions = var.positions
-  layers    = local.cluster ? 6 : 3
-  dim       = local.cluster ? 384 : 96
-  hidden    = local.cluster ? 1536 : 256
-  heads     = local.cluster ? 6 : 4
-  max_seq   = local.cluster ? 128 : 40
-  vocab     = "0123456789+="
-  seed      = 3
+  seed      = count.index + 1
 }
 
 # Round 0: labeled problems of 1..start digits, the same for every model.
@@ -173,7 +150,8 @@ stage "sample" "seed_pool" {
 }
 
 stage "sft" "pretrain" {
-  base          = model.init
+  count         = 3
+  base          = model.init[count.index]
   data          = stage.seed_pool
   prompt        = item.question
   target        = item.answer
@@ -181,30 +159,9 @@ stage "sft" "pretrain" {
   batch_size    = 64
   learning_rate = 0.003
   warmup        = 100
-}
-
-stage "sft" "pretrain2" {
-  base          = model.init2
-  data          = stage.seed_pool
-  prompt        = item.question
-  target        = item.answer
-  steps         = var.pretrain_steps
-  batch_size    = 64
-  learning_rate = 0.003
-  warmup        = 100
-  seed          = 2
-}
-
-stage "sft" "pretrain3" {
-  base          = model.init3
-  data          = stage.seed_pool
-  prompt        = item.question
-  target        = item.answer
-  steps         = var.pretrain_steps
-  batch_size    = 64
-  learning_rate = 0.003
-  warmup        = 100
-  seed          = 3
+  # Seeds 0, 2, 3: the first model's stage had no seed before this spec
+  # used count, and 0 (the default) keeps its results (moved.loop.hcl).
+  seed = count.index == 0 ? null : count.index + 1
 }
 
 stage "filter" "test_set" {
@@ -213,7 +170,8 @@ stage "filter" "test_set" {
 }
 
 stage "evaluate" "eval0" {
-  model       = stage.pretrain.model
+  count       = 3
+  model       = stage.pretrain[count.index].model
   input       = stage.test_set
   prompt      = item.question
   temperature = 0
@@ -222,32 +180,6 @@ stage "evaluate" "eval0" {
   metrics = {
     # accuracy: exact match per length; solved: the longest L such that
     # every length up to L is solved at >= 99%.
-    accuracy = { for L in local.lengths : tostring(L) => fraction([for i, s in scores : s if items[i].digits == L]) }
-    solved   = min(concat([length(local.lengths) + 1], [for L in local.lengths : L if fraction([for i, s in scores : s if items[i].digits == L]) < 0.99])...) - 1
-  }
-}
-
-stage "evaluate" "eval0_2" {
-  model       = stage.pretrain2.model
-  input       = stage.test_set
-  prompt      = item.question
-  temperature = 0
-  max_tokens  = 12
-  score       = item.completion == item.answer
-  metrics = {
-    accuracy = { for L in local.lengths : tostring(L) => fraction([for i, s in scores : s if items[i].digits == L]) }
-    solved   = min(concat([length(local.lengths) + 1], [for L in local.lengths : L if fraction([for i, s in scores : s if items[i].digits == L]) < 0.99])...) - 1
-  }
-}
-
-stage "evaluate" "eval0_3" {
-  model       = stage.pretrain3.model
-  input       = stage.test_set
-  prompt      = item.question
-  temperature = 0
-  max_tokens  = 12
-  score       = item.completion == item.answer
-  metrics = {
     accuracy = { for L in local.lengths : tostring(L) => fraction([for i, s in scores : s if items[i].digits == L]) }
     solved   = min(concat([length(local.lengths) + 1], [for L in local.lengths : L if fraction([for i, s in scores : s if items[i].digits == L]) < 0.99])...) - 1
   }
@@ -263,10 +195,8 @@ stage "filter" "no_labels" {
 loop "filtered" {
   rounds = var.rounds
   state = {
-    policy  = stage.pretrain.model
-    policy2 = stage.pretrain2.model
-    policy3 = stage.pretrain3.model
-    pool    = stage.no_labels
+    policies = stage.pretrain[*].model
+    pool     = stage.no_labels
   }
 
   # 1. Problems one digit longer than anything trained on so far.
@@ -282,23 +212,8 @@ loop "filtered" {
 
   # 2. Each model labels them, greedily.
   stage "generate" "labels" {
-    model       = state.policy
-    input       = stage.batch
-    prompt      = item.question
-    temperature = 0
-    max_tokens  = 12
-  }
-
-  stage "generate" "labels2" {
-    model       = state.policy2
-    input       = stage.batch
-    prompt      = item.question
-    temperature = 0
-    max_tokens  = 12
-  }
-
-  stage "generate" "labels3" {
-    model       = state.policy3
+    count       = 3
+    model       = state.policies[count.index]
     input       = stage.batch
     prompt      = item.question
     temperature = 0
@@ -307,7 +222,7 @@ loop "filtered" {
 
   # 3. Majority vote across the models; keep agreed labels of the right length.
   stage "concat" "all_labels" {
-    inputs = [stage.labels, stage.labels2, stage.labels3]
+    inputs = stage.labels[*]
   }
 
   stage "vote" "consensus" {
@@ -360,7 +275,8 @@ loop "filtered" {
   }
 
   stage "sft" "tune" {
-    base          = state.policy
+    count         = 3
+    base          = state.policies[count.index]
     data          = stage.train
     prompt        = item.question
     target        = item.answer
@@ -368,62 +284,13 @@ loop "filtered" {
     batch_size    = 64
     learning_rate = 0.001
     warmup        = 50
-    seed          = 3 * round + 1
-  }
-
-  stage "sft" "tune2" {
-    base          = state.policy2
-    data          = stage.train
-    prompt        = item.question
-    target        = item.answer
-    steps         = var.round_steps
-    batch_size    = 64
-    learning_rate = 0.001
-    warmup        = 50
-    seed          = 3 * round + 2
-  }
-
-  stage "sft" "tune3" {
-    base          = state.policy3
-    data          = stage.train
-    prompt        = item.question
-    target        = item.answer
-    steps         = var.round_steps
-    batch_size    = 64
-    learning_rate = 0.001
-    warmup        = 50
-    seed          = 3 * round + 3
+    seed          = 3 * round + count.index + 1
   }
 
   # 5. Held-out accuracy per length, per model.
   stage "evaluate" "eval" {
-    model       = stage.tune.model
-    input       = stage.test_set
-    prompt      = item.question
-    temperature = 0
-    max_tokens  = 12
-    score       = item.completion == item.answer
-    metrics = {
-      accuracy = { for L in local.lengths : tostring(L) => fraction([for i, s in scores : s if items[i].digits == L]) }
-      solved   = min(concat([length(local.lengths) + 1], [for L in local.lengths : L if fraction([for i, s in scores : s if items[i].digits == L]) < 0.99])...) - 1
-    }
-  }
-
-  stage "evaluate" "eval2" {
-    model       = stage.tune2.model
-    input       = stage.test_set
-    prompt      = item.question
-    temperature = 0
-    max_tokens  = 12
-    score       = item.completion == item.answer
-    metrics = {
-      accuracy = { for L in local.lengths : tostring(L) => fraction([for i, s in scores : s if items[i].digits == L]) }
-      solved   = min(concat([length(local.lengths) + 1], [for L in local.lengths : L if fraction([for i, s in scores : s if items[i].digits == L]) < 0.99])...) - 1
-    }
-  }
-
-  stage "evaluate" "eval3" {
-    model       = stage.tune3.model
+    count       = 3
+    model       = stage.tune[count.index].model
     input       = stage.test_set
     prompt      = item.question
     temperature = 0
@@ -436,10 +303,8 @@ loop "filtered" {
   }
 
   next = {
-    policy  = stage.tune.model
-    policy2 = stage.tune2.model
-    policy3 = stage.tune3.model
-    pool    = stage.pool
+    policies = stage.tune[*].model
+    pool     = stage.pool
   }
 }
 
@@ -447,7 +312,7 @@ loop "filtered" {
 # length filter; each problem keeps the model's own greedy label.
 loop "unfiltered" {
   rounds = var.rounds
-  state  = { policy = stage.pretrain.model, pool = stage.no_labels }
+  state  = { policy = stage.pretrain[0].model, pool = stage.no_labels }
 
   stage "filter" "c_new_problems" {
     input = dataset.unlabeled
@@ -523,35 +388,35 @@ loop "unfiltered" {
 
 output "solved_filtered" {
   description = "Seed-1 model: longest length L with every length up to L solved at >= 99% held-out exact match; first entry is round 0."
-  value       = concat([stage.eval0.metrics.solved], loop.filtered.rounds[*].eval.metrics.solved)
+  value       = concat([stage.eval0[0].metrics.solved], loop.filtered.rounds[*].eval[0].metrics.solved)
 }
 
 output "solved_filtered_seeds" {
   description = "The same for each of the three models of the filtered arm (seeds 1, 2, 3), per round."
   value = concat(
-    [[stage.eval0.metrics.solved, stage.eval0_2.metrics.solved, stage.eval0_3.metrics.solved]],
-    [for r in loop.filtered.rounds : [r.eval.metrics.solved, r.eval2.metrics.solved, r.eval3.metrics.solved]],
+    [stage.eval0[*].metrics.solved],
+    [for r in loop.filtered.rounds : r.eval[*].metrics.solved],
   )
 }
 
 output "solved_unfiltered" {
   description = "The same for the control arm (the seed-1 model, no vote, no length filter)."
-  value       = concat([stage.eval0.metrics.solved], loop.unfiltered.rounds[*].c_eval.metrics.solved)
+  value       = concat([stage.eval0[0].metrics.solved], loop.unfiltered.rounds[*].c_eval.metrics.solved)
 }
 
 output "accuracy_filtered" {
   description = "Seed-1 model: held-out exact match per length, per round (round 0 first)."
-  value       = concat([stage.eval0.metrics.accuracy], loop.filtered.rounds[*].eval.metrics.accuracy)
+  value       = concat([stage.eval0[0].metrics.accuracy], loop.filtered.rounds[*].eval[0].metrics.accuracy)
 }
 
 output "accuracy_unfiltered" {
-  value = concat([stage.eval0.metrics.accuracy], loop.unfiltered.rounds[*].c_eval.metrics.accuracy)
+  value = concat([stage.eval0[0].metrics.accuracy], loop.unfiltered.rounds[*].c_eval.metrics.accuracy)
 }
 
 output "pool_size" {
   description = "Training examples per round (var.replay round-0 problems plus every self-label kept so far)."
   value = {
-    filtered   = loop.filtered.rounds[*].tune.examples
+    filtered   = loop.filtered.rounds[*].tune[0].examples
     unfiltered = loop.unfiltered.rounds[*].c_tune.examples
   }
 }
