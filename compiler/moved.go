@@ -105,9 +105,9 @@ func (c *compiler) applyMoved(p *Plan, blocks []*lang.Moved) {
 			declared[rel] = append(declared[rel], n)
 		}
 	}
-	back := map[string]movedRef{} // to → from
+	back := map[string]movedRef{}    // to → from
 	forward := map[string]movedRef{} // from → to
-	var order []movedRef // the `to` of each valid block, in source order
+	var order []movedRef             // the `to` of each valid block, in source order
 	for _, b := range blocks {
 		if b.From == nil || b.To == nil {
 			continue // reported by the decoder
