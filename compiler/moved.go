@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -190,20 +191,10 @@ func (c *compiler) movedHint(to movedRef, declared map[string][]*Node) string {
 		}
 	}
 	if len(keys) > 0 {
-		return fmt.Sprintf(" %s is repeated: name one instance, such as %s.", base, minString(keys))
+		return fmt.Sprintf(" %s is repeated: name one instance, such as %s.", base, slices.Min(keys))
 	}
 	if len(declared[base]) > 0 {
 		return fmt.Sprintf(" %s is declared once, without an instance key.", base)
 	}
 	return ""
-}
-
-func minString(ss []string) string {
-	m := ss[0]
-	for _, s := range ss[1:] {
-		if s < m {
-			m = s
-		}
-	}
-	return m
 }
