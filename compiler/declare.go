@@ -3,6 +3,8 @@ package compiler
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -385,7 +387,19 @@ func bodySchema(sig *Signature) *hcl.BodySchema {
 	for _, p := range sig.Params {
 		s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: p.Name, Required: p.Required})
 	}
+	for _, name := range slices.Sorted(maps.Keys(sig.Removed)) {
+		s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: name})
+	}
 	return s
+}
+
+// removedArgs reports each argument the signature names as removed.
+func (c *compiler) removedArgs(content *hcl.BodyContent, sig *Signature) {
+	for _, name := range slices.Sorted(maps.Keys(sig.Removed)) {
+		if a, ok := content.Attributes[name]; ok {
+			c.errorf(a.NameRange.Ptr(), "Unsupported argument", "%s", sig.Removed[name])
+		}
+	}
 }
 
 // resourcesSchema is the schema of a stage's `resources` block: where a
@@ -402,6 +416,7 @@ func (c *compiler) decodeStageBody(body hcl.Body, sig *Signature) ([]*texpr, hcl
 	schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: "resources"})
 	content, d := body.Content(schema)
 	c.diags = append(c.diags, d...)
+	c.removedArgs(content, sig)
 	var blocks hcl.Blocks
 	for _, b := range content.Blocks {
 		if b.Type != "resources" {
@@ -464,6 +479,7 @@ func (c *compiler) decodeResources(body hcl.Body) string {
 func (c *compiler) decodeBody(body hcl.Body, sig *Signature) []*texpr {
 	content, d := body.Content(bodySchema(sig))
 	c.diags = append(c.diags, d...)
+	c.removedArgs(content, sig)
 	var out []*texpr
 	for _, p := range sig.Params {
 		if a, ok := content.Attributes[p.Name]; ok {

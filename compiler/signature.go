@@ -82,6 +82,10 @@ type Signature struct {
 	Doc    string
 	Family Family
 	Params []*Param
+	// Removed names arguments the operator no longer takes, each with the
+	// detail of the error a spec that sets one gets (what to write
+	// instead).
+	Removed map[string]string
 	// Result computes the type of the stage's value (`stage.<name>`) from
 	// the checked parameters. Datasets are DatasetType(record type). Nil
 	// means the operator yields a dataset with its input's record type.

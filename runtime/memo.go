@@ -81,11 +81,16 @@ func (m *memoLM) putMany(keys, values [][]byte) error {
 // Generate answers from the memo where every sample of a request is there,
 // and sends the rest to the model in one call.
 func (m *memoLM) Generate(ctx context.Context, reqs []GenRequest) ([][]Completion, error) {
-	out, _, err := m.generate(ctx, reqs)
+	out, _, err := m.generate(ctx, reqs, nil)
 	return out, err
 }
 
-func (m *memoLM) generate(ctx context.Context, reqs []GenRequest) ([][]Completion, int, error) {
+// generate is Generate that also says how many requests it sent, and
+// hands a SampleStreamer's reports of its server to report (may be nil).
+func (m *memoLM) generate(ctx context.Context, reqs []GenRequest, report func(ServerStats)) ([][]Completion, int, error) {
+	if ss, ok := m.lm.(SampleStreamer); ok {
+		return m.generateSamples(ctx, ss, reqs, report)
+	}
 	out := make([][]Completion, len(reqs))
 	id := m.lm.Identity()
 	// Every sample's key, request by request, read in one batch.
@@ -199,6 +204,75 @@ func (m *memoLM) generate(ctx context.Context, reqs []GenRequest) ([][]Completio
 	return out, len(miss), nil
 }
 
+// generateSamples is generate for a SampleStreamer: it asks only for the
+// samples the memo lacks, and memoises each as it arrives.
+func (m *memoLM) generateSamples(ctx context.Context, ss SampleStreamer, reqs []GenRequest, report func(ServerStats)) ([][]Completion, int, error) {
+	id := m.lm.Identity()
+	out := make([][]Completion, len(reqs))
+	reqKeys := make([][][32]byte, len(reqs))
+	var keys [][]byte
+	for ri, req := range reqs {
+		reqKeys[ri] = requestKeys(id, req, max(req.N, 0))
+		for i := range reqKeys[ri] {
+			keys = append(keys, reqKeys[ri][i][:])
+		}
+	}
+	vals, oks, err := m.getMany(keys)
+	if err != nil {
+		return nil, 0, err
+	}
+	var missIdx []int
+	var miss []GenRequest
+	var want [][]int
+	at := 0
+	for ri := range reqs {
+		n := len(reqKeys[ri])
+		comps := make([]Completion, n)
+		var lack []int
+		for i := 0; i < n; i++ {
+			if !oks[at+i] || json.Unmarshal(vals[at+i], &comps[i]) != nil {
+				lack = append(lack, i)
+			}
+		}
+		at += n
+		out[ri] = comps
+		if len(lack) > 0 {
+			missIdx = append(missIdx, ri)
+			miss = append(miss, reqs[ri])
+			want = append(want, lack)
+		}
+	}
+	if len(miss) == 0 {
+		return out, 0, nil
+	}
+	var mu sync.Mutex
+	var putErr error
+	err = ss.GenerateSamples(ctx, miss, want, func(j, i int, c Completion) {
+		ri := missIdx[j]
+		b, _ := json.Marshal(c)
+		perr := m.memo.Put(reqKeys[ri][i][:], b)
+		mu.Lock()
+		out[ri][i] = c
+		if perr != nil && putErr == nil {
+			putErr = perr
+		}
+		mu.Unlock()
+	}, report)
+	if err != nil {
+		var re *RequestError
+		if errors.As(err, &re) && re.Request >= 0 && re.Request < len(missIdx) {
+			c := *re
+			c.Request = missIdx[re.Request]
+			err = &c
+		}
+		return nil, 0, errors.Join(err, putErr)
+	}
+	if putErr != nil {
+		return nil, 0, putErr
+	}
+	return out, len(miss), nil
+}
+
 // countingLM reports, per stage, how many requests were answered from the
 // memo and how many were sent to the model.
 type countingLM struct {
@@ -208,7 +282,21 @@ type countingLM struct {
 }
 
 func (c *countingLM) Generate(ctx context.Context, reqs []GenRequest) ([][]Completion, error) {
-	out, sent, err := c.memoLM.generate(ctx, reqs)
+	id := c.memoLM.Identity()
+	out, sent, err := c.memoLM.generate(ctx, reqs, func(d ServerStats) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		before := int64(0)
+		if s := c.x.Servers[id]; s != nil {
+			before = s.ShortLogprobs
+		}
+		c.x.AddServer(id, d)
+		// Warn once per stage and model: a logprob that covers part of a
+		// completion is not the completion's log-probability.
+		if s := c.x.Servers[id]; before == 0 && s.ShortLogprobs > 0 {
+			c.x.Warn("%s: the server returned fewer log-probabilities than completion tokens (usage.completion_tokens); logprob sums cover part of those completions", s.Model)
+		}
+	})
 	if err == nil {
 		c.mu.Lock()
 		c.x.Count("requests_sent", int64(sent))

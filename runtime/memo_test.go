@@ -142,7 +142,7 @@ func TestMemoWritesEachAnswerAsItArrives(t *testing.T) {
 	lm2 := &streamingLM{answer: 0, answered: make(chan struct{}), release: make(chan struct{})}
 	close(lm2.release)
 	m2 := &memoLM{lm: lm2, memo: memo}
-	out, sent, err := m2.generate(context.Background(), reqs)
+	out, sent, err := m2.generate(context.Background(), reqs, nil)
 	if err != nil || sent != 0 || out[4][0].Text != "e!" {
 		t.Fatalf("re-run: sent %d, %v, %+v", sent, err, out)
 	}

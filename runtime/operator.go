@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
@@ -88,6 +89,62 @@ type LM interface {
 type Streamer interface {
 	GenerateEach(ctx context.Context, reqs []GenRequest, done func(i int, c []Completion)) ([][]Completion, error)
 }
+
+// SampleStreamer is implemented by models that can be asked for some
+// samples of a request only, and answer sample by sample (a remote server
+// that may return fewer choices than n). GenerateSamples answers sample
+// want[j][k] of reqs[j] for every j and k (want[j] ascending, each below
+// reqs[j].N), calling done for each as it arrives, from any goroutine:
+// the runtime memoises each sample then, so an interrupted call loses only
+// the samples in flight and a re-run asks for none it already has. report
+// (may be nil) receives what the server did (store.ServerStats), in parts
+// to be added up. A failure names its request with a *RequestError.
+type SampleStreamer interface {
+	GenerateSamples(ctx context.Context, reqs []GenRequest, want [][]int, done func(j, i int, c Completion), report func(ServerStats)) error
+}
+
+// ServerStats is what a model server did for a stage (run record).
+type ServerStats = store.ServerStats
+
+// RequestError is a failure of one request of a Generate call: Request is
+// its index in the call, Sample the sample index (-1: the whole request).
+// Callers re-number Request to what they sent (the memo to its caller's
+// requests, an operator to the record).
+type RequestError struct {
+	Model   string // "openai model m (http://…)"
+	Request int
+	// Label replaces "request N" in the message when set ("record 18").
+	Label string
+	// Sample … Last are the samples the failed request asked for
+	// (Sample -1: the whole request).
+	Sample, Last int
+	Prompt       string // a prefix of the prompt, for the message
+	Err          error
+}
+
+func (e *RequestError) Error() string {
+	var b strings.Builder
+	if e.Model != "" {
+		b.WriteString(e.Model + ": ")
+	}
+	if e.Label != "" {
+		b.WriteString(e.Label)
+	} else {
+		fmt.Fprintf(&b, "request %d", e.Request)
+	}
+	fmt.Fprintf(&b, " (%q)", e.Prompt)
+	switch {
+	case e.Sample < 0:
+	case e.Last > e.Sample:
+		fmt.Fprintf(&b, ", samples %d–%d", e.Sample, e.Last)
+	default:
+		fmt.Fprintf(&b, ", sample %d", e.Sample)
+	}
+	fmt.Fprintf(&b, ": %v", e.Err)
+	return b.String()
+}
+
+func (e *RequestError) Unwrap() error { return e.Err }
 
 // Pipeliner is implemented by models that serve several Generate calls at
 // once within their own concurrency limit (a remote server behind a
@@ -183,6 +240,22 @@ type Exec struct {
 	// Worker names the machine that ran the stage when a StageRunner ran
 	// it elsewhere (empty: this process). It goes into the run record.
 	Worker string
+	// Servers is what the servers of the stage's remote models did, by
+	// model identity (run record). Add to it with AddServer.
+	Servers map[string]*store.ServerStats
+}
+
+// AddServer adds a model server's report to the stage's (see Servers).
+func (x *Exec) AddServer(identity string, d store.ServerStats) {
+	if x.Servers == nil {
+		x.Servers = map[string]*store.ServerStats{}
+	}
+	s := x.Servers[identity]
+	if s == nil {
+		s = &store.ServerStats{}
+		x.Servers[identity] = s
+	}
+	s.Add(d)
 }
 
 // Count adds n to a named counter of the run record.

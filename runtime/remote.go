@@ -48,6 +48,7 @@ type RemoteResult struct {
 	Blobs    []string
 	Counts   map[string]int64
 	Warnings []string
+	Servers  map[string]*store.ServerStats
 	Duration time.Duration
 }
 
@@ -144,5 +145,5 @@ func ExecuteRemote(ctx context.Context, rs *RemoteStage, env RemoteEnv) (*Remote
 	if err != nil {
 		return nil, fmt.Errorf("encoding result: %w", err)
 	}
-	return &RemoteResult{Result: enc, Blobs: referencedBlobs(v), Counts: x.Counts, Warnings: x.Warnings, Duration: time.Since(start)}, nil
+	return &RemoteResult{Result: enc, Blobs: referencedBlobs(v), Counts: x.Counts, Warnings: x.Warnings, Servers: x.Servers, Duration: time.Since(start)}, nil
 }

@@ -816,6 +816,7 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 	s.run.Counts = x.Counts
 	s.run.Worker = x.Worker
 	s.run.Warnings = x.Warnings
+	s.run.Servers = x.Servers
 	if err != nil {
 		return err
 	}

@@ -64,8 +64,15 @@ func datasetOf(elem cty.Type) (cty.Type, hcl.Diagnostics) { return compiler.Data
 
 // sampling are the generation parameters shared by model-calling operators.
 func sampling() []*compiler.Param {
-	return []*compiler.Param{
+	return append([]*compiler.Param{
 		opt("samples", cty.Number, cty.NumberIntVal(1), "Completions per item (n)."),
+	}, oneSampling()...)
+}
+
+// oneSampling is sampling() without samples: for operators that decide
+// how many completions they want (judge's k, refine's one per step).
+func oneSampling() []*compiler.Param {
+	return []*compiler.Param{
 		opt("temperature", cty.Number, cty.NumberFloatVal(1.0), "Sampling temperature; 0 is greedy."),
 		opt("top_p", cty.Number, cty.NumberFloatVal(1.0), "Nucleus sampling mass."),
 		opt("top_k", cty.Number, cty.NumberIntVal(0), "Keep only the k most likely tokens; 0 disables."),
@@ -229,7 +236,8 @@ func operatorSignatures() []*compiler.Signature {
 				perItem("prompt", cty.String, true, "input", "Rubric prompt per item."),
 				{Name: "pattern", Mode: compiler.ModePattern, Required: true, Doc: "Pattern with a number capture named score, e.g. \"Score: {score:number}\"."},
 				opt("k", cty.Number, cty.NumberIntVal(1), "Judgements per item, averaged."),
-			}, sampling()...),
+			}, oneSampling()...),
+			Removed: map[string]string{"samples": "judge takes `k`, the judgements per item (the completions of the rubric prompt), instead of samples: write k = N."},
 			Result: func(c *compiler.Check) (cty.Type, hcl.Diagnostics) {
 				pt := c.Patterns["pattern"].ObjectType()
 				if !pt.HasAttribute("score") {
@@ -485,7 +493,8 @@ func operatorSignatures() []*compiler.Signature {
 				perItemVars("revise", cty.String, true, "Revision prompt; sees item, draft and feedback.", refineVars(true)),
 				opt("iterations", cty.Number, cty.NumberIntVal(2), "Maximum critique-revise rounds."),
 				opt("stop_when", cty.String, cty.StringVal(""), "A critique containing this string ends refinement (empty: never)."),
-			}, sampling()...),
+			}, oneSampling()...),
+			Removed: map[string]string{"samples": "refine draws one completion per draft, critique and revision; it takes no samples. To refine several drafts, generate them first (generate with samples = N) and refine that stage's records."},
 			Result: func(c *compiler.Check) (cty.Type, hcl.Diagnostics) {
 				step := cty.Object(map[string]cty.Type{"draft": cty.String, "feedback": cty.String})
 				return datasetOf(extend(c.Elem("input"), map[string]cty.Type{"draft": cty.String, "refined": cty.String, "history": cty.List(step)}))

@@ -345,6 +345,9 @@ func runJSON(r *store.RunRecord) map[string]any {
 		if s.Model != nil {
 			m["model"] = s.Model
 		}
+		if len(s.Servers) > 0 {
+			m["servers"] = s.Servers
+		}
 		stages = append(stages, m)
 	}
 	vars := r.Variables
@@ -443,6 +446,52 @@ func writeProvenance(w io.Writer, r *store.RunRecord) {
 
 // writeModels lists the models a run produced with the digest `ouro serve
 // --model NAME=DIGEST` takes.
+// writeServers prints what each stage's model servers did (the openai
+// provider's report): requests, choices asked and returned, and what the
+// answers showed of the parameters the server ignored.
+func writeServers(w io.Writer, r *store.RunRecord) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	n := 0
+	for _, s := range r.Stages {
+		for _, id := range slices.Sorted(maps.Keys(s.Servers)) {
+			st := s.Servers[id]
+			if n == 0 {
+				fmt.Fprintln(w, "\nServers:")
+				fmt.Fprintln(tw, "  STAGE\tMODEL\tREQUESTS\tFAN-OUT\tRETRIES\tCHOICES\tTOKENS\tLOGPROB TOKENS\tNOTES")
+			}
+			n++
+			tokens, lps := "-", "-"
+			if st.CompletionTokens > 0 {
+				tokens, lps = fmt.Sprint(st.CompletionTokens), fmt.Sprint(st.LogprobTokens)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%d of %d\t%s\t%s\t%s\n", s.Address, st.Model, st.Requests, st.FanOut, st.Retries,
+				st.ChoicesReturned, st.ChoicesAsked, tokens, lps, serverNotes(st))
+		}
+	}
+	tw.Flush()
+}
+
+// serverNotes says what a server's answers showed it ignored.
+func serverNotes(st *store.ServerStats) string {
+	var notes []string
+	if st.NIgnored {
+		notes = append(notes, "n not honoured (samples sent as separate requests)")
+	}
+	if st.LogprobsMissing > 0 {
+		notes = append(notes, fmt.Sprintf("logprobs missing in %d choices", st.LogprobsMissing))
+	}
+	if st.ShortLogprobs > 0 {
+		notes = append(notes, fmt.Sprintf("fewer logprobs than tokens in %d answers", st.ShortLogprobs))
+	}
+	if len(st.Unverified) > 0 {
+		notes = append(notes, "sent "+strings.Join(st.Unverified, ", ")+" (not visible in answers)")
+	}
+	if len(notes) == 0 {
+		return "-"
+	}
+	return strings.Join(notes, "; ")
+}
+
 func writeModels(w io.Writer, r *store.RunRecord) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	n := 0
@@ -647,6 +696,7 @@ func newShowCmd(stdout, _ io.Writer) *cobra.Command {
 			}
 			writeMetrics(stdout, r)
 			writeModels(stdout, r)
+			writeServers(stdout, r)
 			if len(r.Outputs) > 0 {
 				fmt.Fprintln(stdout, "\nOutputs:")
 				for _, k := range slices.Sorted(maps.Keys(r.Outputs)) {

@@ -219,6 +219,9 @@ func (r *Runner) RunStage(ctx context.Context, t *runtime.StageTask) (cty.Value,
 		t.Exec.Count(k, n)
 	}
 	t.Exec.Warnings = append(t.Exec.Warnings, out.Warnings...)
+	for id, st := range out.Servers {
+		t.Exec.AddServer(id, *st)
+	}
 	t.Exec.Worker = out.Worker
 	typ, err := compiler.UnmarshalType(t.Node.Type)
 	if err != nil {

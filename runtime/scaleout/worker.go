@@ -193,7 +193,7 @@ func (w *Worker) RunStage(ctx context.Context, in StageInput) (*StageOutput, err
 		return nil, classify(err, id)
 	}
 	log.Info("finished", "duration", res.Duration.Round(time.Millisecond))
-	return &StageOutput{Result: res.Result, Blobs: res.Blobs, Counts: res.Counts, Warnings: res.Warnings, Worker: id, Duration: res.Duration}, nil
+	return &StageOutput{Result: res.Result, Blobs: res.Blobs, Counts: res.Counts, Warnings: res.Warnings, Servers: res.Servers, Worker: id, Duration: res.Duration}, nil
 }
 
 // classify decides whether another attempt can help: a cancelled attempt

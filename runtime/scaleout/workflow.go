@@ -14,6 +14,7 @@ import (
 
 	"github.com/ouroloop/ouro/compiler"
 	"github.com/ouroloop/ouro/runtime"
+	"github.com/ouroloop/ouro/runtime/store"
 )
 
 // Names registered with Temporal.
@@ -43,12 +44,13 @@ type StageInput struct {
 
 // StageOutput is what a finished activity returns.
 type StageOutput struct {
-	Result   json.RawMessage  `json:"result"`
-	Blobs    []string         `json:"blobs,omitempty"`
-	Counts   map[string]int64 `json:"counts,omitempty"`
-	Warnings []string         `json:"warnings,omitempty"`
-	Worker   string           `json:"worker"`
-	Duration time.Duration    `json:"duration"`
+	Result   json.RawMessage               `json:"result"`
+	Blobs    []string                      `json:"blobs,omitempty"`
+	Counts   map[string]int64              `json:"counts,omitempty"`
+	Warnings []string                      `json:"warnings,omitempty"`
+	Servers  map[string]*store.ServerStats `json:"servers,omitempty"`
+	Worker   string                        `json:"worker"`
+	Duration time.Duration                 `json:"duration"`
 }
 
 // Heartbeat is the progress an attempt reports (the coordinator's

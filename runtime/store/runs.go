@@ -156,6 +156,68 @@ type StageRun struct {
 	// Model is the model the stage produced (a model block, a trainer), by
 	// provider and digest: what `ouro serve --model NAME=DIGEST` takes.
 	Model *ModelInfo `json:"model,omitempty"`
+	// Servers is what each remote model's server did for the stage's
+	// requests (the openai provider reports it), by model identity.
+	Servers map[string]*ServerStats `json:"servers,omitempty"`
+}
+
+// ServerStats is what a model server did for one stage: the requests it
+// was sent and what its answers showed of the parameters it honoured, as
+// far as that is cheap to see. Counts cover this run's requests only (a
+// memoised answer sends nothing).
+type ServerStats struct {
+	// Model names the model as the provider knows it: "name at base_url".
+	Model string `json:"model"`
+	// Requests is the HTTP requests answered, FanOut of them the ones
+	// sent for samples an earlier request with n did not return, Retries
+	// the failed attempts that were tried again.
+	Requests int64 `json:"requests"`
+	FanOut   int64 `json:"fan_out,omitempty"`
+	Retries  int64 `json:"retries,omitempty"`
+	// ChoicesAsked sums n over the requests; ChoicesReturned the choices
+	// that came back.
+	ChoicesAsked    int64 `json:"choices_asked"`
+	ChoicesReturned int64 `json:"choices_returned"`
+	// NIgnored: a request with n > 1 got fewer choices (or was refused),
+	// so the stage's other samples went out as separate requests.
+	NIgnored bool `json:"n_ignored,omitempty"`
+	// LogprobsMissing counts choices without log-probabilities although
+	// they were asked for.
+	LogprobsMissing int64 `json:"logprobs_missing,omitempty"`
+	// CompletionTokens sums usage.completion_tokens over the answers that
+	// had logprobs asked for; LogprobTokens the log-probability entries
+	// of the same answers; ShortLogprobs counts the answers with fewer
+	// entries than completion tokens (a logprob covering part of a
+	// completion).
+	CompletionTokens int64 `json:"completion_tokens,omitempty"`
+	LogprobTokens    int64 `json:"logprob_tokens,omitempty"`
+	ShortLogprobs    int64 `json:"short_logprobs,omitempty"`
+	// Unverified lists the non-standard parameters sent whose effect the
+	// answers cannot show (top_k): a server may drop them silently.
+	Unverified []string `json:"unverified,omitempty"`
+}
+
+// Add adds d's counts to s (the model name and flags too).
+func (s *ServerStats) Add(d ServerStats) {
+	if s.Model == "" {
+		s.Model = d.Model
+	}
+	s.Requests += d.Requests
+	s.FanOut += d.FanOut
+	s.Retries += d.Retries
+	s.ChoicesAsked += d.ChoicesAsked
+	s.ChoicesReturned += d.ChoicesReturned
+	s.NIgnored = s.NIgnored || d.NIgnored
+	s.LogprobsMissing += d.LogprobsMissing
+	s.CompletionTokens += d.CompletionTokens
+	s.LogprobTokens += d.LogprobTokens
+	s.ShortLogprobs += d.ShortLogprobs
+	for _, u := range d.Unverified {
+		if !slices.Contains(s.Unverified, u) {
+			s.Unverified = append(s.Unverified, u)
+			slices.Sort(s.Unverified)
+		}
+	}
 }
 
 // ModelInfo names a model a run produced.

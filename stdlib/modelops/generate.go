@@ -83,7 +83,7 @@ func sampleBlock(ctx context.Context, x *runtime.Exec, lm runtime.LM, recs []cty
 		reqs[j] = r
 		out[j].rec = rec
 	}
-	res, err := generateAll(ctx, x, lm, reqs)
+	res, err := generateRecords(ctx, x, lm, reqs, first)
 	if err != nil {
 		return nil, err
 	}

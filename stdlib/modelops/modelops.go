@@ -141,6 +141,13 @@ func openModel(ctx context.Context, x *runtime.Exec, name string) (runtime.LM, e
 // generateAll sends reqs in chunks and reports each finished request as
 // progress. It checks that every request got its N completions.
 func generateAll(ctx context.Context, x *runtime.Exec, lm runtime.LM, reqs []runtime.GenRequest) ([][]runtime.Completion, error) {
+	return generateRecords(ctx, x, lm, reqs, -1)
+}
+
+// generateRecords is generateAll for requests that are records firstRec,
+// firstRec+1, … of the input (firstRec < 0: they are not), so a failed request
+// is named by its record.
+func generateRecords(ctx context.Context, x *runtime.Exec, lm runtime.LM, reqs []runtime.GenRequest, firstRec int) ([][]runtime.Completion, error) {
 	out := make([][]runtime.Completion, len(reqs))
 	// A model that serves several calls at once (runtime.Pipeliner) gets
 	// the next chunks while one is finishing, about twice its concurrency
@@ -176,6 +183,15 @@ func generateAll(ctx context.Context, x *runtime.Exec, lm runtime.LM, reqs []run
 			res, err := lm.Generate(ctx, reqs[lo:hi])
 			if err == nil {
 				err = checkAnswers(lm, reqs, lo, hi, res)
+			}
+			var re *runtime.RequestError
+			if errors.As(err, &re) {
+				c := *re
+				c.Request += lo
+				if firstRec >= 0 {
+					c.Label = fmt.Sprintf("record %d", firstRec+c.Request+1)
+				}
+				err = &c
 			}
 			if err != nil {
 				cancel()
@@ -423,10 +439,16 @@ func sortedKeys[V any](m map[string]V) []string {
 	return ks
 }
 
+// promptPrefix is the start of a prompt for a message: newlines shown as
+// \n, at most 80 characters (never a split one), "…" when shortened.
 func promptPrefix(s string) string {
 	s = strings.ReplaceAll(s, "\n", `\n`)
-	if len(s) > 60 {
-		return s[:60] + "…"
+	k := 0
+	for i := range s {
+		if k == 80 {
+			return s[:i] + "…"
+		}
+		k++
 	}
 	return s
 }

@@ -3,6 +3,7 @@ package providers
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -139,6 +140,10 @@ type OpenAILM struct {
 	sleep func(ctx context.Context, d time.Duration) error
 	// backoff is the first retry's base delay; it doubles up to maxBackoff.
 	backoff, maxBackoff time.Duration
+	// nmax is the most choices a request asks for: 0 until a server
+	// answers a request with n > 1 with fewer choices (or refuses it),
+	// then the fewest it returned. It holds for the client's life, one run.
+	nmax atomic.Int64
 }
 
 // NewOpenAILM returns a client for cfg with the given API key (may be
@@ -194,17 +199,59 @@ func InMemoryBody(req *http.Request, next option.MiddlewareNext) (*http.Response
 
 func (l *OpenAILM) Identity() string { return l.id }
 
-// Generate sends one API request per GenRequest (n = N, seeded), at most
-// `concurrency` at a time, within the rate limits, each retried on its own.
-// The first request to exhaust its retries cancels the rest.
+// Generate answers each request with its N samples (see GenerateSamples).
 func (l *OpenAILM) Generate(ctx context.Context, reqs []runtime.GenRequest) ([][]runtime.Completion, error) {
 	return l.GenerateEach(ctx, reqs, nil)
 }
 
 // GenerateEach is Generate that calls done (when not nil) with each
-// request's completions as they arrive (runtime.Streamer).
+// request's completions once all of them have arrived (runtime.Streamer).
+// On failure the result still holds the requests that finished.
 func (l *OpenAILM) GenerateEach(ctx context.Context, reqs []runtime.GenRequest, done func(int, []runtime.Completion)) ([][]runtime.Completion, error) {
 	out := make([][]runtime.Completion, len(reqs))
+	want := make([][]int, len(reqs))
+	left := make([]int, len(reqs))
+	for j, r := range reqs {
+		out[j] = make([]runtime.Completion, max(r.N, 0))
+		left[j] = max(r.N, 0)
+		for i := range max(r.N, 0) {
+			want[j] = append(want[j], i)
+		}
+	}
+	var mu sync.Mutex
+	err := l.GenerateSamples(ctx, reqs, want, func(j, i int, c runtime.Completion) {
+		mu.Lock()
+		out[j][i] = c
+		left[j]--
+		finished := left[j] == 0
+		mu.Unlock()
+		if finished && done != nil {
+			done(j, out[j])
+		}
+	}, nil)
+	if err != nil {
+		for j := range out {
+			if left[j] > 0 {
+				out[j] = nil
+			}
+		}
+	}
+	return out, err
+}
+
+// GenerateSamples sends the wanted samples of each request, at most
+// `concurrency` HTTP requests at a time, within the rate limits, each
+// retried on its own (runtime.SampleStreamer). The first request to fail
+// cancels the rest.
+//
+// Sample i of a request r is drawn with the wire seed WireSeed(r) + i. A
+// request for samples a … a+n−1 sends n with seed WireSeed(r) + a, so a
+// server that seeds choice c of such a request with seed + c (vLLM) gives
+// the same samples whether they come from one request or from n. A server
+// that returns fewer choices than n (Ollama) gets the missing samples as
+// separate requests, and for the rest of the run (this client) requests
+// with no more than the choices it returned.
+func (l *OpenAILM) GenerateSamples(ctx context.Context, reqs []runtime.GenRequest, want [][]int, done func(j, i int, c runtime.Completion), report func(runtime.ServerStats)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -212,6 +259,9 @@ func (l *OpenAILM) GenerateEach(ctx context.Context, reqs []runtime.GenRequest, 
 		mu       sync.Mutex
 		firstErr error
 	)
+	if report == nil {
+		report = func(runtime.ServerStats) {}
+	}
 	// A worker per concurrent request (not a goroutine per request): each
 	// takes the next request in order, so goroutine start-up and stack
 	// growth through the HTTP client are paid once per worker.
@@ -221,42 +271,31 @@ func (l *OpenAILM) GenerateEach(ctx context.Context, reqs []runtime.GenRequest, 
 		go func() {
 			defer wg.Done()
 			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(reqs) {
+				j := int(next.Add(1) - 1)
+				if j >= len(reqs) || ctx.Err() != nil {
 					return
 				}
-				select {
-				case l.sem <- struct{}{}:
-				case <-ctx.Done():
-					return
+				if len(want[j]) == 0 || reqs[j].N <= 0 {
+					continue
 				}
-				cs, err := l.one(ctx, reqs[i])
-				<-l.sem
+				err := l.samples(ctx, j, reqs[j], want[j], done, report)
 				if err != nil {
 					mu.Lock()
 					if firstErr == nil {
-						firstErr = fmt.Errorf("openai model %s (%s): request %d (%q): %w", l.cfg.Name, l.cfg.BaseURL, i, promptPrefix(RequestPrompt(reqs[i])), err)
+						firstErr = err
 						cancel()
 					}
 					mu.Unlock()
 					return
 				}
-				out[i] = cs
-				if done != nil {
-					done(i, cs)
-				}
 			}
 		}()
 	}
 	wg.Wait()
-	// On failure, out still carries the finished requests (see runtime.LM).
 	if firstErr != nil {
-		return out, l.scrub(firstErr)
+		return firstErr
 	}
-	if err := ctx.Err(); err != nil {
-		return out, err
-	}
-	return out, nil
+	return ctx.Err()
 }
 
 // InFlight is the model's concurrency: Generate calls share it, so an
@@ -272,20 +311,163 @@ func (l *OpenAILM) scrub(err error) error {
 	return errors.New(strings.ReplaceAll(err.Error(), l.key, "[redacted]"))
 }
 
+// promptPrefix is the start of a prompt for an error message: at most 80
+// characters, never a split one, with an ellipsis when shortened.
 func promptPrefix(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
+	return runesPrefix(s, 80)
+}
+
+// runesPrefix is the first n runes of s, with "…" when it is longer.
+func runesPrefix(s string, n int) string {
+	k := 0
+	for i := range s {
+		if k == n {
+			return s[:i] + "…"
+		}
+		k++
 	}
 	return s
 }
 
-// one sends a request with retries.
-func (l *OpenAILM) one(ctx context.Context, r runtime.GenRequest) ([]runtime.Completion, error) {
-	if r.N <= 0 {
-		return []runtime.Completion{}, nil
+// wireMix is the part of a wire seed that depends on the prompt: the first
+// 8 bytes (little-endian) of SHA-256("ouro-openai-seed\x00" || prompt).
+func wireMix(prompt string) uint64 {
+	h := sha256.New()
+	h.Write([]byte("ouro-openai-seed\x00"))
+	h.Write([]byte(prompt))
+	return binary.LittleEndian.Uint64(h.Sum(nil)[:8])
+}
+
+// WireSeed is the seed sample 0 of r goes out with (sample i's is
+// WireSeed + i, as unsigned 64-bit sums sent as signed): r.Seed (the
+// stage's seed mixed with the stage's `seed`) XOR wireMix of the prompt as
+// it goes on the wire (for chat, its messages rendered with ChatPrompt).
+// So every item gets its own seeds, and a server that knows the prompt can
+// recover r.Seed: `ouro serve` does (StageSeed), and samples as the
+// builtin provider does for the same stage.
+func WireSeed(r runtime.GenRequest, api string) uint64 {
+	return r.Seed ^ wireMix(wirePrompt(r, api))
+}
+
+// StageSeed inverts WireSeed for a request with this rendered prompt.
+func StageSeed(wire uint64, prompt string) uint64 { return wire ^ wireMix(prompt) }
+
+// wirePrompt is the prompt of r as a server sees it: for chat, the
+// messages sent (a prompt becomes one user message) rendered with
+// ChatPrompt.
+func wirePrompt(r runtime.GenRequest, api string) string {
+	if api == "completions" {
+		return RequestPrompt(r)
 	}
-	est := float64(len(RequestPrompt(r))/4 + r.MaxTokens*r.N)
-	var last error
+	if len(r.Messages) == 0 {
+		return ChatPrompt([]runtime.Message{{Role: "user", Content: r.Prompt}})
+	}
+	return ChatPrompt(r.Messages)
+}
+
+// maxN is the most choices one request may ask for: 0 = as many as
+// wanted (nothing learned), else the fewest a request with more returned.
+func (l *OpenAILM) maxN() int { return int(l.nmax.Load()) }
+
+// learnN records that a request asking for more got k choices.
+func (l *OpenAILM) learnN(k int) {
+	k = max(k, 1)
+	for {
+		cur := l.nmax.Load()
+		if cur != 0 && cur <= int64(k) {
+			return
+		}
+		if l.nmax.CompareAndSwap(cur, int64(k)) {
+			return
+		}
+	}
+}
+
+// samples answers the wanted samples of request j.
+func (l *OpenAILM) samples(ctx context.Context, j int, r runtime.GenRequest, want []int, done func(j, i int, c runtime.Completion), report func(runtime.ServerStats)) error {
+	base := WireSeed(r, l.cfg.API)
+	missing := map[int]bool{}
+	for _, i := range want {
+		missing[i] = true
+	}
+	fail := func(first, last int, err error) error {
+		return &runtime.RequestError{Model: l.name(), Request: j, Sample: first, Last: last, Prompt: promptPrefix(RequestPrompt(r)), Err: l.scrub(err)}
+	}
+	for _, i := range want {
+		if !missing[i] {
+			continue
+		}
+		k := l.maxN()
+		if k == 1 || r.N == 1 {
+			// One sample per request, without n.
+			fanOut := r.N > 1
+			a, err := l.send(ctx, r, base+uint64(i), 1, fanOut, report)
+			if err != nil {
+				return fail(i, i, err)
+			}
+			done(j, i, a[0])
+			delete(missing, i)
+			continue
+		}
+		// The samples of i's run: from 0 when nothing is known (so sample i
+		// does not depend on which samples were memoised), else from the
+		// multiple of k below i.
+		lo, n := 0, r.N
+		if k > 1 {
+			lo = i / k * k
+			n = min(k, r.N-lo)
+		}
+		a, err := l.send(ctx, r, base+uint64(lo), n, false, report)
+		if err != nil {
+			var apiErr *openai.Error
+			if !errors.As(err, &apiErr) || apiErr.StatusCode < 400 || apiErr.StatusCode >= 500 {
+				return fail(lo, lo+n-1, err)
+			}
+			// Refused: llama.cpp's server answers n > 1 with 400 ("Only
+			// one completion choice is allowed"). If i alone goes
+			// through, the server does not take n.
+			one, err1 := l.send(ctx, r, base+uint64(i), 1, true, report)
+			if err1 != nil {
+				return fail(i, i, err1)
+			}
+			l.learnN(1)
+			report(runtime.ServerStats{NIgnored: true})
+			done(j, i, one[0])
+			delete(missing, i)
+			continue
+		}
+		for c, comp := range a {
+			if missing[lo+c] {
+				done(j, lo+c, comp)
+				delete(missing, lo+c)
+			}
+		}
+		if len(a) < n {
+			// A capability, not a fault: not retried. The missing samples
+			// go out on their own (the loop goes on with maxN ≤ len(a)).
+			l.learnN(len(a))
+			report(runtime.ServerStats{NIgnored: true})
+		}
+	}
+	return nil
+}
+
+// name is the model as errors and reports name it.
+func (l *OpenAILM) name() string {
+	return fmt.Sprintf("openai model %s (%s)", l.cfg.Name, l.cfg.BaseURL)
+}
+
+// send sends one request for n choices with the given wire seed, with
+// retries, and reports it. A choice short answer is no error: it returns
+// the choices there are (at least one).
+func (l *OpenAILM) send(ctx context.Context, r runtime.GenRequest, seed uint64, n int, fanOut bool, report func(runtime.ServerStats)) ([]runtime.Completion, error) {
+	select {
+	case l.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-l.sem }()
+	est := float64(len(RequestPrompt(r))/4 + r.MaxTokens*n)
 	for attempt := 0; ; attempt++ {
 		if l.rpm != nil {
 			if err := l.rpm.wait(ctx, 1, l.sleep); err != nil {
@@ -298,11 +480,21 @@ func (l *OpenAILM) one(ctx context.Context, r runtime.GenRequest) ([]runtime.Com
 			}
 		}
 		actx, cancel := context.WithTimeout(ctx, l.timeout)
-		cs, err := l.call(actx, r)
+		a, err := l.call(actx, r, seed, n)
 		timedOut := actx.Err() == context.DeadlineExceeded
 		cancel()
 		if err == nil {
-			return cs, nil
+			st := a.stats
+			st.Model = fmt.Sprintf("%s at %s", l.cfg.Name, l.cfg.BaseURL)
+			st.Requests, st.Retries = 1, int64(attempt)
+			if fanOut {
+				st.FanOut = 1
+			}
+			if r.TopK > 0 {
+				st.Unverified = []string{"top_k"}
+			}
+			report(st)
+			return a.choices, nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -311,12 +503,13 @@ func (l *OpenAILM) one(ctx context.Context, r runtime.GenRequest) ([]runtime.Com
 		if timedOut {
 			retry, err = true, fmt.Errorf("timed out after %s", l.timeout)
 		}
-		last = err
 		if !retry {
+			report(runtime.ServerStats{Retries: int64(attempt)})
 			return nil, describe(err)
 		}
 		if attempt >= l.cfg.MaxRetries {
-			return nil, fmt.Errorf("gave up after %d attempts: %w", attempt+1, describe(last))
+			report(runtime.ServerStats{Retries: int64(attempt)})
+			return nil, fmt.Errorf("gave up after %d attempts: %w", attempt+1, describe(err))
 		}
 		d := l.backoffFor(attempt)
 		if wait > d {
@@ -359,21 +552,28 @@ func retryable(err error) (bool, time.Duration) {
 	return true, 0
 }
 
-// describe turns an error into a message without request dumps.
+// describe turns an error into a message without request dumps (the
+// *openai.Error stays reachable with errors.As).
 func describe(err error) error {
 	var apiErr *openai.Error
 	if errors.As(err, &apiErr) {
-		msg := apiErr.Message
-		if len(msg) > 200 {
-			msg = msg[:200] + "…"
-		}
+		msg := runesPrefix(apiErr.Message, 200)
 		if msg != "" {
-			return fmt.Errorf("HTTP %d %s: %s", apiErr.StatusCode, http.StatusText(apiErr.StatusCode), msg)
+			return described{fmt.Sprintf("HTTP %d %s: %s", apiErr.StatusCode, http.StatusText(apiErr.StatusCode), msg), err}
 		}
-		return fmt.Errorf("HTTP %d %s", apiErr.StatusCode, http.StatusText(apiErr.StatusCode))
+		return described{fmt.Sprintf("HTTP %d %s", apiErr.StatusCode, http.StatusText(apiErr.StatusCode)), err}
 	}
 	return err
 }
+
+// described is an error with a shorter message than the one it wraps.
+type described struct {
+	msg string
+	err error
+}
+
+func (d described) Error() string { return d.msg }
+func (d described) Unwrap() error { return d.err }
 
 func retryAfter(resp *http.Response) time.Duration {
 	if resp == nil {
@@ -415,7 +615,7 @@ type wireRequest struct {
 	Model       string        `json:"model"`
 	Prompt      *string       `json:"prompt,omitempty"`
 	Messages    []wireMessage `json:"messages,omitempty"`
-	N           int64         `json:"n"`
+	N           int64         `json:"n,omitempty"` // only when > 1: the default is 1, and some servers refuse n
 	Temperature float64       `json:"temperature"`
 	TopP        float64       `json:"top_p"`
 	MaxTokens   int64         `json:"max_tokens"`
@@ -423,6 +623,10 @@ type wireRequest struct {
 	Stop        []string      `json:"stop,omitempty"`
 	Logprobs    any           `json:"logprobs,omitempty"`
 	TopK        int           `json:"top_k,omitempty"` // vLLM, llama.cpp, ouro serve
+}
+
+type wireUsage struct {
+	CompletionTokens int64 `json:"completion_tokens"`
 }
 
 type wireCompletion struct {
@@ -434,6 +638,7 @@ type wireCompletion struct {
 			TokenLogprobs []float64 `json:"token_logprobs"`
 		} `json:"logprobs"`
 	} `json:"choices"`
+	Usage *wireUsage `json:"usage"`
 }
 
 type wireChat struct {
@@ -449,18 +654,28 @@ type wireChat struct {
 			} `json:"content"`
 		} `json:"logprobs"`
 	} `json:"choices"`
+	Usage *wireUsage `json:"usage"`
 }
 
-// call makes one API request.
-func (l *OpenAILM) call(ctx context.Context, r runtime.GenRequest) ([]runtime.Completion, error) {
+// answer is one response: its choices in index order (at most n, at least
+// one) and what they show of the server.
+type answer struct {
+	choices []runtime.Completion
+	stats   runtime.ServerStats
+}
+
+// call makes one API request for n choices with the given wire seed.
+func (l *OpenAILM) call(ctx context.Context, r runtime.GenRequest, seed uint64, n int) (*answer, error) {
 	w := wireRequest{
 		Model:       l.cfg.Name,
-		N:           int64(r.N),
 		Temperature: r.Temperature,
 		TopP:        r.TopP,
 		MaxTokens:   int64(r.MaxTokens),
-		Seed:        int64(r.Seed),
+		Seed:        int64(seed),
 		Stop:        r.Stop,
+	}
+	if n > 1 {
+		w.N = int64(n)
 	}
 	if r.TopK > 0 {
 		w.TopK = r.TopK
@@ -499,47 +714,76 @@ func (l *OpenAILM) call(ctx context.Context, r runtime.GenRequest) ([]runtime.Co
 	if err := l.client.Post(ctx, path, body, &raw); err != nil {
 		return nil, err
 	}
-	out := make([]runtime.Completion, r.N)
+	// One shape for both endpoints: text, finish reason and the
+	// log-probability entries (nil: none) of each choice.
+	type choice struct {
+		index  int64
+		text   string
+		finish string
+		lps    []float64
+		hasLP  bool
+	}
+	var ch []choice
+	var usage *wireUsage
 	if l.cfg.API == "completions" {
 		var resp wireCompletion
 		if err := json.Unmarshal(raw, &resp); err != nil {
 			return nil, fmt.Errorf("malformed completions answer: %w", err)
 		}
-		ch := resp.Choices
-		sort.SliceStable(ch, func(a, b int) bool { return ch[a].Index < ch[b].Index })
-		if len(ch) < r.N {
-			return nil, fmt.Errorf("server returned %d of %d choices", len(ch), r.N)
+		for _, c := range resp.Choices {
+			x := choice{index: c.Index, text: c.Text, finish: c.FinishReason}
+			if c.Logprobs != nil && c.Logprobs.TokenLogprobs != nil {
+				x.lps, x.hasLP = c.Logprobs.TokenLogprobs, true
+			}
+			ch = append(ch, x)
 		}
-		for i := range out {
-			out[i] = runtime.Completion{Text: ch[i].Text, FinishReason: ch[i].FinishReason}
-			if lp := ch[i].Logprobs; lp != nil {
-				for _, v := range lp.TokenLogprobs {
-					out[i].LogProb += v
+		usage = resp.Usage
+	} else {
+		var resp wireChat
+		if err := json.Unmarshal(raw, &resp); err != nil {
+			return nil, fmt.Errorf("malformed chat completions answer: %w", err)
+		}
+		for _, c := range resp.Choices {
+			x := choice{index: c.Index, text: c.Message.Content, finish: c.FinishReason}
+			if c.Logprobs != nil && c.Logprobs.Content != nil {
+				x.hasLP = true
+				x.lps = make([]float64, len(c.Logprobs.Content))
+				for i, t := range c.Logprobs.Content {
+					x.lps[i] = t.Logprob
 				}
-				out[i].Tokens = len(lp.TokenLogprobs)
 			}
+			ch = append(ch, x)
 		}
-		return out, nil
+		usage = resp.Usage
 	}
-	var resp wireChat
-	if err := json.Unmarshal(raw, &resp); err != nil {
-		return nil, fmt.Errorf("malformed chat completions answer: %w", err)
+	if len(ch) == 0 {
+		return nil, errors.New("malformed answer: no choices")
 	}
-	ch := resp.Choices
-	sort.SliceStable(ch, func(a, b int) bool { return ch[a].Index < ch[b].Index })
-	if len(ch) < r.N {
-		return nil, fmt.Errorf("server returned %d of %d choices", len(ch), r.N)
+	sort.SliceStable(ch, func(a, b int) bool { return ch[a].index < ch[b].index })
+	if len(ch) > n {
+		ch = ch[:n]
 	}
-	for i := range out {
-		out[i] = runtime.Completion{Text: ch[i].Message.Content, FinishReason: ch[i].FinishReason}
-		if lp := ch[i].Logprobs; lp != nil {
-			for _, v := range lp.Content {
-				out[i].LogProb += v.Logprob
-			}
-			out[i].Tokens = len(lp.Content)
+	a := &answer{choices: make([]runtime.Completion, len(ch))}
+	a.stats.ChoicesAsked, a.stats.ChoicesReturned = int64(n), int64(len(ch))
+	var entries int64
+	for i, c := range ch {
+		a.choices[i] = runtime.Completion{Text: c.text, FinishReason: c.finish}
+		for _, v := range c.lps {
+			a.choices[i].LogProb += v
+		}
+		a.choices[i].Tokens = len(c.lps)
+		entries += int64(len(c.lps))
+		if r.LogProbs && !c.hasLP {
+			a.stats.LogprobsMissing++
 		}
 	}
-	return out, nil
+	if r.LogProbs && usage != nil && usage.CompletionTokens > 0 {
+		a.stats.CompletionTokens, a.stats.LogprobTokens = usage.CompletionTokens, entries
+		if entries < usage.CompletionTokens {
+			a.stats.ShortLogprobs = 1
+		}
+	}
+	return a, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -33,6 +33,13 @@ type fakeServer struct {
 	key      string // expected API key ("" = any)
 	echoKey  bool   // put the key in error messages
 	lastAuth string
+	// How the server treats what ouro relies on (the zero value is vLLM:
+	// n honoured, choice c seeded with seed + c, top_k applied, a
+	// logprob per token).
+	nMode    string // "" honours n; "ignore": one choice (Ollama); "reject": 400 for n > 1 (llama.cpp)
+	dropTopK bool   // top_k silently ignored
+	shortLP  int    // logprob entries per choice fewer than usage says (0: as many)
+	bodies   []string
 }
 
 func newFake(faults func(string) int) *fakeServer {
@@ -64,6 +71,7 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.attempts[key]++
 	f.calls++
 	f.lastAuth = r.Header.Get("Authorization")
+	f.bodies = append(f.bodies, string(body))
 	f.mu.Unlock()
 	if f.key != "" && r.Header.Get("Authorization") != "Bearer "+f.key {
 		w.WriteHeader(401)
@@ -104,7 +112,7 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Messages []struct {
 			Role, Content string
 		} `json:"messages"`
-		N    int   `json:"n"`
+		N    *int  `json:"n"`
 		Seed int64 `json:"seed"`
 		TopK int   `json:"top_k"`
 	}
@@ -112,20 +120,47 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(400)
 		return
 	}
+	n := 1
+	if req.N != nil {
+		n = *req.N
+	}
+	switch {
+	case f.nMode == "ignore":
+		n = 1
+	case f.nMode == "reject" && n != 1:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(400)
+		fmt.Fprint(w, `{"error":{"code":400,"message":"Only one completion choice is allowed","type":"invalid_request_error"}}`)
+		return
+	}
+	if f.dropTopK {
+		req.TopK = 0
+	}
 	prompt := req.Prompt
 	for _, m := range req.Messages {
 		prompt += m.Role + ":" + m.Content + ";"
 	}
 	var choices []map[string]any
-	for i := 0; i < req.N; i++ {
-		text := fmt.Sprintf("%s|%s|%d|%d|k%d", req.Model, prompt, req.Seed, i, req.TopK)
+	const tokens = 4 // per choice, as usage counts them
+	for i := 0; i < n; i++ {
+		// vLLM's rule: choice i samples with seed + i.
+		text := fmt.Sprintf("%s|%s|%d|k%d", req.Model, prompt, uint64(req.Seed)+uint64(i), req.TopK)
 		c := map[string]any{"index": i, "finish_reason": "stop"}
 		if strings.HasSuffix(r.URL.Path, "/chat/completions") {
 			c["message"] = map[string]any{"role": "assistant", "content": text}
-			c["logprobs"] = map[string]any{"content": []map[string]any{{"token": "a", "logprob": -0.5, "bytes": []int{97}, "top_logprobs": []any{}}}}
+			var lps []map[string]any
+			for range tokens - f.shortLP {
+				lps = append(lps, map[string]any{"token": "a", "logprob": -0.5, "bytes": []int{97}, "top_logprobs": []any{}})
+			}
+			c["logprobs"] = map[string]any{"content": lps}
 		} else {
 			c["text"] = text
-			c["logprobs"] = map[string]any{"token_logprobs": []float64{-0.25, -0.25}, "tokens": []string{"a", "b"}}
+			var lps []float64
+			var toks []string
+			for range tokens - f.shortLP {
+				lps, toks = append(lps, -0.25), append(toks, "a")
+			}
+			c["logprobs"] = map[string]any{"token_logprobs": lps, "tokens": toks}
 		}
 		choices = append(choices, c)
 	}
@@ -134,7 +169,8 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		choices[i], choices[j] = choices[j], choices[i]
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"id": "x", "object": "chat.completion", "created": 1, "model": req.Model, "choices": choices})
+	json.NewEncoder(w).Encode(map[string]any{"id": "x", "object": "chat.completion", "created": 1, "model": req.Model, "choices": choices,
+		"usage": map[string]any{"prompt_tokens": 3, "completion_tokens": tokens * n, "total_tokens": 3 + tokens*n}})
 }
 
 func openaiExec(url string, extra map[string]cty.Value) *runtime.Exec {
@@ -231,10 +267,11 @@ func TestOpenAIFaultsGiveSameResult(t *testing.T) {
 				t.Fatalf("Retry-After not honoured: waits %v", *waits)
 			}
 			// Results look right: sorted choices, seeds passed, top_k, logprobs.
-			if w := want[0][0].Text; w != "m|Q0: what is 0+0?|1000|0|k5" && w != "m|user:Q0: what is 0+0?;|1000|0|k5" {
+			seed0 := WireSeed(reqs[0], api)
+			if w := want[0][0].Text; w != fmt.Sprintf("m|Q0: what is 0+0?|%d|k5", seed0) && w != fmt.Sprintf("m|user:Q0: what is 0+0?;|%d|k5", seed0) {
 				t.Fatalf("text %q", w)
 			}
-			if len(want[2]) != 3 || !strings.Contains(want[2][2].Text, "|2|") {
+			if len(want[2]) != 3 || !strings.HasSuffix(want[2][2].Text, fmt.Sprintf("|%d|k0", WireSeed(reqs[2], api)+2)) {
 				t.Fatalf("choices %v", want[2])
 			}
 			if want[0][0].LogProb == 0 {

@@ -319,6 +319,13 @@ func (s *Server) parse(body []byte, chat bool) (*job, *apiError) {
 	if q.Seed != nil {
 		o.Seed = uint64(*q.Seed)
 	}
+	// The seed on the wire is the openai provider's: the stage's seed XOR
+	// a hash of the prompt (providers.WireSeed). Undo that per prompt, so
+	// choice i is sample i of the builtin provider for the stage.
+	o.PromptSeeds = make([]uint64, len(j.prompts))
+	for p, prompt := range j.prompts {
+		o.PromptSeeds[p] = providers.StageSeed(o.Seed, prompt)
+	}
 	if !isNull(q.LogProbs) {
 		var b bool
 		var k int

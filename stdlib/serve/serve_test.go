@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -118,8 +119,10 @@ func TestChoicesMatchBuiltin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := `{"model":"tiny","messages":[{"role":"system","content":"hi"},{"role":"user","content":[{"type":"text","text":"count"}]}],
-		"n":3,"temperature":0.8,"top_p":0.9,"top_k":10,"max_tokens":12,"seed":-9223372036854775803,"logprobs":true}`
+	// The seed on the wire is the openai provider's (the stage seed XOR a
+	// hash of the prompt).
+	body := fmt.Sprintf(`{"model":"tiny","messages":[{"role":"system","content":"hi"},{"role":"user","content":[{"type":"text","text":"count"}]}],
+		"n":3,"temperature":0.8,"top_p":0.9,"top_k":10,"max_tokens":12,"seed":%d,"logprobs":true}`, int64(providers.WireSeed(req, "chat")))
 	code, v, raw := post(t, ts.URL+"/v1/chat/completions", body)
 	if code != 200 {
 		t.Fatalf("%d %s", code, raw)

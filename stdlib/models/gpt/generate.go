@@ -17,7 +17,19 @@ type SampleOptions struct {
 	MaxTokens   int      // generated tokens at most; 0: up to MaxSeq
 	Stop        []string // stop strings; the text is cut before the first match
 	Seed        uint64
+	// PromptSeeds, when it has a seed per prompt, replaces Seed for each
+	// prompt's samples (`ouro serve`, whose requests carry a seed per
+	// prompt).
+	PromptSeeds []uint64
 	LogProbs    bool // fill Completion.TokenLogProbs
+}
+
+// seed is the seed of prompt p's samples.
+func (o *SampleOptions) seed(p int) uint64 {
+	if p < len(o.PromptSeeds) {
+		return o.PromptSeeds[p]
+	}
+	return o.Seed
 }
 
 // Completion is one sampled continuation.
@@ -275,7 +287,7 @@ func (m *Model) generateGroup(ctx context.Context, prompts []string, enc [][]int
 				c = c.clone()
 			}
 			states = append(states, &sampleState{prompt: p, index: i, cache: c, logits: logits[p],
-				rng: newRNG(SampleSeed(opts.Seed, prompts[p], i))})
+				rng: newRNG(SampleSeed(opts.seed(p0+p), prompts[p], i))})
 			if stops != nil {
 				states[len(states)-1].stopState = make([]int, len(stops.stops))
 			}
