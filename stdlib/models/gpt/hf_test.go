@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -242,5 +243,66 @@ func TestHFRefusesNoPE(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("%d files written", len(ents))
+	}
+}
+
+// torchPython returns a Python that imports torch, or "".
+func torchPython() string {
+	for _, py := range []string{"python3", "/usr/bin/python3"} {
+		if exec.Command(py, "-c", "import torch").Run() == nil {
+			return py
+		}
+	}
+	return ""
+}
+
+// TestHFForwardInTorch runs the exported folder through an independent
+// LLaMA forward pass in torch written the Hugging Face way
+// (testdata/hf_llama_forward.py: rotate-half RoPE on the permuted q/k) and
+// compares its log-probabilities with ouro's. Skipped without torch
+// (Debian: apt-get install python3-torch).
+func TestHFForwardInTorch(t *testing.T) {
+	py := torchPython()
+	if py == "" {
+		t.Skip("no python3 with torch")
+	}
+	cfg := Config{Layers: 2, Dim: 32, Heads: 4, Hidden: 48, MaxSeq: 40}
+	m, err := New(cfg, 11)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Larger weights than New's make sharper, more position-dependent
+	// distributions, so a RoPE mistake cannot hide in near-uniform ones.
+	for i := range m.w {
+		m.w[i] *= 8
+	}
+	m = newModel(m.cfg, m.lo, m.w)
+	dir := t.TempDir()
+	if err := m.WriteHF(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range [][2]string{{"The cat", " sat on the mat.\n"}, {"x", "yz 123 !?"}, {"reverse abc\n", "cba"}} {
+		_, want, err := m.LogProb(c[0], c[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := append([]int{tokBOS}, m.tok.encode(nil, c[0]+c[1])...)
+		req, _ := json.Marshal(map[string]any{"ids": ids, "prompt_len": 1 + len([]rune(c[0]))})
+		reqPath := filepath.Join(dir, "ids.json")
+		os.WriteFile(reqPath, req, 0o644)
+		out, err := exec.Command(py, "testdata/hf_llama_forward.py", dir, reqPath).Output()
+		if err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		var got []float64
+		if err := json.Unmarshal(out, &got); err != nil || len(got) != len(want) {
+			t.Fatalf("torch printed %q (%v), want %d log-probs", out, err, len(want))
+		}
+		for i := range want {
+			if math.Abs(got[i]-want[i]) > 1e-4*max(1, math.Abs(want[i])) {
+				t.Errorf("%q+%q token %d: torch %.6f, ouro %.6f", c[0], c[1], i, got[i], want[i])
+			}
+		}
+		t.Logf("%q → %q: %d tokens agree, e.g. %.5f / %.5f", c[0], c[1], len(want), got[0], want[0])
 	}
 }
