@@ -462,6 +462,16 @@ func operatorSignatures() []*compiler.Signature {
 			Result: func(*compiler.Check) (cty.Type, hcl.Diagnostics) { return trainResult, nil },
 		},
 		{
+			Name: "export_model", Family: compiler.Optimization,
+			Doc: "Writes a builtin model for other servers: GGUF (llama.cpp, Ollama) or a Hugging Face folder (LlamaForCausalLM safetensors, config and tokenizer). Its value is the model unchanged. A NoPE model or a non-builtin model is an error.",
+			Params: []*compiler.Param{
+				modelParam("model", "The builtin model to export, e.g. stage.tune.model."),
+				req("path", cty.String, "Destination, relative to the spec: a .gguf file, or a folder for hf."),
+				oneOf("format", "gguf", "gguf: one GGUF v3 file (llama architecture, F32); hf: a Hugging Face folder.", "gguf", "hf"),
+			},
+			Result: func(*compiler.Check) (cty.Type, hcl.Diagnostics) { return compiler.ModelType, nil },
+		},
+		{
 			Name: "vote", Family: compiler.Refinement,
 			Doc: "Self-consistency: per group, the majority answer and the agreement rate. One record per group: the group's first record plus majority, votes and agreement.",
 			Params: []*compiler.Param{

@@ -1,5 +1,5 @@
 // Package modelops implements ouro's model operators: generate, judge,
-// refine, evaluate, sft and dpo. Their compiler signatures live in package
+// refine, evaluate, sft, dpo and export_model. Their compiler signatures live in package
 // stdlib; models are reached through runtime.Exec.OpenModel (which the
 // executor wraps with the per-request memo) and, for training, through the
 // builtin provider's checkpoint blobs.
@@ -25,7 +25,7 @@ import (
 
 // Operators returns the model operators.
 func Operators() []runtime.Operator {
-	return []runtime.Operator{&Generate{}, &Judge{}, &Refine{}, &Evaluate{}, &SFT{}, &DPO{}}
+	return []runtime.Operator{&Generate{}, &Judge{}, &Refine{}, &Evaluate{}, &SFT{}, &DPO{}, &ExportModelOp{}}
 }
 
 // chunk is how many requests go to LM.Generate at once: large enough for

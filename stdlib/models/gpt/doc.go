@@ -11,8 +11,9 @@
 // rotary (Config.Positions "rope", adjacent pairs, base 10000, as llama.cpp's
 // normal mode) or absent ("none", NoPE: the causal mask alone carries
 // order). Tensor names follow Meta's LLaMA checkpoints
-// (tok_embeddings.weight, layers.N.attention.wq.weight, ...), so a later
-// GGUF export is a renaming exercise.
+// (tok_embeddings.weight, layers.N.attention.wq.weight, ...), so the
+// GGUF export (WriteGGUF) is a renaming exercise; WriteHF writes a
+// Hugging Face folder.
 //
 // The tokenizer is character level: ids 0..3 are PAD, BOS, EOS and UNK,
 // then one id per character of Config.Vocab (default: printable ASCII and
