@@ -51,6 +51,8 @@ func Compile(cfg *lang.Config, opts Options) (*Result, hcl.Diagnostics) {
 		opts.Functions = map[string]function.Function{}
 	}
 	c := &compiler{cfg: cfg, opts: opts, nodes: map[string]*tnode{}}
+	c.root = &scope{cfg: cfg}
+	c.cur = c.root
 
 	c.passVariables() // the value of every input variable, and the seed
 	// These four also run after errors, working around what is broken, so
@@ -63,6 +65,9 @@ func Compile(cfg *lang.Config, opts Options) (*Result, hcl.Diagnostics) {
 		c.passEmit() // loops unrolled into rounds: the Plan
 	}
 
+	if len(c.cfg.Modules) > 0 {
+		c.dedupeModuleDiags()
+	}
 	res := &Result{Graph: c.graph(), refs: c.references(), scopes: c.scopes}
 	if !c.diags.HasErrors() {
 		res.Plan = c.plan
@@ -94,9 +99,12 @@ type compiler struct {
 
 	// scopes holds the per-item names of each (stage, argument), for
 	// Result.ItemScope.
-	scopes       map[[2]string]map[string]cty.Type
-	staticLocals map[string]cty.Value // locals known before declare (count, for_each); NilVal: not static
-	instDiags    map[string]bool      // diagnostics already reported by an instance (dedupeInstance)
+	scopes    map[[2]string]map[string]cty.Type
+	instDiags map[string]bool // diagnostics already reported by an instance (dedupeInstance)
+
+	// root is the spec's scope; cur is the scope being declared (the root,
+	// or a module instance, see module.go).
+	root, cur *scope
 }
 
 func (c *compiler) errorf(rng *hcl.Range, summary, detail string, args ...any) {
@@ -109,6 +117,9 @@ func (c *compiler) errorf(rng *hcl.Range, summary, detail string, args ...any) {
 }
 
 func (c *compiler) add(n *tnode) *tnode {
+	if n.mod == nil {
+		n.mod = c.cur
+	}
 	c.nodes[n.addr] = n
 	c.order = append(c.order, n)
 	return n

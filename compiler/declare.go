@@ -31,7 +31,9 @@ const (
 	tUntil  // loop.L.until
 	tLoop   // loop.L: the loop's result
 	tOutput
-	tGroup // stage.x, model.x, dataset.x of a repeated block: all its instances
+	tGroup  // stage.x, model.x, dataset.x of a repeated block: all its instances
+	tVar    // module.M.var.x: a module's variable, the caller's argument
+	tModule // module.M: a module instance, the object of its outputs
 )
 
 // tnode is a node of the template graph: one declared object, with loops
@@ -55,6 +57,14 @@ type tnode struct {
 	rounds int // tRounds: the known number of rounds
 
 	typJSON json.RawMessage // MarshalType(typ), set by passEmit
+
+	// mod is the scope the node's expressions resolve in: the module
+	// instance that declares it, or for a module's variable (tVar) and the
+	// module node itself (tModule), the caller. call is a tModule's or
+	// tVar's module instance; variable a tVar's declaration.
+	mod      *scope
+	call     *scope
+	variable *lang.Variable
 
 	stage *lang.Stage
 	queue string // stages: `resources { queue }`, the task queue of a distributed run
@@ -128,6 +138,7 @@ type ref struct {
 
 func (c *compiler) passVariables() {
 	c.vars = map[string]cty.Value{}
+	c.root.static = c.vars
 	c.changedVars = map[string]bool{}
 	decl := map[string]*lang.Variable{}
 	for _, v := range c.cfg.Variables {
@@ -154,6 +165,10 @@ func (c *compiler) passVariables() {
 		given[in.Name] = in
 	}
 	for _, v := range c.cfg.Variables {
+		if v.Kind != "" {
+			c.errorf(v.TypeRange.Ptr(), "Variable of type "+v.Kind+" in a spec", "var.%s is a %s, which only a module's caller can give (module \"name\" { %s = … }); a spec run on its own cannot take one from -var. Declare a %s block instead.", v.Name, v.Kind, v.Name, v.Kind)
+			continue
+		}
 		var val cty.Value
 		var subject *hcl.Range
 		if in, ok := given[v.Name]; ok {
@@ -259,25 +274,33 @@ func (c *compiler) passVariables() {
 // varContext is an evaluation context holding only variables and functions.
 func (c *compiler) varContext() *hcl.EvalContext {
 	return &hcl.EvalContext{
-		Variables: map[string]cty.Value{"var": cty.ObjectVal(c.vars)},
+		Variables: map[string]cty.Value{"var": cty.ObjectVal(c.cur.static)},
 		Functions: c.opts.Functions,
 	}
 }
 
-func (c *compiler) passDeclare() {
-	for _, l := range c.cfg.Locals {
-		c.add(&tnode{addr: "local." + l.Name, kind: tLocal, name: l.Name, decl: l.DeclRange,
+func (c *compiler) passDeclare() { c.declareScope(c.root) }
+
+// declareScope declares the objects of one spec: the root's, or a module
+// instance's, whose addresses start with s.prefix.
+func (c *compiler) declareScope(s *scope) {
+	saved := c.cur
+	c.cur = s
+	defer func() { c.cur = saved }()
+	p := s.prefix
+	for _, l := range s.cfg.Locals {
+		c.add(&tnode{addr: p + "local." + l.Name, kind: tLocal, name: l.Name, decl: l.DeclRange,
 			exprs: []*texpr{{expr: l.Expr}}})
 	}
-	for _, m := range c.cfg.Models {
-		c.declareRepeated("model."+m.Name, m.Repeat, func(addr string) *tnode {
+	for _, m := range s.cfg.Models {
+		c.declareRepeated(p+"model."+m.Name, m.Repeat, func(addr string) *tnode {
 			n := c.add(&tnode{addr: addr, kind: tModel, name: m.Name, decl: m.DeclRange})
 			c.declareModel(n, m)
 			return n
 		})
 	}
-	for _, ds := range c.cfg.Datasets {
-		c.declareRepeated("dataset."+ds.Name, ds.Repeat, func(addr string) *tnode {
+	for _, ds := range s.cfg.Datasets {
+		c.declareRepeated(p+"dataset."+ds.Name, ds.Repeat, func(addr string) *tnode {
 			n := c.add(&tnode{addr: addr, kind: tDataset, name: ds.Name, decl: ds.DeclRange, op: "dataset"})
 			sig, ok := c.opts.Registry.Operator("dataset")
 			if !ok {
@@ -289,21 +312,28 @@ func (c *compiler) passDeclare() {
 			return n
 		})
 	}
-	declareStage := func(s *lang.Stage) {
-		base := "stage." + s.Name
-		if s.Loop != nil {
-			base = "loop." + s.Loop.Name + "." + base
+	declareStage := func(st *lang.Stage) {
+		base := p + "stage." + st.Name
+		if st.Loop != nil {
+			base = "loop." + st.Loop.Name + "." + base
 		}
-		c.declareRepeated(base, s.Repeat, func(addr string) *tnode {
-			n := c.add(&tnode{addr: addr, kind: tStage, name: s.Name, loop: s.Loop, decl: s.DeclRange, op: s.Operator, stage: s})
-			c.declareStage(n, s)
+		c.declareRepeated(base, st.Repeat, func(addr string) *tnode {
+			n := c.add(&tnode{addr: addr, kind: tStage, name: st.Name, loop: st.Loop, decl: st.DeclRange, op: st.Operator, stage: st})
+			c.declareStage(n, st)
 			return n
 		})
 	}
-	for _, s := range c.cfg.Stages {
-		declareStage(s)
+	for _, st := range s.cfg.Stages {
+		declareStage(st)
 	}
-	for _, l := range c.cfg.Loops {
+	for _, m := range s.cfg.Modules {
+		c.declareModule(s, m)
+	}
+	for _, l := range s.cfg.Loops {
+		if s.prefix != "" {
+			c.errorf(l.DeclRange.Ptr(), "Loop in a module", "A module cannot hold a loop yet: call the module from inside the caller's loop instead, or keep the loop in the spec that uses the module (docs/decisions.md).")
+			continue
+		}
 		p := "loop." + l.Name
 		if l.Rounds != nil {
 			c.add(&tnode{addr: p + ".rounds", kind: tRounds, name: l.Name, loop: l, decl: l.Rounds.Range(), exprs: []*texpr{{expr: l.Rounds}}})
@@ -312,8 +342,8 @@ func (c *compiler) passDeclare() {
 			c.add(&tnode{addr: p + ".init", kind: tInit, name: l.Name, loop: l, decl: l.State.Range(), exprs: []*texpr{{expr: l.State}}})
 			c.add(&tnode{addr: p + ".state", kind: tState, name: l.Name, loop: l, decl: l.State.Range()})
 		}
-		for _, s := range l.Stages {
-			declareStage(s)
+		for _, st := range l.Stages {
+			declareStage(st)
 		}
 		if l.Next != nil {
 			c.add(&tnode{addr: p + ".next", kind: tNext, name: l.Name, loop: l, decl: l.Next.Range(), exprs: []*texpr{{expr: l.Next}}})
@@ -323,8 +353,8 @@ func (c *compiler) passDeclare() {
 		}
 		c.add(&tnode{addr: p, kind: tLoop, name: l.Name, loop: l, decl: l.DeclRange})
 	}
-	for _, o := range c.cfg.Outputs {
-		n := c.add(&tnode{addr: "output." + o.Name, kind: tOutput, name: o.Name, decl: o.DeclRange})
+	for _, o := range s.cfg.Outputs {
+		n := c.add(&tnode{addr: s.prefix + "output." + o.Name, kind: tOutput, name: o.Name, decl: o.DeclRange})
 		if o.Value != nil {
 			n.exprs = []*texpr{{expr: o.Value}}
 		}
@@ -455,7 +485,7 @@ func (c *compiler) decodeResources(body hcl.Body) string {
 	if !ok {
 		return ""
 	}
-	v, d := a.Expr.Value(&hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(c.vars)}})
+	v, d := a.Expr.Value(&hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(c.cur.static)}})
 	if d.HasErrors() {
 		c.errorf(a.Expr.Range().Ptr(), "Invalid queue", "`queue` must be known before anything runs: a string made of constants and variables (%s).", d.Errs()[0])
 		return ""

@@ -28,10 +28,14 @@ func (c *compiler) passEmit() {
 	p := &Plan{FormatVersion: FormatVersion, Variables: map[string]TypedValue{}, Seed: c.seed}
 	c.plan = p
 	h := sha256.New()
+	modFiles := c.moduleFiles()
 	for _, name := range c.cfg.FileNames() {
 		src := c.cfg.Sources[name]
 		sum := sha256.Sum256(src)
 		base := filepath.Base(name)
+		if rel, ok := modFiles[name]; ok {
+			base = rel
+		}
 		p.Files = append(p.Files, PlanFile{Name: base, Digest: "sha256:" + hex.EncodeToString(sum[:])})
 		fmt.Fprintf(h, "%s\x00%x\x00", base, sum)
 	}
@@ -54,13 +58,17 @@ func (c *compiler) passEmit() {
 		switch n.kind {
 		case tLocal:
 			c.emit(&Node{Address: n.addr, Kind: KindLocal, Name: n.name, Round: -1, Expr: c.expr(n.exprs[0], "", 0)}, n)
+		case tVar:
+			c.emit(c.varNode(n), n)
+		case tModule:
+			c.emit(c.moduleNode(n), n)
 		case tModel:
-			c.emit(&Node{Address: n.addr, Kind: KindModel, Name: n.name, Provider: n.op, Round: -1, Params: c.params(n, "", 0), Instance: c.instance(n)}, n)
+			c.emit(&Node{Address: n.addr, Kind: KindModel, Name: n.name, Provider: n.op, Round: -1, Params: c.params(n, "", 0), Instance: c.instance(n), Module: n.mod.addr(), Dir: n.mod.dir}, n)
 		case tDataset:
-			c.emit(&Node{Address: n.addr, Kind: KindDataset, Name: n.name, Operator: "dataset", Round: -1, Params: c.params(n, "", 0), Instance: c.instance(n)}, n)
+			c.emit(&Node{Address: n.addr, Kind: KindDataset, Name: n.name, Operator: "dataset", Round: -1, Params: c.params(n, "", 0), Instance: c.instance(n), Module: n.mod.addr(), Dir: n.mod.dir}, n)
 		case tStage:
 			if n.loop == nil {
-				c.emit(&Node{Address: n.addr, Kind: KindStage, Name: n.name, Operator: n.op, Round: -1, Queue: n.queue, Params: c.params(n, "", 0), Instance: c.instance(n)}, n)
+				c.emit(&Node{Address: n.addr, Kind: KindStage, Name: n.name, Operator: n.op, Round: -1, Queue: n.queue, Params: c.params(n, "", 0), Instance: c.instance(n), Module: n.mod.addr(), Dir: n.mod.dir}, n)
 			}
 		case tGroup:
 			if n.loop == nil {
@@ -68,8 +76,10 @@ func (c *compiler) passEmit() {
 			}
 		case tOutput:
 			if len(n.exprs) > 0 {
-				c.emit(&Node{Address: n.addr, Kind: KindOutput, Name: n.name, Round: -1, Expr: c.expr(n.exprs[0], "", 0)}, n)
-				p.Outputs = append(p.Outputs, n.addr)
+				c.emit(&Node{Address: n.addr, Kind: KindOutput, Name: n.name, Round: -1, Expr: c.expr(n.exprs[0], "", 0), Module: n.mod.addr()}, n)
+				if n.mod == c.root {
+					p.Outputs = append(p.Outputs, n.addr)
+				}
 			}
 		case tLoop:
 			c.emitLoop(n)
@@ -314,7 +324,7 @@ func (c *compiler) expr(e *texpr, loop string, round int) *Expr {
 			out.Refs = map[string]string{}
 		}
 		target := r.target
-		if r.root == "var" {
+		if r.root == "var" && target == "" {
 			target = r.key
 		} else if loop != "" {
 			pre := "loop." + loop + "."

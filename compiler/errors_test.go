@@ -39,6 +39,7 @@ func compileSource(t testing.TB, src []byte, name string, vars ...compiler.VarIn
 // comment: an error whose summary or detail contains text must have its
 // Subject start on line (and at col, when given).
 type expectation struct {
+	file      string // "" for a single-file case
 	line, col int
 	text      string
 }
@@ -67,6 +68,9 @@ func (e expectation) matches(d *hcl.Diagnostic) bool {
 	if d.Severity != hcl.DiagError || d.Subject == nil || d.Subject.Start.Line != e.line {
 		return false
 	}
+	if e.file != "" && filepath.Clean(d.Subject.Filename) != filepath.Clean(e.file) {
+		return false
+	}
 	if e.col != 0 && d.Subject.Start.Column != e.col {
 		return false
 	}
@@ -76,7 +80,7 @@ func (e expectation) matches(d *hcl.Diagnostic) bool {
 func formatDiag(d *hcl.Diagnostic) string {
 	pos := "(no range)"
 	if d.Subject != nil {
-		pos = fmt.Sprintf("%d:%d", d.Subject.Start.Line, d.Subject.Start.Column)
+		pos = fmt.Sprintf("%s:%d:%d", filepath.Base(d.Subject.Filename), d.Subject.Start.Line, d.Subject.Start.Column)
 	}
 	return fmt.Sprintf("%s %s: %s", pos, d.Summary, d.Detail)
 }
@@ -86,14 +90,75 @@ var errorVars = map[string][]compiler.VarInput{
 	"variable_validation.loop.hcl": {{Name: "rounds", Raw: "50", IsRaw: true}},
 }
 
-// TestErrorFiles checks every spec of testdata/errors: each `# ERROR:`
+// compilePath loads and compiles a spec folder (with its modules) the way
+// `ouro validate DIR` does.
+func compilePath(t testing.TB, path string) (*compiler.Result, hcl.Diagnostics) {
+	t.Helper()
+	cfg, diags := lang.NewParser().LoadPath(path)
+	if diags.HasErrors() || cfg == nil {
+		return nil, diags
+	}
+	res, d := compiler.Compile(cfg, compiler.Options{Registry: stdlib.NewRegistry(), Functions: stdlib.Functions()})
+	return res, append(diags, d...)
+}
+
+// errorCases lists testdata/errors: each *.loop.hcl file is a case, and so
+// is each folder (a spec of several files, or one using modules in its
+// subfolders), whose expectations may be in any *.loop.hcl file under it.
+func errorCases(t *testing.T) (files, dirs []string) {
+	t.Helper()
+	entries, err := os.ReadDir("testdata/errors")
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("no error files: %v", err)
+	}
+	for _, e := range entries {
+		p := filepath.Join("testdata/errors", e.Name())
+		switch {
+		case e.IsDir():
+			dirs = append(dirs, p)
+		case strings.HasSuffix(e.Name(), lang.FileSuffix):
+			files = append(files, p)
+		}
+	}
+	return files, dirs
+}
+
+// checkExpectations matches diagnostics against expectations: each must be
+// met, and every error must be expected.
+func checkExpectations(t *testing.T, want []expectation, diags hcl.Diagnostics) {
+	t.Helper()
+	if len(want) == 0 {
+		t.Fatal("no # ERROR: comment")
+	}
+	used := make([]bool, len(diags))
+	for _, e := range want {
+		found := false
+		for i, d := range diags {
+			if e.matches(d) {
+				used[i], found = true, true
+			}
+		}
+		if !found {
+			t.Errorf("%s line %d: no error containing %q", filepath.Base(e.file), e.line, e.text)
+		}
+	}
+	for i, d := range diags {
+		if !used[i] && d.Severity == hcl.DiagError {
+			t.Errorf("unexpected error: %s", formatDiag(d))
+		}
+	}
+	if t.Failed() {
+		for _, d := range diags {
+			t.Logf("got: %s", formatDiag(d))
+		}
+	}
+}
+
+// TestErrorFiles checks every case of testdata/errors: each `# ERROR:`
 // comment must be matched by an error starting on its line, and every error
 // must be expected.
 func TestErrorFiles(t *testing.T) {
-	files, err := filepath.Glob("testdata/errors/*.loop.hcl")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no error files: %v", err)
-	}
+	files, dirs := errorCases(t)
 	for _, path := range files {
 		name := filepath.Base(path)
 		t.Run(strings.TrimSuffix(name, lang.FileSuffix), func(t *testing.T) {
@@ -101,33 +166,32 @@ func TestErrorFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := expectations(t, src)
-			if len(want) == 0 {
-				t.Fatalf("%s has no # ERROR: comment", name)
-			}
 			_, diags := compileSource(t, src, name, errorVars[name]...)
-			used := make([]bool, len(diags))
-			for _, e := range want {
-				found := false
-				for i, d := range diags {
-					if e.matches(d) {
-						used[i], found = true, true
-					}
+			checkExpectations(t, expectations(t, src), diags)
+		})
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			var want []expectation
+			err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() || !strings.HasSuffix(p, lang.FileSuffix) {
+					return err
 				}
-				if !found {
-					t.Errorf("line %d: no error containing %q", e.line, e.text)
+				src, err := os.ReadFile(p)
+				if err != nil {
+					return err
 				}
+				for _, e := range expectations(t, src) {
+					e.file = p
+					want = append(want, e)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
-			for i, d := range diags {
-				if !used[i] && d.Severity == hcl.DiagError {
-					t.Errorf("unexpected error: %s", formatDiag(d))
-				}
-			}
-			if t.Failed() {
-				for _, d := range diags {
-					t.Logf("got: %s", formatDiag(d))
-				}
-			}
+			_, diags := compilePath(t, dir)
+			checkExpectations(t, want, diags)
 		})
 	}
 }
@@ -135,7 +199,12 @@ func TestErrorFiles(t *testing.T) {
 // TestErrorFilesNeverPanic compiles every error file, and every prefix of
 // it cut at each line, asserting that nothing panics.
 func TestErrorFilesNeverPanic(t *testing.T) {
-	files, _ := filepath.Glob("testdata/errors/*.loop.hcl")
+	files, dirs := errorCases(t)
+	for _, dir := range dirs {
+		// A folder's root files, cut the same way, with their modules.
+		m, _ := filepath.Glob(filepath.Join(dir, "*"+lang.FileSuffix))
+		files = append(files, m...)
+	}
 	for _, path := range files {
 		src, err := os.ReadFile(path)
 		if err != nil {
@@ -150,7 +219,11 @@ func TestErrorFilesNeverPanic(t *testing.T) {
 						t.Errorf("%s cut after line %d: panic: %v", path, i, r)
 					}
 				}()
-				compileSource(t, cut, filepath.Base(path))
+				name := filepath.Base(path)
+				if filepath.Dir(path) != "testdata/errors" {
+					name = path // module sources are relative to it
+				}
+				compileSource(t, cut, name)
 			}()
 		}
 	}

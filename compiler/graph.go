@@ -32,6 +32,7 @@ type GraphEdge struct {
 var kindNames = map[nodeKind]string{
 	tLocal: "local", tModel: "model", tDataset: "dataset", tStage: "stage", tRounds: "rounds",
 	tInit: "init", tState: "state", tNext: "next", tUntil: "until", tLoop: "loop", tOutput: "output", tGroup: "group",
+	tVar: "variable", tModule: "module",
 }
 
 func (c *compiler) graph() *Graph {
@@ -62,6 +63,10 @@ func (c *compiler) graph() *Graph {
 			label = kindNames[n.kind]
 		case tLoop:
 			label = "loop " + n.name
+		case tVar:
+			label = "var " + n.name
+		case tModule:
+			label = "module " + n.name
 		case tGroup:
 			label = n.name + "[*]"
 			if n.memberKind == tModel || n.memberKind == tDataset {

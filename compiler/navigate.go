@@ -54,6 +54,8 @@ func (c *compiler) references() []Reference {
 			for _, r := range e.refs {
 				var target hcl.Range
 				switch {
+				case r.target != "" && c.nodes[r.target] != nil:
+					target = c.nodes[r.target].decl
 				case r.root == "var":
 					rng, ok := vars[r.name]
 					if !ok {

@@ -11,7 +11,7 @@ import (
 // FormatVersion is the version of the serialised Plan. Bump it whenever the
 // encoding or the meaning of a field changes: stores key cached work by the
 // plan's content, and a reader refuses plans of another version.
-const FormatVersion = 4
+const FormatVersion = 5
 
 // NodeKind says what a plan node computes.
 type NodeKind string
@@ -29,6 +29,12 @@ const (
 	// stage (`count`, `for_each`): for count its value is the tuple of its
 	// Members' values, for for_each the object of them keyed by each.key.
 	KindGroup NodeKind = "group"
+	// KindVariable is a module's variable (module.m.var.x): the caller's
+	// argument, or the variable's default, converted to its type.
+	KindVariable NodeKind = "variable"
+	// KindModule is a module instance (module.m): the object of its
+	// outputs, which its Expr assembles.
+	KindModule NodeKind = "module"
 )
 
 // Plan is the compiled, type-checked, unrolled form of a spec: an immutable
@@ -101,6 +107,14 @@ type Node struct {
 	// by for_each, so the group's value is an object, not a tuple.
 	Members []string `json:"members,omitempty"`
 	ForEach bool     `json:"for_each,omitempty"`
+	// Module is the module instance declaring the node ("module.eval",
+	// "module.a.module.b"), empty in the root spec. The node's seed comes
+	// from its address inside the module (Address without Module and the
+	// dot), so a module's cache keys do not depend on how it is called.
+	Module string `json:"module,omitempty"`
+	// Dir is that module's folder relative to the spec's, slash-separated:
+	// file arguments (source, checkpoint) are relative to it.
+	Dir string `json:"dir,omitempty"`
 	// Type is the type of the node's value (MarshalType encoding).
 	Type      json.RawMessage `json:"type"`
 	DeclRange hcl.Range       `json:"range"`

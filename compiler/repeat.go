@@ -216,14 +216,14 @@ func (c *compiler) staticContext(expr hcl.Expression, what string, outer hcl.Exp
 }
 
 func (c *compiler) staticLocal(name, what string, rng hcl.Range, outer hcl.Expression, chain string, visiting map[string]bool) (cty.Value, bool) {
-	if c.staticLocals == nil {
-		c.staticLocals = map[string]cty.Value{}
+	if c.cur.staticLocals == nil {
+		c.cur.staticLocals = map[string]cty.Value{}
 	}
-	if v, ok := c.staticLocals[name]; ok {
+	if v, ok := c.cur.staticLocals[name]; ok {
 		return v, v != cty.NilVal
 	}
 	var l *lang.Local
-	for _, x := range c.cfg.Locals {
+	for _, x := range c.cur.cfg.Locals {
 		if x.Name == name {
 			l = x
 		}
@@ -239,22 +239,22 @@ func (c *compiler) staticLocal(name, what string, rng hcl.Range, outer hcl.Expre
 	defer delete(visiting, name)
 	ctx, ok := c.staticContext(l.Expr, what, outer, chain, visiting)
 	if !ok {
-		c.staticLocals[name] = cty.NilVal
+		c.cur.staticLocals[name] = cty.NilVal
 		return cty.NilVal, false
 	}
 	v, d := l.Expr.Value(ctx)
 	if d.HasErrors() {
 		// Reported when the local itself is type-checked.
-		c.staticLocals[name] = cty.NilVal
+		c.cur.staticLocals[name] = cty.NilVal
 		return cty.NilVal, false
 	}
-	c.staticLocals[name] = v
+	c.cur.staticLocals[name] = v
 	return v, true
 }
 
 func (c *compiler) localNames() []string {
-	out := make([]string, 0, len(c.cfg.Locals))
-	for _, l := range c.cfg.Locals {
+	out := make([]string, 0, len(c.cur.cfg.Locals))
+	for _, l := range c.cur.cfg.Locals {
 		out = append(out, l.Name)
 	}
 	return out
@@ -303,7 +303,7 @@ func (c *compiler) declareRepeated(base string, rep lang.Repeat, mk func(addr st
 // clone is a fresh instance node of the same block: same declaration and
 // decoded expressions, nothing resolved or checked yet.
 func (n *tnode) clone(addr string) *tnode {
-	m := &tnode{addr: addr, kind: n.kind, name: n.name, loop: n.loop, decl: n.decl, sig: n.sig, op: n.op, stage: n.stage, queue: n.queue}
+	m := &tnode{addr: addr, kind: n.kind, name: n.name, loop: n.loop, decl: n.decl, sig: n.sig, op: n.op, stage: n.stage, queue: n.queue, mod: n.mod}
 	m.exprs = make([]*texpr, len(n.exprs))
 	for i, e := range n.exprs {
 		m.exprs[i] = &texpr{name: e.name, param: e.param, expr: e.expr, src: e.source()}

@@ -40,7 +40,7 @@ import (
 
 // rootNames are the names an expression may start with, besides per-item
 // names.
-var rootNames = []string{"var", "local", "model", "dataset", "stage", "loop", "state", "round", "count", "each"}
+var rootNames = []string{"var", "local", "model", "dataset", "stage", "loop", "state", "round", "count", "each", "module"}
 
 func (c *compiler) passResolve() {
 	for _, n := range c.order {
@@ -63,6 +63,12 @@ func (c *compiler) passResolve() {
 		case tGroup:
 			for _, m := range n.members {
 				c.depend(n, m, nil)
+			}
+		case tModule:
+			if n.call != nil {
+				for _, o := range n.call.cfg.Outputs {
+					c.depend(n, c.nodes[n.call.prefix+"output."+o.Name], nil)
+				}
 			}
 		case tState:
 			c.depend(n, c.nodes["loop."+n.name+".init"], nil)
@@ -170,8 +176,19 @@ func (c *compiler) resolve(n *tnode, e *texpr, t hcl.Traversal) {
 		return
 	}
 	r := &ref{key: root + "." + name, root: root, name: name, rng: rng}
+	s := n.mod
 	switch root {
+	case "module":
+		if !c.resolveModule(n, t, r) {
+			return
+		}
 	case "var":
+		if s.prefix != "" {
+			if !c.resolveModuleVar(n, e, r) {
+				return
+			}
+			break
+		}
 		if _, ok := c.vars[name]; !ok {
 			for _, v := range c.cfg.Variables {
 				if v.Name == name {
@@ -184,16 +201,16 @@ func (c *compiler) resolve(n *tnode, e *texpr, t hcl.Traversal) {
 			return
 		}
 	case "local", "model", "dataset":
-		r.target = root + "." + name
+		r.target = s.prefix + root + "." + name
 		if c.nodes[r.target] == nil {
-			c.undeclared(rng, map[string]string{"local": "local value", "model": "model", "dataset": "dataset"}[root], root, name, c.prefixed(root+"."))
+			c.undeclared(rng, map[string]string{"local": "local value", "model": "model", "dataset": "dataset"}[root], root, name, c.prefixed(s.prefix+root+"."))
 			return
 		}
 	case "loop":
-		r.target = "loop." + name
+		r.target = s.prefix + "loop." + name
 		tn := c.nodes[r.target]
 		if tn == nil || tn.kind != tLoop {
-			c.undeclared(rng, "loop", "loop", name, c.loopNames())
+			c.undeclared(rng, "loop", "loop", name, c.loopNames(s))
 			return
 		}
 		if n.loop != nil && n.loop.Name == name {
@@ -212,16 +229,19 @@ func (c *compiler) resolve(n *tnode, e *texpr, t hcl.Traversal) {
 				return
 			}
 			r.target = local
-		case c.nodes["stage."+name] != nil:
-			r.target = "stage." + name
+		case c.nodes[s.prefix+"stage."+name] != nil:
+			r.target = s.prefix + "stage." + name
 		default:
 			for _, l := range c.cfg.Loops {
+				if s.prefix != "" {
+					break
+				}
 				if c.nodes["loop."+l.Name+".stage."+name] != nil {
 					c.errorf(rng.Ptr(), "Reference to a stage inside a loop", "stage.%s runs once per round of loop %q, so it has no single value here. Read one round with loop.%s.rounds[i].%s, or carry values out with the loop's state (loop.%s.state).", name, l.Name, l.Name, name, l.Name)
 					return
 				}
 			}
-			names := c.prefixed("stage.")
+			names := c.prefixed(s.prefix + "stage.")
 			if n.loop != nil {
 				for _, s := range n.loop.Stages {
 					names = append(names, s.Name)
@@ -279,9 +299,9 @@ func (c *compiler) prefixed(prefix string) []string {
 	return out
 }
 
-func (c *compiler) loopNames() []string {
+func (c *compiler) loopNames(s *scope) []string {
 	var out []string
-	for _, l := range c.cfg.Loops {
+	for _, l := range s.cfg.Loops {
 		out = append(out, l.Name)
 	}
 	return out

@@ -126,6 +126,10 @@ func (c *compiler) typecheckNode(n *tnode) {
 			n.val = cty.TupleVal(vals)
 		}
 		n.typ = n.val.Type()
+	case tVar:
+		c.typecheckVar(n)
+	case tModule:
+		c.typecheckModule(n)
 	case tModel, tDataset, tStage:
 		if n.sig == nil {
 			return
@@ -165,6 +169,10 @@ func (c *compiler) context(n *tnode, e *texpr, extra map[string]cty.Type) *hcl.E
 		case "var":
 			if objs["var"] == nil {
 				objs["var"] = map[string]cty.Value{}
+			}
+			if r.target != "" { // a module's variable
+				objs["var"][r.name] = c.nodes[r.target].val
+				break
 			}
 			objs["var"][r.name] = c.vars[r.name]
 		default:

@@ -24,7 +24,14 @@ type Config struct {
 	Loops     []*Loop
 	Outputs   []*Output
 	Moved     []*Moved
+	Modules   []*Module
 	Settings  *Settings
+
+	// Dir is the folder of the spec: the directory given, or the folder of
+	// the file; relative paths in the spec (and module sources) start
+	// there. Paths are the spec's own files, without its modules'.
+	Dir   string
+	Paths []string
 }
 
 // Variable is a `variable "name" { ... }` block: an input set with -var,
@@ -39,6 +46,11 @@ type Variable struct {
 	Default     cty.Value // cty.NilVal when there is no default (the variable is required)
 	Sensitive   bool
 	Validations []*Validation
+	// Kind is "dataset" or "model" for a variable of type
+	// dataset(object({…})) or model, an input only a module's caller can
+	// give (then Type is the dataset's record type, or cty.DynamicPseudoType
+	// for a model); "" for a plain value.
+	Kind string
 
 	DeclRange hcl.Range
 	TypeRange hcl.Range

@@ -19,6 +19,7 @@ var fileSchema = &hcl.BodySchema{
 		{Type: "stage", LabelNames: []string{"operator", "name"}},
 		{Type: "loop", LabelNames: []string{"name"}},
 		{Type: "output", LabelNames: []string{"name"}},
+		{Type: "module", LabelNames: []string{"name"}},
 		{Type: "settings"},
 		{Type: "moved"},
 	},
@@ -114,6 +115,11 @@ func decodeFiles(files []*hcl.File) (*Config, hcl.Diagnostics) {
 				m, d := decodeMoved(b)
 				diags = append(diags, d...)
 				cfg.Moved = append(cfg.Moved, m)
+			case "module":
+				m, d := decodeModule(b)
+				diags = append(diags, d...)
+				addName("module", m.Name, m.NameRange)
+				cfg.Modules = append(cfg.Modules, m)
 			case "settings":
 				if cfg.Settings != nil {
 					diags = append(diags, &hcl.Diagnostic{
@@ -159,7 +165,23 @@ func decodeVariable(b *hcl.Block) (*Variable, hcl.Diagnostics) {
 	if a, ok := content.Attributes["sensitive"]; ok {
 		diags = append(diags, gohcl.DecodeExpression(a.Expr, nil, &v.Sensitive)...)
 	}
-	if a, ok := content.Attributes["type"]; ok {
+	if a, ok := content.Attributes["type"]; ok && valueKind(a.Expr) != "" {
+		v.Kind, v.TypeRange = valueKind(a.Expr), a.Expr.Range()
+		if v.Kind == "dataset" {
+			call, _ := hcl.ExprCall(a.Expr)
+			if len(call.Arguments) != 1 {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid type", Detail: "dataset(…) takes one argument, the record type: dataset(object({ question = string })).", Subject: a.Expr.Range().Ptr()})
+			} else {
+				ty, d := typeexpr.TypeConstraint(call.Arguments[0])
+				diags = append(diags, d...)
+				v.Type = ty
+			}
+		}
+		if d, ok := content.Attributes["default"]; ok {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid default value for variable", Detail: fmt.Sprintf("A %s variable has no default: it is an input of a module, given by the module block that uses it.", v.Kind), Subject: d.Expr.Range().Ptr()})
+			delete(content.Attributes, "default")
+		}
+	} else if ok {
 		ty, defaults, d := typeexpr.TypeConstraintWithDefaults(a.Expr)
 		diags = append(diags, d...)
 		if !d.HasErrors() {
@@ -202,6 +224,18 @@ func decodeVariable(b *hcl.Block) (*Variable, hcl.Diagnostics) {
 		}
 	}
 	return v, diags
+}
+
+// valueKind recognises the type expressions of the values that are not
+// plain data, `model` and `dataset(…)`, which ext/typeexpr does not know.
+func valueKind(expr hcl.Expression) string {
+	if hcl.ExprAsKeyword(expr) == "model" {
+		return "model"
+	}
+	if call, d := hcl.ExprCall(expr); !d.HasErrors() && call.Name == "dataset" {
+		return "dataset"
+	}
+	return ""
 }
 
 var modelSchema = &hcl.BodySchema{

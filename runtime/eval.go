@@ -40,7 +40,7 @@ func (r *run) scope(n *compiler.Node, e *compiler.Expr) (*hcl.EvalContext, error
 	for key, target := range e.Refs {
 		root, name, _ := strings.Cut(key, ".")
 		var v cty.Value
-		if root == "var" {
+		if root == "var" && target == key { // a module's variable is a node
 			v = r.vars[name]
 		} else {
 			st := r.state(target)
@@ -121,7 +121,7 @@ func (r *run) refValue(e *compiler.Expr) (cty.Value, bool) {
 		return cty.NilVal, false
 	}
 	root, name, _ := strings.Cut(src, ".")
-	if root == "var" {
+	if root == "var" && target == src {
 		v, ok := r.vars[name]
 		return v, ok && name != ""
 	}
@@ -179,8 +179,8 @@ func (r *run) prepare(n *compiler.Node, sig *compiler.Signature, opName string, 
 		Patterns: map[string]*pattern.Pattern{},
 		Schemas:  map[string]cty.Type{},
 		Blobs:    r.blobs,
-		Env:      r.env,
-		Seed:     stageSeed(r.plan.Seed, n.SeedAddr()),
+		Env:      r.nodeEnv(n),
+		Seed:     stageSeed(r.plan.Seed, seedAddress(n)),
 	}
 	p := &prepared{exec: x, params: map[string]string{}, inputs: map[string]string{}, kinds: map[string]string{}}
 	p.complete = append(p.complete, func() error {
@@ -229,7 +229,7 @@ func (r *run) prepare(n *compiler.Node, sig *compiler.Signature, opName string, 
 				}
 			}
 			x.Params[sp.Name] = v
-			enc, err := r.keyValue(sp.Name, v)
+			enc, err := r.keyValue(n, sp.Name, v)
 			if err != nil {
 				return nil, fmt.Errorf("%s: argument %s: %w", n.Address, sp.Name, err)
 			}
@@ -267,7 +267,7 @@ func (r *run) prepare(n *compiler.Node, sig *compiler.Signature, opName string, 
 				if name != "" && v.Type().IsObjectType() {
 					v = v.GetAttr(name)
 				}
-				enc, err := r.keyValue(k, v)
+				enc, err := r.keyValue(n, k, v)
 				if err != nil {
 					return nil, err
 				}
@@ -323,9 +323,14 @@ func (r *run) prepare(n *compiler.Node, sig *compiler.Signature, opName string, 
 // keyValue is the canonical, key-safe encoding of an argument value:
 // datasets and models by content; files named by `source`/`checkpoint` by
 // their contents, not their paths.
-func (r *run) keyValue(name string, v cty.Value) (any, error) {
+func (r *run) keyValue(n *compiler.Node, name string, v cty.Value) (any, error) {
 	if (name == "source" || name == "checkpoint") && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
 		pattern := v.AsString()
+		if n.Dir != "" && !filepath.IsAbs(pattern) {
+			// A module's file: relative to the module's folder, recorded
+			// relative to the spec's like every other.
+			pattern = filepath.Join(filepath.FromSlash(n.Dir), pattern)
+		}
 		d, err := fileDigests(r.opts.SpecDir, pattern)
 		if err == nil {
 			r.filesMu.Lock()
@@ -435,8 +440,28 @@ func digestJSON(v any) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// stageSeed mixes the spec's seed with the node's address (its seed
-// address, when a moved block gave it the identity of an older one).
+// seedAddress is the address a node's seed is made from: its seed
+// address (see Node.SeedAddr) inside its module, so that a module's stages have the same keys however
+// the module instance is named.
+func seedAddress(n *compiler.Node) string {
+	if n.Module == "" {
+		return n.SeedAddr()
+	}
+	return strings.TrimPrefix(n.SeedAddr(), n.Module+".")
+}
+
+// nodeEnv is the Env a node's operator or provider sees: the run's, with
+// SpecDir set to the module's folder for a module's node.
+func (r *run) nodeEnv(n *compiler.Node) *Env {
+	if n.Dir == "" || r.env == nil {
+		return r.env
+	}
+	e := *r.env
+	e.SpecDir = filepath.Join(e.SpecDir, filepath.FromSlash(n.Dir))
+	return &e
+}
+
+// stageSeed mixes the spec's seed with the node's address.
 func stageSeed(seed int64, addr string) uint64 {
 	h := sha256.New()
 	var b [8]byte

@@ -540,9 +540,9 @@ func (r *run) step(ctx context.Context, s *nodeState) {
 	}
 	var err error
 	switch n.Kind {
-	case compiler.KindLocal, compiler.KindState, compiler.KindOutput:
+	case compiler.KindLocal, compiler.KindState, compiler.KindOutput, compiler.KindVariable, compiler.KindModule:
 		s.value, err = r.evalExpr(n, n.Expr)
-		if err == nil && n.Kind == compiler.KindState {
+		if err == nil && (n.Kind == compiler.KindState || n.Kind == compiler.KindVariable) {
 			s.value, err = r.conform(n, s.value)
 		}
 	case compiler.KindUntil:
@@ -728,6 +728,9 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 	missing := ""
 	if fw, ok := op.(FileWriter); ok {
 		for _, f := range fw.OutputFiles(p.exec) {
+			if n.Dir != "" && !filepath.IsAbs(f) {
+				f = filepath.Join(filepath.FromSlash(n.Dir), f) // a module's: relative to its folder
+			}
 			r.noteOutputFile(f)
 			if missing == "" {
 				if _, err := os.Stat(r.resolve(f)); err != nil {

@@ -49,12 +49,29 @@ func planCacheKey(path string, f *specFlags) (string, bool) {
 	if !ok {
 		return "", false
 	}
+	usesModules := false
 	for _, name := range files {
 		b, err := os.ReadFile(name)
 		if err != nil {
 			return "", false
 		}
 		put("file", name, string(b))
+		usesModules = usesModules || bytes.Contains(b, []byte("module"))
+	}
+	if usesModules {
+		// The modules' files are part of the plan too. Finding them takes
+		// a parse, which only a spec that may use modules pays.
+		mods, ok := moduleFiles(path, files)
+		if !ok {
+			return "", false
+		}
+		for _, name := range mods {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				return "", false
+			}
+			put("module file", name, string(b))
+		}
 	}
 	for _, v := range f.vars {
 		put("var", v)
@@ -90,6 +107,27 @@ func loadedSpecFiles(path string) ([]string, bool) {
 	}
 	sort.Strings(files)
 	return files, len(files) > 0
+}
+
+// moduleFiles lists the files of the modules a spec uses (and theirs),
+// sorted; false when the spec does not load cleanly (then it is compiled).
+func moduleFiles(path string, own []string) ([]string, bool) {
+	p := lang.NewParser()
+	if _, diags := p.LoadPath(path); diags.HasErrors() {
+		return nil, false
+	}
+	skip := map[string]bool{}
+	for _, f := range own {
+		skip[f] = true
+	}
+	var out []string
+	for name := range p.Files() {
+		if !skip[name] {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out, true
 }
 
 // planSlot is the plan-cache slot of a spec: its absolute path.

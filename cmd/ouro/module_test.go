@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// A module with a data file of its own, used by two specs in different
+// folders under different instance names.
+const moduleSpec = `variable "k" {
+  type = number
+}
+
+dataset "extra" {
+  source = "data/extra.jsonl"
+}
+
+stage "sample" "few" {
+  input = dataset.extra
+  n     = var.k
+}
+
+output "few" {
+  value = stage.few
+}
+`
+
+func writeFiles(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// runStatuses runs a spec with a store and returns each node's status.
+func runStatuses(t *testing.T, spec, storeDir string) map[string]string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := run([]string{"run", "--json", "--progress=none", "--store", storeDir, spec}, &out, &errb); code != 0 {
+		t.Fatalf("ouro run %s: exit %d\n%s%s", spec, code, out.String(), errb.String())
+	}
+	var r struct {
+		Stages []struct{ Address, Status string }
+	}
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("--json: %v\n%s%s", err, out.String(), errb.String())
+	}
+	st := map[string]string{}
+	for _, s := range r.Stages {
+		st[s.Address] = s.Status
+	}
+	return st
+}
+
+// TestModuleSharesCacheAcrossSpecs: the same module with the same inputs
+// has the same stage keys in two specs of different folders that name the
+// instance differently, so the second run takes its stages from the cache;
+// the module's `source` is read relative to the module's folder; and an
+// edit of the module's file is seen by a spec whose plan was cached.
+func TestModuleSharesCacheAcrossSpecs(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{
+		"shared/pick/pick.loop.hcl":    moduleSpec,
+		"shared/pick/data/extra.jsonl": "{\"x\": 1}\n{\"x\": 2}\n{\"x\": 3}\n",
+		"a/spec.loop.hcl":              "module \"pick\" {\n  source = \"../shared/pick\"\n  k      = 2\n}\n",
+		"papers/b/spec.loop.hcl":       "module \"choose\" {\n  source = \"../../shared/pick\"\n  k      = 2\n}\n",
+	})
+	store := filepath.Join(root, "store")
+	first := runStatuses(t, filepath.Join(root, "a"), store)
+	if first["module.pick.stage.few"] != "ran" || first["module.pick.dataset.extra"] != "ran" {
+		t.Fatalf("first run: %v", first)
+	}
+	second := runStatuses(t, filepath.Join(root, "papers", "b"), store)
+	if second["module.choose.stage.few"] != "cached" || second["module.choose.dataset.extra"] != "cached" {
+		t.Fatalf("the same module with the same inputs in another spec ran again: %v", second)
+	}
+	// The plan cache (and the no-op path keyed by it) must see an edit of
+	// the module's file, which is not in the spec's folder.
+	spec := filepath.Join(root, "a")
+	key, ok := planCacheKey(spec, &specFlags{})
+	if !ok {
+		t.Fatal("no plan-cache key")
+	}
+	writeFiles(t, root, map[string]string{"shared/pick/pick.loop.hcl": moduleSpec + "\nstage \"sample\" \"one\" {\n  input = dataset.extra\n  n     = 1\n}\n"})
+	if k, _ := planCacheKey(spec, &specFlags{}); k == key {
+		t.Fatal("editing a module's file left the spec's plan-cache key unchanged")
+	}
+	after := runStatuses(t, spec, store)
+	if after["module.pick.stage.one"] != "ran" || after["module.pick.stage.few"] != "cached" {
+		t.Fatalf("after editing the module: %v", after)
+	}
+}

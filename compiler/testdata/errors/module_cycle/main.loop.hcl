@@ -1,0 +1,4 @@
+# a uses b, b uses a: a cycle, reported where it closes.
+module "a" {
+  source = "./a"
+}

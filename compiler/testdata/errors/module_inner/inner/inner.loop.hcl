@@ -1,0 +1,16 @@
+variable "n" {
+  type = number
+}
+
+settings { # ERROR: Settings in a module
+  seed = 1
+}
+
+loop "l" { # ERROR: A module cannot hold a loop yet
+  rounds = var.n
+}
+
+moved { # ERROR: Moved block in a module
+  from = stage.a
+  to   = stage.b
+}

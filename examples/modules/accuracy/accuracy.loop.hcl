@@ -1,0 +1,34 @@
+# A shared evaluation module: greedy answers of a model on a held-out set
+# of arithmetic problems, scored by exact match of the first number.
+# Used by examples/specs/module_eval.loop.hcl; see docs/language.md#modules.
+
+variable "model" {
+  type        = model
+  description = "The model to evaluate."
+}
+
+variable "problems" {
+  type        = dataset(object({ question = string, answer = number }))
+  description = "Held-out problems; records may have more fields."
+}
+
+variable "max_tokens" {
+  type    = number
+  default = 16
+}
+
+stage "evaluate" "eval" {
+  model       = var.model
+  input       = var.problems
+  prompt      = "Q: ${item.question}\nA:"
+  temperature = 0
+  max_tokens  = var.max_tokens
+  stop        = ["\n"]
+  score       = extract_number(item.completion) == item.answer
+  metrics     = { accuracy = fraction(scores) }
+}
+
+output "accuracy" {
+  value       = stage.eval.metrics.accuracy
+  description = "Share of problems answered exactly."
+}
