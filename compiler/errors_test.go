@@ -156,7 +156,9 @@ func checkExpectations(t *testing.T, want []expectation, diags hcl.Diagnostics) 
 
 // TestErrorFiles checks every case of testdata/errors: each `# ERROR:`
 // comment must be matched by an error starting on its line, and every error
-// must be expected.
+// must be expected. With OURO_UPDATE_ERRORS=1 it first rewrites the
+// comments to what the compiler reports (see rewriteExpectations); review
+// the diff.
 func TestErrorFiles(t *testing.T) {
 	files, dirs := errorCases(t)
 	for _, path := range files {
@@ -167,11 +169,15 @@ func TestErrorFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, diags := compileSource(t, src, name, errorVars[name]...)
+			if updateErrors {
+				src = rewriteExpectations(t, path, src, "", diags)
+			}
 			checkExpectations(t, expectations(t, src), diags)
 		})
 	}
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
+			_, diags := compilePath(t, dir)
 			var want []expectation
 			err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 				if err != nil || d.IsDir() || !strings.HasSuffix(p, lang.FileSuffix) {
@@ -180,6 +186,9 @@ func TestErrorFiles(t *testing.T) {
 				src, err := os.ReadFile(p)
 				if err != nil {
 					return err
+				}
+				if updateErrors {
+					src = rewriteExpectations(t, p, src, p, diags)
 				}
 				for _, e := range expectations(t, src) {
 					e.file = p
@@ -190,7 +199,13 @@ func TestErrorFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, diags := compilePath(t, dir)
+			if updateErrors {
+				for _, d := range diags {
+					if d.Severity == hcl.DiagError && (d.Subject == nil || !strings.HasPrefix(filepath.Clean(d.Subject.Filename), filepath.Clean(dir)+string(filepath.Separator))) {
+						t.Errorf("cannot write an expectation for an error outside the case's files: %s", formatDiag(d))
+					}
+				}
+			}
 			checkExpectations(t, want, diags)
 		})
 	}
@@ -226,5 +241,152 @@ func TestErrorFilesNeverPanic(t *testing.T) {
 				compileSource(t, cut, name)
 			}()
 		}
+	}
+}
+
+// updateErrors is set by OURO_UPDATE_ERRORS=1: TestErrorFiles rewrites the
+// `# ERROR:` comments of testdata/errors from the diagnostics it gets.
+var updateErrors = os.Getenv("OURO_UPDATE_ERRORS") != ""
+
+// rewriteExpectations makes src's `# ERROR:` comments say what diags hold
+// for it (file is the diagnostics' file name for a folder case, "" for a
+// single file), writes the result to path and returns it. A comment still
+// met by an error on its line is kept as written (authors choose short,
+// stable substrings); one met by none is removed; a line with an error and
+// no comment gets `# ERROR: <summary>`, with @col when the line holds
+// errors at several columns. An error the comments cannot express (no
+// range, or two summaries on one line at one column that no kept comment
+// covers) is reported.
+func rewriteExpectations(t *testing.T, path string, src []byte, file string, diags hcl.Diagnostics) []byte {
+	t.Helper()
+	byLine := map[int][]*hcl.Diagnostic{}
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		if d.Subject == nil {
+			t.Errorf("cannot write an expectation for an error without a range: %s", formatDiag(d))
+			continue
+		}
+		if file != "" && filepath.Clean(d.Subject.Filename) != filepath.Clean(file) {
+			continue
+		}
+		byLine[d.Subject.Start.Line] = append(byLine[d.Subject.Start.Line], d)
+	}
+	lines := strings.SplitAfter(string(src), "\n")
+	for i, text := range lines {
+		line := i + 1
+		body, nl := strings.TrimSuffix(text, "\n"), strings.HasSuffix(text, "\n")
+		errs := byLine[line]
+		if m := errorComment.FindStringSubmatchIndex(body); m != nil {
+			e := expectation{file: file, line: line, text: body[m[4]:m[5]]}
+			if m[2] >= 0 {
+				e.col, _ = strconv.Atoi(body[m[2]:m[3]])
+			}
+			kept := false
+			var rest []*hcl.Diagnostic
+			for _, d := range errs {
+				if e.matches(d) {
+					kept = true
+				} else {
+					rest = append(rest, d)
+				}
+			}
+			if kept {
+				errs = rest
+			} else {
+				body = strings.TrimRight(body[:m[0]], " \t")
+				if body == "" && len(errs) == 0 {
+					lines[i] = "" // the comment was the whole line
+					continue
+				}
+			}
+			if kept && len(errs) > 0 {
+				t.Errorf("%s:%d: the kept comment does not cover %d other error(s) on the line: %s", path, line, len(errs), formatDiag(errs[0]))
+				errs = nil
+			}
+		}
+		if len(errs) > 0 {
+			cols := map[int]bool{}
+			for _, d := range errs {
+				cols[d.Subject.Start.Column] = true
+				if d.Summary != errs[0].Summary {
+					t.Errorf("%s:%d: errors with different summaries on one line (%q, %q): write the comment by hand", path, line, errs[0].Summary, d.Summary)
+				}
+			}
+			comment := "# ERROR: " + errs[0].Summary
+			if len(cols) > 1 {
+				t.Errorf("%s:%d: errors at %d columns on one line: write the comment by hand", path, line, len(cols))
+			}
+			if body = strings.TrimRight(body, " \t"); body == "" {
+				body = comment
+			} else {
+				body += " " + comment
+			}
+		}
+		if nl {
+			body += "\n"
+		}
+		lines[i] = body
+	}
+	out := []byte(strings.Join(lines, ""))
+	if !bytes.Equal(out, src) {
+		if err := os.WriteFile(path, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("rewrote the expectations of %s", path)
+	}
+	return out
+}
+
+// TestRewriteExpectations checks the OURO_UPDATE_ERRORS rewrite on one
+// spec: a comment still met is kept as written, a stale one goes (with its
+// line when it was alone), and an unexpected error gets its summary.
+func TestRewriteExpectations(t *testing.T) {
+	src := `dataset "d" {
+  rows = [{ a = 1 }]
+}
+
+stage "filter" "f" {
+  input = stage.nope # ERROR: undeclared
+  where = item.b > 0
+}
+# ERROR: an error that went away
+
+stage "filter" "g" {
+  input = dataset.d # ERROR: stale text
+  where = item.a > 0
+}
+`
+	want := `dataset "d" {
+  rows = [{ a = 1 }]
+}
+
+stage "filter" "f" {
+  input = stage.nope # ERROR: undeclared
+  where = item.b > 0
+}
+
+stage "filter" "g" {
+  input = dataset.d
+  where = item.a > 0
+}
+`
+	_, diags := compileSource(t, []byte(src), "case.loop.hcl")
+	path := filepath.Join(t.TempDir(), "case.loop.hcl")
+	got := string(rewriteExpectations(t, path, []byte(src), "", diags))
+	if got != want {
+		t.Errorf("rewritten:\n%s\nwant:\n%s", got, want)
+	}
+	if onDisk, err := os.ReadFile(path); err != nil || string(onDisk) != got {
+		t.Errorf("file on disk = %q, %v; want the rewritten text", onDisk, err)
+	}
+
+	// An error with no comment gets one with its summary.
+	bare := strings.Replace(src, " # ERROR: undeclared", "", 1)
+	_, diags = compileSource(t, []byte(bare), "case.loop.hcl")
+	got = string(rewriteExpectations(t, path, []byte(bare), "", diags))
+	if !strings.Contains(got, "  input = stage.nope # ERROR: Reference to undeclared stage\n") {
+		t.Errorf("no summary written for the bare error:\n%s", got)
 	}
 }
