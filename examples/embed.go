@@ -1,6 +1,7 @@
 // Package examples holds what `ouro init` writes out of the paper
-// examples: each folder's specs and data/, one .gitignore, and the command
-// trainer the specs name as ../trainers/trl_sft.py. Most of it is
+// examples: each folder's specs and data/, one .gitignore, the command
+// trainer the specs name as ../trainers/trl_sft.py and the shared modules
+// they name as ../modules/<name>. Most of it is
 // embedded; a data set too big to embed (the self_improving_transformers
 // example's 7.5 MB) is generated instead by the same deterministic code
 // its gendata.go runs, so the two are the same bytes (embed_test.go).
@@ -21,8 +22,9 @@ import (
 )
 
 // FS holds <template>/*.loop.hcl and <template>/data/... for each paper
-// folder whose data is not generated (see Generated), and
-// trainers/trl_sft.py.
+// folder whose data is not generated (see Generated),
+// trainers/trl_sft.py, and the shared modules the specs use as
+// ../modules/<name> (modules/<name>/*.loop.hcl).
 //
 //go:embed best_of_n/*.loop.hcl best_of_n/data
 //go:embed rest_em/*.loop.hcl rest_em/data
@@ -34,6 +36,7 @@ import (
 //go:embed spin/*.loop.hcl spin/data
 //go:embed star/*.loop.hcl star/data
 //go:embed trainers/trl_sft.py
+//go:embed modules/*/*.loop.hcl
 var FS embed.FS
 
 // A GeneratedFile is a file of a template that FS does not hold: Write

@@ -141,16 +141,21 @@ type scaffoldFile struct {
 // beside the example folders, "../trainers/<file>".
 var trainerRef = regexp.MustCompile(`"\.\./trainers/([^"/]+)"`)
 
+// moduleRef matches a spec's module source among the shared modules
+// beside the example folders, "../modules/<name>".
+var moduleRef = regexp.MustCompile(`"\.\./modules/([^"/]+)"`)
+
 // scaffold lists the files of template t: its specs (with "../trainers/"
 // references pointed at a trainers/ folder of the scaffold, which gets the
-// scripts they name, and descriptions naming examples/trainers/ likewise),
+// scripts they name, and descriptions naming examples/trainers/ likewise;
+// "../modules/" sources at a modules/ folder holding the modules named),
 // its data/ (embedded, or generated when the example registers a
 // generator), a README stub and a .gitignore holding .ouro/ (plus the
 // example's own ignore lines). Sorted by path. Nothing is generated yet:
 // writeScaffold runs the generators.
 func scaffold(t initTemplate) ([]scaffoldFile, error) {
 	var files []scaffoldFile
-	var specs, trainers, ignores, generated []string
+	var specs, trainers, modules, ignores, generated []string
 	err := fs.WalkDir(examples.FS, t.name, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -179,6 +184,12 @@ func scaffold(t initTemplate) ([]scaffoldFile, error) {
 				data = bytes.ReplaceAll(data, []byte("examples/trainers/"+s), []byte("trainers/"+s))
 			}
 			data = trainerRef.ReplaceAll(data, []byte(`"trainers/$1"`))
+			for _, m := range moduleRef.FindAllSubmatch(data, -1) {
+				if s := string(m[1]); !slices.Contains(modules, s) {
+					modules = append(modules, s)
+				}
+			}
+			data = moduleRef.ReplaceAll(data, []byte(`"./modules/$1"`))
 		}
 		files = append(files, scaffoldFile{path: rel, data: data})
 		return nil
@@ -200,16 +211,30 @@ func scaffold(t initTemplate) ([]scaffoldFile, error) {
 		}
 		files = append(files, scaffoldFile{path: "trainers/" + tr, data: data})
 	}
+	for _, m := range modules {
+		n := len(files)
+		err := fs.WalkDir(examples.FS, "modules/"+m, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := examples.FS.ReadFile(p)
+			files = append(files, scaffoldFile{path: p, data: data})
+			return err
+		})
+		if err != nil || len(files) == n {
+			return nil, fmt.Errorf("template %s names ../modules/%s, which ouro does not embed", t.name, m)
+		}
+	}
 	files = append(files,
 		scaffoldFile{path: ".gitignore", data: []byte(strings.Join(append([]string{".ouro/"}, ignores...), "\n") + "\n")},
-		scaffoldFile{path: "README.md", data: readmeStub(t, specs, trainers, ignores, generated)})
+		scaffoldFile{path: "README.md", data: readmeStub(t, specs, trainers, modules, ignores, generated)})
 	slices.SortFunc(files, func(a, b scaffoldFile) int { return strings.Compare(a.path, b.path) })
 	return files, nil
 }
 
 // readmeStub is the scaffold's README: what the template is, how to run
 // it, what the folder holds and where the full write-up lives.
-func readmeStub(t initTemplate, specs, trainers, ignores, generated []string) []byte {
+func readmeStub(t initTemplate, specs, trainers, modules, ignores, generated []string) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# %s\n\n", t.title)
 	fmt.Fprintf(&b, "%s.\n\n", t.about)
@@ -233,6 +258,9 @@ func readmeStub(t initTemplate, specs, trainers, ignores, generated []string) []
 	}
 	for _, tr := range trainers {
 		fmt.Fprintf(&b, "- `trainers/%s`: the command trainer `-var trainer=command` runs\n  (ouro's docs/trainers.md; needs python3 with its packages).\n", tr)
+	}
+	for _, m := range modules {
+		fmt.Fprintf(&b, "- `modules/%s/`: a module the spec uses (`source = \"./modules/%s\"`),\n  ouro's `examples/modules/%s`.\n", m, m, m)
 	}
 	ignored := "`.ouro/` (the store)"
 	for _, l := range ignores {

@@ -65,6 +65,10 @@ func TestInitEmbedsNoStore(t *testing.T) {
 			if p != "trainers/trl_sft.py" {
 				t.Errorf("embedded %s", p)
 			}
+		case top == "modules":
+			if name, file, ok := strings.Cut(rest, "/"); !ok || name == "" || strings.Contains(file, "/") || !strings.HasSuffix(file, ".loop.hcl") {
+				t.Errorf("embedded %s: not a module's spec (modules/<name>/*.loop.hcl)", p)
+			}
 		case base == ".gitignore":
 			if strings.Contains(rest, "/") {
 				t.Errorf("embedded %s", p)
@@ -104,6 +108,10 @@ func TestInitEmbedsTrackedFiles(t *testing.T) {
 		rel := strings.TrimPrefix(l, "examples/")
 		top, rest, ok := strings.Cut(rel, "/")
 		if !ok {
+			continue
+		}
+		if name, file, ok := strings.Cut(rest, "/"); top == "modules" && ok && name != "" && !strings.Contains(file, "/") && strings.HasSuffix(file, ".loop.hcl") {
+			tracked = append(tracked, rel)
 			continue
 		}
 		if _, isTemplate := findTemplate(top); isTemplate &&
@@ -200,6 +208,22 @@ func TestInitEveryTemplateValidates(t *testing.T) {
 				}
 				for _, m := range sourceAttr.FindAllSubmatch(src, -1) {
 					rel := string(m[1])
+					if mod, ok := strings.CutPrefix(rel, "./modules/"); ok {
+						// A module's source: its folder, file for file.
+						want, _ := filepath.Glob(filepath.Join("../../examples/modules", mod, "*.loop.hcl"))
+						got, _ := filepath.Glob(filepath.Join(dir, "modules", mod, "*"))
+						if len(want) == 0 || len(got) != len(want) {
+							t.Errorf("module %s: scaffold has %d files, examples/modules/%s %d", rel, len(got), mod, len(want))
+						}
+						for _, w := range want {
+							wb, _ := os.ReadFile(w)
+							gb, err := os.ReadFile(filepath.Join(dir, "modules", mod, filepath.Base(w)))
+							if err != nil || !bytes.Equal(gb, wb) {
+								t.Errorf("module file %s differs from %s (%v)", filepath.Base(w), w, err)
+							}
+						}
+						continue
+					}
 					got, err := os.ReadFile(filepath.Join(dir, rel))
 					if err != nil {
 						t.Errorf("dataset source %s: %v", rel, err)

@@ -112,15 +112,12 @@ locals {
   base = var.scale == "cluster" ? model.local : stage.pretrain.model
 }
 
-stage "evaluate" "eval0" {
-  model       = local.base
-  input       = dataset.test
-  prompt      = "Q: ${item.question}\nA:"
-  temperature = 0
-  max_tokens  = 8
-  stop        = ["\n"]
-  score       = extract_int(item.completion) == item.answer
-  metrics     = { accuracy = fraction(scores) }
+# Round 0: the shared evaluation module (greedy, exact integer match),
+# the same stage the loop's "eval" spells out for each later round.
+module "eval0" {
+  source   = "../modules/accuracy"
+  model    = local.base
+  problems = dataset.test
 }
 
 loop "em" {
@@ -199,7 +196,7 @@ loop "em" {
 
 output "accuracy" {
   description = "Held-out greedy accuracy: the base, then every iteration."
-  value       = concat([stage.eval0.metrics.accuracy], loop.em.rounds[*].eval.metrics.accuracy)
+  value       = concat([module.eval0.accuracy], loop.em.rounds[*].eval.metrics.accuracy)
 }
 
 output "kept" {

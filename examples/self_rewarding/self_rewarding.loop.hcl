@@ -124,15 +124,12 @@ locals {
   seed_model = var.scale == "cluster" ? model.local : stage.seed.model
 }
 
-stage "evaluate" "eval0" {
-  model       = local.seed_model
-  input       = dataset.test
-  prompt      = "Q: ${item.question}\nA:"
-  temperature = 0
-  max_tokens  = 8
-  stop        = ["\n"]
-  score       = extract_int(item.completion) == item.answer
-  metrics     = { accuracy = fraction(scores) }
+# Round 0: the shared evaluation module (greedy, exact integer match),
+# the same stage the loop's "eval" spells out for each later round.
+module "eval0" {
+  source   = "../modules/accuracy"
+  model    = local.seed_model
+  problems = dataset.test
 }
 
 loop "self_reward" {
@@ -214,7 +211,7 @@ loop "self_reward" {
 
 output "accuracy" {
   description = "Held-out greedy accuracy: the seed model, then every iteration."
-  value       = concat([stage.eval0.metrics.accuracy], loop.self_reward.rounds[*].eval.metrics.accuracy)
+  value       = concat([module.eval0.accuracy], loop.self_reward.rounds[*].eval.metrics.accuracy)
 }
 
 output "judge_agreement" {

@@ -1,6 +1,8 @@
 # A shared evaluation module: greedy answers of a model on a held-out set
-# of arithmetic problems, scored by exact match of the first number.
-# Used by examples/specs/module_eval.loop.hcl; see docs/language.md#modules.
+# of arithmetic problems, scored by exact match of the integer answer
+# (extract_int: the last number, when it is whole). The round-0 evaluation
+# of rest_em and self_rewarding (module "eval0") and the compiler's
+# testdata/specs/module_eval.loop.hcl use it; see docs/language.md#modules.
 
 variable "model" {
   type        = model
@@ -14,7 +16,7 @@ variable "problems" {
 
 variable "max_tokens" {
   type    = number
-  default = 16
+  default = 8
 }
 
 stage "evaluate" "eval" {
@@ -24,7 +26,7 @@ stage "evaluate" "eval" {
   temperature = 0
   max_tokens  = var.max_tokens
   stop        = ["\n"]
-  score       = extract_number(item.completion) == item.answer
+  score       = extract_int(item.completion) == item.answer
   metrics     = { accuracy = fraction(scores) }
 }
 
