@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -19,16 +21,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
-
 	"github.com/ouroloop/ouro/compiler"
 	"github.com/ouroloop/ouro/runtime"
 	"github.com/ouroloop/ouro/stdlib/params"
 )
 
 // OpenAI is the provider of OpenAI-compatible servers (vLLM, llama.cpp,
-// Ollama, TGI, OpenAI, `ouro serve`), through the official client.
+// Ollama, TGI, OpenAI, `ouro serve`), over net/http (see OpenAILM.post).
 type OpenAI struct{}
 
 func (*OpenAI) Name() string { return "openai" }
@@ -131,7 +130,8 @@ type OpenAILM struct {
 	cfg     OpenAIConfig
 	id      string
 	key     string
-	client  openai.Client
+	base    string // the base URL, without a trailing slash
+	http    *http.Client
 	timeout time.Duration
 	sem     chan struct{}
 	rpm     *bucket
@@ -150,15 +150,6 @@ type OpenAILM struct {
 // empty for servers without auth). httpClient may be nil.
 func NewOpenAILM(cfg OpenAIConfig, key string, httpClient *http.Client) *OpenAILM {
 	timeout, _ := params.Duration("timeout", cfg.Timeout, time.Minute)
-	opts := []option.RequestOption{
-		option.WithBaseURL(cfg.BaseURL),
-		option.WithMaxRetries(0), // retries are ours: budget, jitter, Retry-After, request named in errors
-	}
-	if key != "" {
-		opts = append(opts, option.WithAPIKey(key))
-	} else {
-		opts = append(opts, option.WithAPIKey("none"))
-	}
 	if httpClient == nil {
 		// Keep a connection per concurrent request alive: the default
 		// transport keeps 2 per host, so higher concurrency would open
@@ -168,9 +159,9 @@ func NewOpenAILM(cfg OpenAIConfig, key string, httpClient *http.Client) *OpenAIL
 		tr.MaxIdleConns = max(tr.MaxIdleConns, tr.MaxIdleConnsPerHost)
 		httpClient = &http.Client{Transport: tr}
 	}
-	opts = append(opts, option.WithHTTPClient(httpClient), option.WithMiddleware(InMemoryBody))
 	l := &OpenAILM{
-		cfg: cfg, id: cfg.Identity(), key: key, client: openai.NewClient(opts...), timeout: timeout,
+		cfg: cfg, id: cfg.Identity(), key: key, timeout: timeout,
+		base: strings.TrimRight(cfg.BaseURL, "/"), http: httpClient,
 		sem: make(chan struct{}, max(cfg.Concurrency, 1)), sleep: sleepCtx,
 		backoff: 500 * time.Millisecond, maxBackoff: 30 * time.Second,
 	}
@@ -183,18 +174,90 @@ func NewOpenAILM(cfg OpenAIConfig, key string, httpClient *http.Client) *OpenAIL
 	return l
 }
 
-// InMemoryBody hands net/http the request body as the in-memory reader
-// GetBody returns, instead of the client's per-attempt wrapper: net/http
-// flushes the headers in a write of their own before a body it does not
-// know to be in memory, so each request would cost two write system calls
-// (and two reads at the server) instead of one.
-func InMemoryBody(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
-	if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
-		if b, err := req.GetBody(); err == nil {
-			req.Body = b
+// post sends one JSON request to the endpoint at path (relative to the
+// base URL) and returns the answer's body. A non-2xx answer is an
+// *apiError. There are no retries here: call's loop owns them (budget,
+// jitter, Retry-After, the request named in errors).
+//
+// The client is net/http itself, not the official openai-go: ouro encodes
+// and decodes the JSON of the two endpoints itself (wireRequest), so the
+// official client carried only base URL, auth header and error type, for
+// about 20 MB of binary (docs/decisions.md, "The openai provider on
+// net/http"). The bytes.Reader body lets net/http send headers and body
+// in one write.
+func (l *OpenAILM) post(ctx context.Context, path string, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.base+"/"+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "ouro")
+	if l.key != "" {
+		req.Header.Set("Authorization", "Bearer "+l.key)
+	}
+	resp, err := l.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) > maxAnswer {
+		return nil, fmt.Errorf("POST %s: answer longer than %d MiB", req.URL.Redacted(), maxAnswer>>20)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, newAPIError(req, resp, raw)
+	}
+	return raw, nil
+}
+
+// maxAnswer bounds an answer's body: a broken server cannot make a run
+// hold more than this per request.
+const maxAnswer = 64 << 20
+
+// apiError is a non-2xx answer of an OpenAI-compatible server.
+type apiError struct {
+	StatusCode int
+	// Message is the server's own words: error.message of OpenAI's error
+	// body ({"error": {"message": …}}), a bare string error, or the start
+	// of a body in another shape.
+	Message  string
+	Response *http.Response // its headers say how long to wait (Retry-After)
+	url      string
+}
+
+func newAPIError(req *http.Request, resp *http.Response, raw []byte) *apiError {
+	e := &apiError{StatusCode: resp.StatusCode, Response: resp, url: req.URL.Redacted()}
+	var body struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(raw, &body) == nil && len(body.Error) > 0 {
+		var obj struct {
+			Message string `json:"message"`
+		}
+		var str string
+		switch {
+		case json.Unmarshal(body.Error, &obj) == nil && obj.Message != "":
+			e.Message = obj.Message
+		case json.Unmarshal(body.Error, &str) == nil:
+			e.Message = str
 		}
 	}
-	return next(req)
+	if e.Message == "" {
+		e.Message = runesPrefix(strings.TrimSpace(strings.ToValidUTF8(string(raw), "\uFFFD")), 200)
+	}
+	return e
+}
+
+func (e *apiError) Error() string {
+	msg := fmt.Sprintf("POST %s: %d %s", e.url, e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	return msg
 }
 
 func (l *OpenAILM) Identity() string { return l.id }
@@ -419,7 +482,7 @@ func (l *OpenAILM) samples(ctx context.Context, j int, r runtime.GenRequest, wan
 		}
 		a, err := l.send(ctx, r, base+uint64(lo), n, false, report)
 		if err != nil {
-			var apiErr *openai.Error
+			var apiErr *apiError
 			if !errors.As(err, &apiErr) || apiErr.StatusCode < 400 || apiErr.StatusCode >= 500 {
 				return fail(lo, lo+n-1, err)
 			}
@@ -534,7 +597,7 @@ func (l *OpenAILM) backoffFor(attempt int) time.Duration {
 // retryable says whether an error is worth another attempt, and how long
 // the server asked to wait (Retry-After / retry-after-ms).
 func retryable(err error) (bool, time.Duration) {
-	var apiErr *openai.Error
+	var apiErr *apiError
 	if errors.As(err, &apiErr) {
 		wait := retryAfter(apiErr.Response)
 		switch code := apiErr.StatusCode; {
@@ -553,9 +616,9 @@ func retryable(err error) (bool, time.Duration) {
 }
 
 // describe turns an error into a message without request dumps (the
-// *openai.Error stays reachable with errors.As).
+// *apiError stays reachable with errors.As).
 func describe(err error) error {
-	var apiErr *openai.Error
+	var apiErr *apiError
 	if errors.As(err, &apiErr) {
 		msg := runesPrefix(apiErr.Message, 200)
 		if msg != "" {
@@ -600,12 +663,10 @@ func retryAfter(resp *http.Response) time.Duration {
 
 // wireMessage, wireRequest and the wire responses are the JSON of the
 // completions and chat completions endpoints, as far as ouro uses them.
-// Requests still go through the official client (its base URL, auth,
-// headers, middleware and *openai.Error for non-2xx answers), but with the
-// body encoded and the answer decoded here: openai-go's reflection-based
-// encoder and decoder (apijson) cost more CPU per request than the HTTP
-// exchange itself against a fast local server. The body carries the same
-// fields and values the typed params would.
+// They are encoded and decoded here, not by openai-go's typed params:
+// its reflection-based encoder and decoder (apijson) cost more CPU per
+// request than the HTTP exchange itself against a fast local server. The
+// body carries the same fields and values the typed params would.
 type wireMessage struct {
 	Role    string `json:"role"`
 	Content string `json:"content"`
@@ -710,8 +771,8 @@ func (l *OpenAILM) call(ctx context.Context, r runtime.GenRequest, seed uint64, 
 	if err != nil {
 		return nil, err
 	}
-	var raw []byte
-	if err := l.client.Post(ctx, path, body, &raw); err != nil {
+	raw, err := l.post(ctx, path, body)
+	if err != nil {
 		return nil, err
 	}
 	// One shape for both endpoints: text, finish reason and the

@@ -1,6 +1,6 @@
 // Package providers implements ouro's model providers: builtin (the pure-Go
-// model of stdlib/models/gpt), openai (any OpenAI-compatible server through
-// github.com/openai/openai-go/v3) and command (an external generator
+// model of stdlib/models/gpt), openai (any OpenAI-compatible server, over
+// net/http) and command (an external generator
 // process). Their compiler signatures live in package stdlib; docs/providers.md
 // is the user reference.
 package providers
