@@ -68,6 +68,7 @@ func Compile(cfg *lang.Config, opts Options) (*Result, hcl.Diagnostics) {
 	if len(c.cfg.Modules) > 0 {
 		c.dedupeModuleDiags()
 	}
+	suggestAttributes(c.diags)
 	res := &Result{Graph: c.graph(), refs: c.references(), scopes: c.scopes}
 	if !c.diags.HasErrors() {
 		res.Plan = c.plan

@@ -7,5 +7,5 @@ dataset "problems" {
 
 stage "filter" "kept" {
   input = dataset.problems
-  where = item.answer > 0 && item.questoin != "" # ERROR@34: Unsupported attribute
+  where = item.answer > 0 && item.questoin != "" # ERROR@34: Did you mean "question"?
 }

@@ -5,5 +5,5 @@ dataset "problems" {
 
 stage "filter" "small" {
   input = dataset.problems
-  where = item.answr < 10 # ERROR: Unsupported attribute
+  where = item.answr < 10 # ERROR: Did you mean "answer"?
 }
