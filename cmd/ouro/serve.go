@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 		models   []string
 		storeDir string
 		listen   string
+		asJSON   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -57,20 +59,63 @@ the same prompt, options and seed. Listens on loopback unless told otherwise.`,
 			}
 			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer cancel()
-			for _, m := range ms {
-				fmt.Fprintf(stdout, "serving %s (%s)\n", m.Name, m.Model.Digest())
-			}
+			beyondLoopback := false
 			if host, _, _ := net.SplitHostPort(ln.Addr().String()); !isLoopback(host) {
+				beyondLoopback = true
 				fmt.Fprintf(stderr, "ouro serve: warning: listening on %s, beyond loopback, without authentication\n", ln.Addr())
 			}
-			fmt.Fprintf(stdout, "listening on http://%s/v1\n", ln.Addr())
-			return serveUntilDone(ctx, ln, srv, stdout)
+			base := fmt.Sprintf("http://%s/v1", ln.Addr())
+			if asJSON {
+				ev := serveEvent{Event: "listening", BaseURL: base, Address: ln.Addr().String(), BeyondLoopback: beyondLoopback}
+				for _, m := range ms {
+					ev.Models = append(ev.Models, serveModelJSON{Name: m.Name, Digest: m.Model.Digest()})
+				}
+				writeJSONLine(stdout, ev)
+			} else {
+				for _, m := range ms {
+					fmt.Fprintf(stdout, "serving %s (%s)\n", m.Name, m.Model.Digest())
+				}
+				fmt.Fprintf(stdout, "listening on %s\n", base)
+			}
+			stopped := func() {
+				if asJSON {
+					writeJSONLine(stdout, serveEvent{Event: "shutting_down"})
+				} else {
+					fmt.Fprintln(stdout, "shutting down")
+				}
+			}
+			return serveUntilDone(ctx, ln, srv, stopped)
 		},
 	}
 	cmd.Flags().StringArrayVar(&models, "model", nil, "a model to serve: NAME=PATH (.safetensors) or NAME=DIGEST from the store (repeatable)")
 	cmd.Flags().StringVar(&storeDir, "store", ".ouro", "store of the checkpoints given by digest (read at start, then released)")
-	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on (port 0: any free port; --json says which)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines: {event: listening, base_url, address, models} once serving, {event: shutting_down} on SIGINT/SIGTERM")
 	return cmd
+}
+
+// serveEvent is one line of `ouro serve --json`.
+type serveEvent struct {
+	Event          string           `json:"event"`
+	BaseURL        string           `json:"base_url,omitempty"`
+	Address        string           `json:"address,omitempty"`
+	BeyondLoopback bool             `json:"beyond_loopback,omitempty"`
+	Models         []serveModelJSON `json:"models,omitempty"`
+}
+
+type serveModelJSON struct {
+	Name   string `json:"name"`
+	Digest string `json:"digest"`
+}
+
+// writeJSONLine writes v as one line of JSON (compact, so a reader can
+// take a line at a time while the process keeps running).
+func writeJSONLine(w io.Writer, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only plain structs of strings and bools reach here
+	}
+	w.Write(append(b, '\n'))
 }
 
 func isLoopback(host string) bool {
@@ -82,9 +127,9 @@ func isLoopback(host string) bool {
 }
 
 // serveUntilDone serves until ctx is cancelled (SIGINT/SIGTERM), then
-// stops accepting, lets requests in flight finish for up to 10 s, and
-// closes what remains.
-func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler, stdout io.Writer) error {
+// calls stopped, stops accepting, lets requests in flight finish for up
+// to 10 s, and closes what remains.
+func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler, stopped func()) error {
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -93,7 +138,7 @@ func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler, stdout
 		return err
 	case <-ctx.Done():
 	}
-	fmt.Fprintln(stdout, "shutting down")
+	stopped()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
@@ -530,4 +531,54 @@ func TestServeKillCountedAtServer(t *testing.T) {
 		}
 	}
 	t.Logf("first run: %d requests reached the server, %d memoised; re-run sent %d", sent1, memoised, sent2)
+}
+
+// TestServeVerbJSON runs `ouro serve --json --listen 127.0.0.1:0` as a
+// user's script would: the first line says where it listens (the port the
+// kernel chose) and what it serves, the models endpoint answers there, and
+// SIGTERM gives a shutting_down line and exit 0.
+func TestServeVerbJSON(t *testing.T) {
+	f := newServeFixture(t, nil)
+	bin := buildOuro(t)
+	cmd := exec.Command(bin, "serve", "--json", "--model", "tiny="+f.ckpt, "--listen", "127.0.0.1:0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(out)
+	if !lines.Scan() {
+		t.Fatalf("no line on stdout; stderr:\n%s", stderr.String())
+	}
+	var ev serveEvent
+	if err := json.Unmarshal(lines.Bytes(), &ev); err != nil {
+		t.Fatalf("first line %q: %v", lines.Text(), err)
+	}
+	if ev.Event != "listening" || !strings.HasPrefix(ev.BaseURL, "http://127.0.0.1:") || strings.HasSuffix(ev.Address, ":0") ||
+		len(ev.Models) != 1 || ev.Models[0].Name != "tiny" || !strings.HasPrefix(ev.Models[0].Digest, "sha256:") {
+		t.Fatalf("first line = %+v", ev)
+	}
+	resp, err := http.Get(ev.BaseURL + "/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"tiny"`) {
+		t.Fatalf("GET /models: %d %s", resp.StatusCode, body)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if !lines.Scan() || lines.Text() != `{"event":"shutting_down"}` {
+		t.Errorf("after SIGTERM: %q, want {\"event\":\"shutting_down\"}", lines.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit: %v; stderr:\n%s", err, stderr.String())
+	}
 }
