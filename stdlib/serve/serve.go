@@ -15,12 +15,14 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -244,6 +246,9 @@ func (s *Server) parse(body []byte, chat bool) (*job, *apiError) {
 	if err := json.Unmarshal(body, &q); err != nil {
 		return nil, invalid("", "invalid_json", "The request body is not valid JSON: %v", err)
 	}
+	if e := unsupported(body, chat); e != nil {
+		return nil, e
+	}
 	j := &job{chat: chat, model: q.Model, stream: q.Stream}
 	if q.Model == "" {
 		return nil, invalid("model", "missing_required_parameter", "You must provide a model parameter")
@@ -344,6 +349,65 @@ func (s *Server) parse(body []byte, chat bool) (*job, *apiError) {
 	j.opts = o
 	j.usage = q.StreamOptions != nil && q.StreamOptions.IncludeUsage
 	return j, nil
+}
+
+// Parameters beyond those request reads. noOps are accepted as they do
+// not change what is sampled; neutral ones are accepted when they have
+// their default value (null counts as one); anything else is refused
+// with a 400 naming it, as OpenAI refuses an unknown argument, rather
+// than silently answering as if it were not there.
+var (
+	readParams = map[string]bool{
+		"model": true, "n": true, "temperature": true, "top_p": true, "top_k": true, "max_tokens": true,
+		"max_completion_tokens": true, "stop": true, "seed": true, "logprobs": true, "stream": true, "stream_options": true,
+	}
+	noOpParams = map[string]bool{"user": true, "metadata": true, "store": true}
+	// neutral maps a parameter to the JSON values that mean "as if absent".
+	neutral = map[string][]string{
+		"frequency_penalty": {"0", "0.0"}, "presence_penalty": {"0", "0.0"},
+		"logit_bias": {"{}"}, "echo": {"false"}, "best_of": {"1"}, "top_logprobs": {"0"},
+		"tools": {"[]"}, "functions": {"[]"}, "tool_choice": {`"none"`}, "function_call": {`"none"`},
+		"parallel_tool_calls": {"false", "true"}, "response_format": {`{"type":"text"}`}, "suffix": {`""`},
+	}
+)
+
+func unsupported(body []byte, chat bool) *apiError {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil {
+		return nil // not an object: request's own decoding said so already
+	}
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		raw := fields[k]
+		switch {
+		case readParams[k], noOpParams[k]:
+			continue
+		case k == "messages" && chat, k == "prompt" && !chat:
+			continue
+		case k == "messages" || k == "prompt":
+			other := "messages"
+			if chat {
+				other = "prompt"
+			}
+			return invalid(k, "unsupported_parameter", "%s is not a parameter of this endpoint (it takes %s)", k, other)
+		}
+		if isNull(raw) {
+			continue
+		}
+		var compact bytes.Buffer
+		if json.Compact(&compact, raw) == nil && slices.Contains(neutral[k], compact.String()) {
+			continue
+		}
+		if _, known := neutral[k]; known {
+			return invalid(k, "unsupported_parameter", "ouro serve does not support %s (the builtin model cannot honour %s); leave it out", k, compact.String())
+		}
+		return invalid(k, "unsupported_parameter", "Unrecognized request argument supplied: %s", k)
+	}
+	return nil
 }
 
 // parseMessages reads chat messages: content a string or an array of text

@@ -85,6 +85,14 @@ func TestErrors(t *testing.T) {
 		{"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"tool","content":"x"}]}`, 400, "messages[0].role"},
 		{"/v1/chat/completions", `{"model":"tiny","messages":[]}`, 400, "messages"},
 		{"/v1/nope", `{}`, 404, ""},
+		// What the builtin model cannot honour is refused, naming it.
+		{"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}]}`, 400, "tools"},
+		{"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}}`, 400, "response_format"},
+		{"/v1/completions", `{"model":"tiny","prompt":"x","frequency_penalty":0.5}`, 400, "frequency_penalty"},
+		{"/v1/completions", `{"model":"tiny","prompt":"x","logit_bias":{"50256":-100}}`, 400, "logit_bias"},
+		{"/v1/completions", `{"model":"tiny","prompt":"x","echo":true}`, 400, "echo"},
+		{"/v1/completions", `{"model":"tiny","prompt":"x","mirostat":2}`, 400, "mirostat"},
+		{"/v1/completions", `{"model":"tiny","prompt":"x","messages":[]}`, 400, "messages"},
 	} {
 		code, v, raw := post(t, ts.URL+c.path, c.body)
 		e, _ := v["error"].(map[string]any)
@@ -106,6 +114,24 @@ func TestErrors(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "POST" {
 		t.Errorf("GET /v1/completions: %d", resp.StatusCode)
+	}
+}
+
+// TestNeutralParametersAccepted: parameters at their default (or null),
+// and those that change nothing sampled, are accepted.
+func TestNeutralParametersAccepted(t *testing.T) {
+	ts, _ := newTestServer(t)
+	for _, body := range []string{
+		`{"model":"tiny","prompt":"x","max_tokens":2,"frequency_penalty":0,"presence_penalty":0.0,"logit_bias":{},"echo":false,"best_of":1,"user":"u","suffix":null}`,
+		`{"model":"tiny","messages":[{"role":"user","content":"x"}],"max_tokens":2,"tools":[],"tool_choice":"none","response_format":{"type": "text"},"metadata":{"a":"b"},"store":false,"parallel_tool_calls":true}`,
+	} {
+		path := "/v1/completions"
+		if strings.Contains(body, "messages") {
+			path = "/v1/chat/completions"
+		}
+		if code, _, raw := post(t, ts.URL+path, body); code != 200 {
+			t.Errorf("%s %s: %d %s", path, body, code, raw)
+		}
 	}
 }
 
