@@ -281,9 +281,10 @@ func Run(ctx context.Context, plan *compiler.Plan, opts Options) (*Result, error
 		if opts.DryRun {
 			res.Explain = append(res.Explain, Event{Address: n.Address, Kind: n.Kind, Status: s.run.Status, Reason: s.reason})
 		}
-		if s.status == statusDone && s.value.Type().Equals(compiler.ModelType) && s.value.IsKnown() && !s.value.IsNull() {
-			ref := s.value.EncapsulatedValue().(*compiler.ModelRef)
-			s.run.Model = &store.ModelInfo{Provider: ref.Provider, Digest: ref.Digest}
+		if s.status == statusDone {
+			if ref := producedModel(s.value); ref != nil {
+				s.run.Model = &store.ModelInfo{Provider: ref.Provider, Digest: ref.Digest}
+			}
 		}
 		r.record.Stages = append(r.record.Stages, s.run)
 		if s.status == statusDone && s.value.Type().IsObjectType() && s.value.Type().HasAttribute("metrics") {
@@ -1062,4 +1063,17 @@ func isEmptyDataset(v cty.Value) bool {
 	}
 	ref, ok := v.EncapsulatedValue().(*compiler.DatasetRef)
 	return ok && ref.Count == 0
+}
+
+// producedModel is the model a node's value holds: the value itself (a
+// model block), or its "model" attribute (what a trainer stage such as
+// sft or dpo returns, beside its metrics); nil for anything else.
+func producedModel(v cty.Value) *compiler.ModelRef {
+	if v.Type().IsObjectType() && v.Type().HasAttribute("model") && v.IsKnown() && !v.IsNull() {
+		v = v.GetAttr("model")
+	}
+	if !v.Type().Equals(compiler.ModelType) || !v.IsKnown() || v.IsNull() {
+		return nil
+	}
+	return v.EncapsulatedValue().(*compiler.ModelRef)
 }

@@ -27,6 +27,7 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 		models   []string
 		storeDir string
 		listen   string
+		runRef   string
 		asJSON   bool
 	)
 	cmd := &cobra.Command{
@@ -39,11 +40,19 @@ into memory at start and the store is released before serving, so runs can use
 it meanwhile. Choice i of a request equals sample i of the builtin provider for
 the same prompt, options and seed. Listens on loopback unless told otherwise.`,
 		Example: `  ouro serve --model tiny=model.safetensors
-  ouro serve --model star=sha256:3f2a… --store .ouro --listen 127.0.0.1:9000`,
+  ouro serve --model star=sha256:3f2a… --store .ouro --listen 127.0.0.1:9000
+  ouro serve --run latest --store examples/star/.ouro   # every model the run produced, by stage address`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runRef != "" {
+				fromRun, err := runModels(runRef, storeDir)
+				if err != nil {
+					return err
+				}
+				models = append(fromRun, models...)
+			}
 			if len(models) == 0 {
-				return usageError{errors.New("give at least one --model NAME=PATH_OR_DIGEST")}
+				return usageError{errors.New("give at least one --model NAME=PATH_OR_DIGEST, or --run RUN")}
 			}
 			ms, err := loadServeModels(models, storeDir)
 			if err != nil {
@@ -88,7 +97,8 @@ the same prompt, options and seed. Listens on loopback unless told otherwise.`,
 		},
 	}
 	cmd.Flags().StringArrayVar(&models, "model", nil, "a model to serve: NAME=PATH (.safetensors) or NAME=DIGEST from the store (repeatable)")
-	cmd.Flags().StringVar(&storeDir, "store", ".ouro", "store of the checkpoints given by digest (read at start, then released)")
+	cmd.Flags().StringVar(&storeDir, "store", ".ouro", "store of the checkpoints given by digest or --run (read at start, then released)")
+	cmd.Flags().StringVar(&runRef, "run", "", "serve every builtin model a run produced (its id, a prefix, latest or latest~N), named by stage address")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on (port 0: any free port; --json says which)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines: {event: listening, base_url, address, models} once serving, {event: shutting_down} on SIGINT/SIGTERM")
 	return cmd
@@ -148,6 +158,39 @@ func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler, stoppe
 		return err
 	}
 	return nil
+}
+
+// runModels lists the builtin models run ref produced as NAME=DIGEST
+// arguments, NAME the address of the stage (or model block) that made it,
+// in the record's order.
+func runModels(ref, storeDir string) ([]string, error) {
+	if _, err := os.Stat(filepath.Join(storeDir, "index")); err != nil {
+		return nil, fmt.Errorf("--run %s: no store at %s (give --store)", ref, storeDir)
+	}
+	st, err := store.Open(storeDir, store.Options{Command: "ouro serve"})
+	if err != nil {
+		return nil, fmt.Errorf("--run %s: %w", ref, err)
+	}
+	defer st.Close()
+	rec, err := st.GetRun(ref)
+	if err != nil {
+		return nil, fmt.Errorf("--run %s: %w", ref, err)
+	}
+	var out []string
+	for _, sr := range rec.Stages {
+		if sr.Model == nil || sr.Model.Provider != "builtin" || sr.Model.Digest == "" {
+			continue
+		}
+		name := sr.Address
+		if name == "" {
+			name = sr.Name
+		}
+		out = append(out, name+"="+sr.Model.Digest)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--run %s: run %s produced no builtin model", ref, rec.ID)
+	}
+	return out, nil
 }
 
 // loadServeModels reads each NAME=PATH_OR_DIGEST. Digests are read from the

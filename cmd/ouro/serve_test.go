@@ -582,3 +582,105 @@ func TestServeVerbJSON(t *testing.T) {
 		t.Errorf("exit: %v; stderr:\n%s", err, stderr.String())
 	}
 }
+
+// TestServeRunModels: `ouro serve --run latest` serves every builtin model
+// a run produced, named by address: the model block and the sft stage's
+// trained model, each answering as the checkpoint the run recorded.
+func TestServeRunModels(t *testing.T) {
+	dir := t.TempDir()
+	spec := `model "base" {
+  provider = "builtin"
+  layers   = 1
+  dim      = 16
+  heads    = 2
+}
+
+dataset "train" {
+  rows   = [{ prompt = "Q: 1+1\nA:", completion = " 2" }, { prompt = "Q: 2+3\nA:", completion = " 5" }]
+  schema = object({ prompt = string, completion = string })
+}
+
+stage "sft" "tune" {
+  base   = model.base
+  data   = dataset.train
+  prompt = item.prompt
+  target = item.completion
+  steps  = 2
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "main.loop.hcl"), []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"run", dir, "--progress=none", "--json"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, stderr.String())
+	}
+	var rec struct {
+		Stages []struct {
+			Address string `json:"address"`
+			Model   *struct {
+				Digest string `json:"digest"`
+			} `json:"model"`
+		} `json:"stages"`
+	}
+	stdout.Reset()
+	if code := run([]string{"show", "latest", "--json", "--store", filepath.Join(dir, ".ouro")}, &stdout, &stderr); code != 0 {
+		t.Fatalf("show: exit %d\n%s", code, stderr.String())
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, s := range rec.Stages {
+		if s.Model != nil {
+			want[s.Address] = s.Model.Digest
+		}
+	}
+	if len(want) != 2 || want["model.base"] == "" || want["stage.tune"] == "" || want["model.base"] == want["stage.tune"] {
+		t.Fatalf("models in the run record: %v, want model.base and stage.tune with different digests", want)
+	}
+
+	bin := buildOuro(t)
+	cmd := exec.Command(bin, "serve", "--json", "--run", "latest", "--store", filepath.Join(dir, ".ouro"), "--listen", "127.0.0.1:0")
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	lines := bufio.NewScanner(out)
+	if !lines.Scan() {
+		t.Fatalf("no line on stdout; stderr:\n%s", stderr.String())
+	}
+	var ev serveEvent
+	if err := json.Unmarshal(lines.Bytes(), &ev); err != nil {
+		t.Fatalf("first line %q: %v", lines.Text(), err)
+	}
+	got := map[string]string{}
+	for _, m := range ev.Models {
+		got[m.Name] = m.Digest
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("served %v, want %v", got, want)
+	}
+	code, v, raw := postJSON(t, ev.BaseURL+"/completions", `{"model":"stage.tune","prompt":"Q: 1+1\nA:","max_tokens":2,"temperature":0}`)
+	if code != 200 || v["system_fingerprint"] != want["stage.tune"] {
+		t.Errorf("completion from stage.tune: %d %s", code, raw)
+	}
+}
+
+func postJSON(t *testing.T, url, body string) (int, map[string]any, string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var v map[string]any
+	_ = json.Unmarshal(b, &v)
+	return resp.StatusCode, v, string(b)
+}

@@ -153,8 +153,9 @@ type StageRun struct {
 	Inputs map[string]string `json:"inputs,omitempty"`
 	// Seed is the stage's seed, part of its key.
 	Seed uint64 `json:"seed,omitempty"`
-	// Model is the model the stage produced (a model block, a trainer), by
-	// provider and digest: what `ouro serve --model NAME=DIGEST` takes.
+	// Model is the model the stage produced (a model block, or a trainer
+	// stage's `model`), by provider and digest: what `ouro serve --model
+	// NAME=DIGEST` takes, and what `ouro serve --run` serves.
 	Model *ModelInfo `json:"model,omitempty"`
 	// Servers is what each remote model's server did for the stage's
 	// requests (the openai provider reports it), by model identity.
