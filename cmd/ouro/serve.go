@@ -28,6 +28,7 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 		storeDir string
 		listen   string
 		runRef   string
+		chats    []string
 		asJSON   bool
 	)
 	cmd := &cobra.Command{
@@ -56,6 +57,9 @@ the same prompt, options and seed. Listens on loopback unless told otherwise.`,
 			}
 			ms, err := loadServeModels(models, storeDir)
 			if err != nil {
+				return err
+			}
+			if err := setChatTemplates(ms, chats); err != nil {
 				return err
 			}
 			srv, err := serve.New(ms, serve.Options{Log: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
@@ -100,6 +104,7 @@ the same prompt, options and seed. Listens on loopback unless told otherwise.`,
 	cmd.Flags().StringVar(&storeDir, "store", ".ouro", "store of the checkpoints given by digest or --run (read at start, then released)")
 	cmd.Flags().StringVar(&runRef, "run", "", "serve every builtin model a run produced (its id, a prefix, latest or latest~N), named by stage address")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on (port 0: any free port; --json says which)")
+	cmd.Flags().StringArrayVar(&chats, "chat", nil, `how chat messages become the prompt of model NAME: NAME=TEMPLATE with {user} (and {system}), \n for a newline, e.g. 'star=Q: {user}\nA:' (repeatable; default: as the builtin provider renders messages)`)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines: {event: listening, base_url, address, models} once serving, {event: shutting_down} on SIGINT/SIGTERM")
 	return cmd
 }
@@ -156,6 +161,32 @@ func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler, stoppe
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	return nil
+}
+
+// setChatTemplates applies each --chat NAME=TEMPLATE to the model NAME;
+// "\n" and "\t" in a template are a newline and a tab.
+func setChatTemplates(ms []serve.Model, chats []string) error {
+	for _, c := range chats {
+		name, tmpl, ok := strings.Cut(c, "=")
+		if !ok || name == "" || tmpl == "" {
+			return usageError{fmt.Errorf("--chat %q: want NAME=TEMPLATE", c)}
+		}
+		tmpl = strings.NewReplacer(`\n`, "\n", `\t`, "\t", `\\`, `\`).Replace(tmpl)
+		found := false
+		for i := range ms {
+			if ms[i].Name == name {
+				ms[i].Chat, found = tmpl, true
+			}
+		}
+		if !found {
+			var names []string
+			for _, m := range ms {
+				names = append(names, m.Name)
+			}
+			return usageError{fmt.Errorf("--chat %s: no model %q is served (served: %s)", name, name, strings.Join(names, ", "))}
+		}
 	}
 	return nil
 }

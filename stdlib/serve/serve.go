@@ -37,6 +37,14 @@ import (
 type Model struct {
 	Name  string // the API's model id
 	Model *gpt.Model
+	// Chat is the prompt a chat request becomes: "" renders the messages
+	// as the builtin provider does (providers.ChatPrompt), so a spec's
+	// messages give the same completions locally and served; otherwise a
+	// template in which {user} is the user message and {system} the
+	// system message (or ""), for a model trained on prompts such as
+	// "Q: {user}\nA:". A template takes one user message and at most one
+	// system message; other conversations are refused.
+	Chat string
 }
 
 // Options tunes a Server. The zero value is usable.
@@ -51,6 +59,7 @@ type Options struct {
 // It is safe for concurrent use: models are immutable.
 type Server struct {
 	models  map[string]*gpt.Model
+	chat    map[string]string // Model.Chat by name, when set
 	names   []string
 	created int64
 	opts    Options
@@ -75,7 +84,7 @@ func New(models []Model, opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{models: map[string]*gpt.Model{}, opts: opts, created: opts.Now().Unix()}
+	s := &Server{models: map[string]*gpt.Model{}, chat: map[string]string{}, opts: opts, created: opts.Now().Unix()}
 	for _, m := range models {
 		if m.Name == "" || m.Model == nil {
 			return nil, errors.New("serve: a model needs a name and a checkpoint")
@@ -84,6 +93,12 @@ func New(models []Model, opts Options) (*Server, error) {
 			return nil, fmt.Errorf("serve: model %q given twice", m.Name)
 		}
 		s.models[m.Name] = m.Model
+		if m.Chat != "" {
+			if !strings.Contains(m.Chat, "{user}") {
+				return nil, fmt.Errorf("serve: model %q: the chat template %q has no {user}", m.Name, m.Chat)
+			}
+			s.chat[m.Name] = m.Chat
+		}
 		s.names = append(s.names, m.Name)
 	}
 	sort.Strings(s.names)
@@ -265,7 +280,11 @@ func (s *Server) parse(body []byte, chat bool) (*job, *apiError) {
 		if e != nil {
 			return nil, e
 		}
-		j.prompts = []string{providers.ChatPrompt(msgs)}
+		p, e := s.chatPrompt(q.Model, msgs)
+		if e != nil {
+			return nil, e
+		}
+		j.prompts = []string{p}
 	} else {
 		if isNull(q.Prompt) {
 			return nil, invalid("prompt", "missing_required_parameter", "Missing required parameter: 'prompt'")
@@ -408,6 +427,31 @@ func unsupported(body []byte, chat bool) *apiError {
 		return invalid(k, "unsupported_parameter", "Unrecognized request argument supplied: %s", k)
 	}
 	return nil
+}
+
+// chatPrompt renders a chat request's messages for model name: with its
+// template (Model.Chat), or as the builtin provider does.
+func (s *Server) chatPrompt(name string, msgs []runtime.Message) (string, *apiError) {
+	tmpl, ok := s.chat[name]
+	if !ok {
+		return providers.ChatPrompt(msgs), nil
+	}
+	var user, system string
+	users, systems := 0, 0
+	for _, m := range msgs {
+		switch m.Role {
+		case "user":
+			user, users = m.Content, users+1
+		case "system", "developer":
+			system, systems = m.Content, systems+1
+		default:
+			return "", invalid("messages", "unsupported_value", "model %q is served with the chat template %q, which takes one user message and at most one system message, not a %s message", name, tmpl, m.Role)
+		}
+	}
+	if users != 1 || systems > 1 {
+		return "", invalid("messages", "unsupported_value", "model %q is served with the chat template %q, which takes one user message and at most one system message (got %d user, %d system)", name, tmpl, users, systems)
+	}
+	return strings.NewReplacer("{user}", user, "{system}", system).Replace(tmpl), nil
 }
 
 // parseMessages reads chat messages: content a string or an array of text

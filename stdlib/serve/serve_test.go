@@ -230,3 +230,54 @@ func TestStream(t *testing.T) {
 		}
 	}
 }
+
+// TestChatTemplate: a model served with a chat template answers a chat
+// request exactly as /v1/completions answers the rendered prompt, and a
+// conversation the template cannot express is refused.
+func TestChatTemplate(t *testing.T) {
+	m, err := gpt.New(gpt.Config{Layers: 1, Dim: 32, Heads: 2, MaxSeq: 48}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New([]Model{{Name: "q", Model: m, Chat: "Q: {question}"}}, Options{}); err == nil || !strings.Contains(err.Error(), "{user}") {
+		t.Errorf("template without {user}: %v", err)
+	}
+	s, err := New([]Model{{Name: "q", Model: m, Chat: "{system}Q: {user}\nA:"}, {Name: "plain", Model: m}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	content := func(v map[string]any) string {
+		ch, _ := v["choices"].([]any)
+		if len(ch) == 0 {
+			return "<none>"
+		}
+		c := ch[0].(map[string]any)
+		if msg, ok := c["message"].(map[string]any); ok {
+			return msg["content"].(string)
+		}
+		return c["text"].(string)
+	}
+	opts := `"max_tokens":6,"temperature":0.8,"seed":3`
+	_, want, _ := post(t, ts.URL+"/v1/completions", `{"model":"q","prompt":"be brief. Q: 12+30\nA:",`+opts+`}`)
+	code, got, raw := post(t, ts.URL+"/v1/chat/completions", `{"model":"q","messages":[{"role":"system","content":"be brief. "},{"role":"user","content":"12+30"}],`+opts+`}`)
+	if code != 200 || content(got) != content(want) {
+		t.Errorf("chat with the template: %d %q, want the completion of the rendered prompt %q (%s)", code, content(got), content(want), raw)
+	}
+	// Without a template, messages render as the builtin provider does.
+	_, wantPlain, _ := post(t, ts.URL+"/v1/completions", `{"model":"plain","prompt":"user: 12+30\nassistant:",`+opts+`}`)
+	if _, gotPlain, raw := post(t, ts.URL+"/v1/chat/completions", `{"model":"plain","messages":[{"role":"user","content":"12+30"}],`+opts+`}`); content(gotPlain) != content(wantPlain) {
+		t.Errorf("chat without a template: %q, want %q (%s)", content(gotPlain), content(wantPlain), raw)
+	}
+	for _, body := range []string{
+		`{"model":"q","messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"},{"role":"user","content":"c"}]}`,
+		`{"model":"q","messages":[{"role":"system","content":"a"}]}`,
+	} {
+		code, v, raw := post(t, ts.URL+"/v1/chat/completions", body)
+		e, _ := v["error"].(map[string]any)
+		if code != 400 || e == nil || e["param"] != "messages" || !strings.Contains(e["message"].(string), "chat template") {
+			t.Errorf("%s: %d %s", body, code, raw)
+		}
+	}
+}
