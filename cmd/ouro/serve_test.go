@@ -533,16 +533,14 @@ func TestServeKillCountedAtServer(t *testing.T) {
 	t.Logf("first run: %d requests reached the server, %d memoised; re-run sent %d", sent1, memoised, sent2)
 }
 
-// TestServeVerbJSON runs `ouro serve --json --listen 127.0.0.1:0` as a
-// user's script would: the first line says where it listens (the port the
-// kernel chose) and what it serves, the models endpoint answers there, and
-// SIGTERM gives a shutting_down line and exit 0.
-func TestServeVerbJSON(t *testing.T) {
-	f := newServeFixture(t, nil)
-	bin := buildOuro(t)
-	cmd := exec.Command(bin, "serve", "--json", "--model", "tiny="+f.ckpt, "--listen", "127.0.0.1:0")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+// startServe starts the ouro binary as `ouro serve --json --listen
+// 127.0.0.1:0 ARGS…` and reads its first line; the process is killed when
+// the test ends unless the test waits for it.
+func startServe(t *testing.T, args ...string) (*exec.Cmd, *bufio.Scanner, serveEvent, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(buildOuro(t), append([]string{"serve", "--json", "--listen", "127.0.0.1:0"}, args...)...)
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -550,7 +548,12 @@ func TestServeVerbJSON(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
 	lines := bufio.NewScanner(out)
 	if !lines.Scan() {
 		t.Fatalf("no line on stdout; stderr:\n%s", stderr.String())
@@ -559,6 +562,16 @@ func TestServeVerbJSON(t *testing.T) {
 	if err := json.Unmarshal(lines.Bytes(), &ev); err != nil {
 		t.Fatalf("first line %q: %v", lines.Text(), err)
 	}
+	return cmd, lines, ev, stderr
+}
+
+// TestServeVerbJSON runs `ouro serve --json --listen 127.0.0.1:0` as a
+// user's script would: the first line says where it listens (the port the
+// kernel chose) and what it serves, the models endpoint answers there, and
+// SIGTERM gives a shutting_down line and exit 0.
+func TestServeVerbJSON(t *testing.T) {
+	f := newServeFixture(t, nil)
+	cmd, lines, ev, stderr := startServe(t, "--model", "tiny="+f.ckpt)
 	if ev.Event != "listening" || !strings.HasPrefix(ev.BaseURL, "http://127.0.0.1:") || strings.HasSuffix(ev.Address, ":0") ||
 		len(ev.Models) != 1 || ev.Models[0].Name != "tiny" || !strings.HasPrefix(ev.Models[0].Digest, "sha256:") {
 		t.Fatalf("first line = %+v", ev)
@@ -640,25 +653,7 @@ stage "sft" "tune" {
 		t.Fatalf("models in the run record: %v, want model.base and stage.tune with different digests", want)
 	}
 
-	bin := buildOuro(t)
-	cmd := exec.Command(bin, "serve", "--json", "--run", "latest", "--store", filepath.Join(dir, ".ouro"), "--listen", "127.0.0.1:0")
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	lines := bufio.NewScanner(out)
-	if !lines.Scan() {
-		t.Fatalf("no line on stdout; stderr:\n%s", stderr.String())
-	}
-	var ev serveEvent
-	if err := json.Unmarshal(lines.Bytes(), &ev); err != nil {
-		t.Fatalf("first line %q: %v", lines.Text(), err)
-	}
+	_, _, ev, _ := startServe(t, "--run", "latest", "--store", filepath.Join(dir, ".ouro"))
 	got := map[string]string{}
 	for _, m := range ev.Models {
 		got[m.Name] = m.Digest
