@@ -75,7 +75,11 @@ while IFS=$'\t' read -r model digest measured; do
   served=$(accuracy "$W/eval" "$OURO_URL" "$model")
   name=ouro-$(echo "$digest" | cut -c8-19)
   "$W/ouro" export "$digest" --store "$STORE" --format gguf -o "$W/$name.gguf" >/dev/null
-  printf 'FROM %s\nTEMPLATE {{ .Prompt }}\n' "$W/$name.gguf" >"$W/Modelfile"
+  # Ollama applies repeat_penalty 1.1 over the last 64 tokens by default,
+  # even to greedy decoding; the OpenAI endpoint cannot turn it off, the
+  # Modelfile can. (Without this, 8 of 100 answers of stage.pretrain
+  # changed: a digit seen in the question was pushed down.)
+  printf 'FROM %s\nTEMPLATE {{ .Prompt }}\nPARAMETER repeat_penalty 1\nPARAMETER repeat_last_n 0\n' "$W/$name.gguf" >"$W/Modelfile"
   HOME=$W/home "$OLLAMA" create "$name" -f "$W/Modelfile" >"$W/create.log" 2>&1 || { cat "$W/create.log"; exit 1; }
   ollama=$(accuracy "$W/eval" "http://$OLLAMA_HOST/v1" "$name")
   printf '%-24s %-10s %-12s %-12s\n' "$model" "$measured" "$served" "$ollama"
