@@ -172,6 +172,9 @@ type run struct {
 	settledMu sync.Mutex
 	settled   map[string]store.StageRun // stages that ran, were cached or failed, by address
 	unsaved   bool                      // settled has changed since the record was last stored
+	// settledMetrics holds the metrics of the settled stages that have
+	// them, so a record read during the run shows them too.
+	settledMetrics map[string]json.RawMessage
 
 	filesMu     sync.Mutex
 	files       map[string]string // source/checkpoint pattern -> FileDigest
@@ -213,7 +216,7 @@ func Run(ctx context.Context, plan *compiler.Plan, opts Options) (*Result, error
 		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	r := &run{plan: plan, opts: opts, log: opts.Log, states: map[string]*nodeState{}, lms: map[string]LM{}, forced: map[string]bool{},
-		files: map[string]string{}, settled: map[string]store.StageRun{}}
+		files: map[string]string{}, settled: map[string]store.StageRun{}, settledMetrics: map[string]json.RawMessage{}}
 	scratch, err := os.MkdirTemp("", "ouro-scratch-")
 	if err != nil {
 		return nil, err
@@ -863,8 +866,15 @@ func (r *run) settle(s *nodeState) {
 	default:
 		return
 	}
+	var metrics json.RawMessage
+	if s.status == statusDone && s.value.Type().IsObjectType() && s.value.Type().HasAttribute("metrics") {
+		metrics, _ = EncodeValue(s.value.GetAttr("metrics"))
+	}
 	r.settledMu.Lock()
 	r.settled[s.node.Address] = s.run
+	if metrics != nil {
+		r.settledMetrics[s.node.Address] = metrics
+	}
 	r.unsaved = true
 	r.settledMu.Unlock()
 }
@@ -879,6 +889,12 @@ func (r *run) progressRecord() *store.RunRecord {
 	for _, n := range r.plan.Nodes {
 		if sr, ok := r.settled[n.Address]; ok {
 			rec.Stages = append(rec.Stages, sr)
+		}
+	}
+	if len(r.settledMetrics) > 0 {
+		rec.Metrics = make(map[string]json.RawMessage, len(r.settledMetrics))
+		for a, m := range r.settledMetrics {
+			rec.Metrics[a] = m
 		}
 	}
 	r.unsaved = false

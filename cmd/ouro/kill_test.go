@@ -354,3 +354,62 @@ func TestQueriesDuringRun(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsDuringRun: the record kept while a run goes on carries the
+// metrics of the stages finished so far, so `ouro show` during a long run
+// shows an evaluation that is done.
+func TestMetricsDuringRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the CLI and runs real subprocesses")
+	}
+	bin := buildOuro(t)
+	dir := t.TempDir()
+	spec := `model "m" {
+  provider = "builtin"
+  layers   = 1
+  dim      = 16
+  heads    = 2
+}
+
+dataset "d" {
+  rows   = [{ q = "a" }, { q = "b" }]
+  schema = object({ q = string })
+}
+
+stage "evaluate" "e" {
+  model      = model.m
+  input      = dataset.d
+  prompt     = item.q
+  max_tokens = 1
+  score      = item.q == "a"
+  metrics    = { share = fraction(scores) }
+}
+
+stage "command" "slow" {
+  input   = stage.e.items
+  command = ["sh", "-c", "sleep 60; echo '{\"q\":\"x\"}'"]
+  schema  = object({ q = string })
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "main.loop.hcl"), []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startUntilRan(t, bin, dir, 3) // model, dataset, the evaluation
+	deadline := time.Now().Add(30 * time.Second)
+	var out []byte
+	for time.Now().Before(deadline) {
+		var err error
+		out, err = exec.Command(bin, "show", "latest", "--spec", dir, "--json").Output()
+		if err == nil {
+			var rec struct {
+				Status  string                        `json:"status"`
+				Metrics map[string]map[string]float64 `json:"metrics"`
+			}
+			if json.Unmarshal(out, &rec) == nil && rec.Status == "running" && rec.Metrics["stage.e"]["share"] == 0.5 {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("no metrics of stage.e in the running record within 30 s; last show:\n%s", out)
+}
