@@ -17,7 +17,6 @@
 # differs. Environment: OURO_OLLAMA_CACHE, PORT (default 11479).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
 PORT=${PORT:-11479}
 bash bench/ollama/build.sh
 OLLAMA=${OURO_OLLAMA_CACHE:-$HOME/.cache/ouro-ollama}/bin/ollama
@@ -62,17 +61,15 @@ HOME=$W/home "$OLLAMA" serve >"$W/ollama.log" 2>&1 &
 OLLAMA_PID=$!
 for _ in $(seq 50); do curl -fsS "http://$OLLAMA_HOST/api/version" >/dev/null 2>&1 && break; sleep 0.2; done
 
-accuracy() { # spec dir, base url, model name
-  "$W/ouro" run "$W/eval" -var "base_url=$2" -var "model=$3" -var "data=$ROOT/examples/rest_em/data/test.jsonl" --progress=none --json |
+accuracy() { # base url, model name
+  "$W/ouro" run bench/ollama/circle --store "$W/eval-store" -var "base_url=$1" -var "model=$2" --progress=none --json |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["outputs"]["accuracy"])'
 }
-mkdir -p "$W/eval"
-cp bench/ollama/circle/eval.loop.hcl "$W/eval/"
 
 status=0
 printf '%-24s %-10s %-12s %-12s\n' checkpoint builtin "ouro serve" "ollama gguf"
 while IFS=$'\t' read -r model digest measured; do
-  served=$(accuracy "$W/eval" "$OURO_URL" "$model")
+  served=$(accuracy "$OURO_URL" "$model")
   name=ouro-$(echo "$digest" | cut -c8-19)
   "$W/ouro" export "$digest" --store "$STORE" --format gguf -o "$W/$name.gguf" >/dev/null
   # Ollama applies repeat_penalty 1.1 over the last 64 tokens by default,
@@ -81,7 +78,7 @@ while IFS=$'\t' read -r model digest measured; do
   # changed: a digit seen in the question was pushed down.)
   printf 'FROM %s\nTEMPLATE {{ .Prompt }}\nPARAMETER repeat_penalty 1\nPARAMETER repeat_last_n 0\n' "$W/$name.gguf" >"$W/Modelfile"
   HOME=$W/home "$OLLAMA" create "$name" -f "$W/Modelfile" >"$W/create.log" 2>&1 || { cat "$W/create.log"; exit 1; }
-  ollama=$(accuracy "$W/eval" "http://$OLLAMA_HOST/v1" "$name")
+  ollama=$(accuracy "http://$OLLAMA_HOST/v1" "$name")
   printf '%-24s %-10s %-12s %-12s\n' "$model" "$measured" "$served" "$ollama"
   if [ "$served" != "$measured" ] || [ "$ollama" != "$measured" ]; then status=1; fi
 done <"$W/measured.tsv"

@@ -1,7 +1,7 @@
-# The held-out evaluation of examples/rest_em (the same prompt, greedy
-# decoding, exact integer match), run through the openai provider against
-# a served copy of one of its checkpoints: `ouro serve` or Ollama serving
-# the GGUF export. bench/ollama/circle.sh runs it.
+# The held-out evaluation of examples/rest_em (the shared module
+# examples/modules/accuracy: greedy, exact integer match), run through the
+# openai provider against a served copy of one of its checkpoints: `ouro
+# serve` or Ollama serving the GGUF export. bench/ollama/circle.sh runs it.
 
 variable "base_url" {
   type        = string
@@ -13,12 +13,6 @@ variable "model" {
   description = "The model's name on that server."
 }
 
-variable "data" {
-  type        = string
-  default     = "../../../examples/rest_em/data/test.jsonl"
-  description = "rest_em's held-out problems."
-}
-
 model "served" {
   provider = "openai"
   base_url = var.base_url
@@ -27,21 +21,16 @@ model "served" {
 }
 
 dataset "test" {
-  source = var.data
+  source = "../../../examples/rest_em/data/test.jsonl"
   schema = object({ question = string, answer = number })
 }
 
-stage "evaluate" "eval" {
-  model       = model.served
-  input       = dataset.test
-  prompt      = "Q: ${item.question}\nA:"
-  temperature = 0
-  max_tokens  = 8
-  stop        = ["\n"]
-  score       = extract_int(item.completion) == item.answer
-  metrics     = { accuracy = fraction(scores) }
+module "eval" {
+  source   = "../../../examples/modules/accuracy"
+  model    = model.served
+  problems = dataset.test
 }
 
 output "accuracy" {
-  value = stage.eval.metrics.accuracy
+  value = module.eval.accuracy
 }
