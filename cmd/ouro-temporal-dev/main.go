@@ -27,8 +27,9 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/server/temporaltest"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/ouroloop/ouro/runtime/scaleout/devserver"
 )
 
 func main() {
@@ -46,7 +47,7 @@ func run(listen, namespace string) error {
 	if err != nil {
 		return err
 	}
-	ts := temporaltest.NewServer()
+	ts := devserver.New()
 	defer ts.Stop()
 	backend := ts.GetFrontendHostPort()
 	if err := createNamespace(backend, namespace); err != nil {

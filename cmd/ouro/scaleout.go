@@ -149,6 +149,7 @@ type executorFlags struct {
 	heartbeat       time.Duration
 	scheduleTimeout time.Duration
 	attempts        int
+	mode            string
 }
 
 func (f *executorFlags) register(cmd *cobra.Command) {
@@ -158,6 +159,8 @@ func (f *executorFlags) register(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.heartbeat, "heartbeat-timeout", 10*time.Second, "with temporal: a worker silent this long has its stage given to another")
 	cmd.Flags().DurationVar(&f.scheduleTimeout, "schedule-timeout", 10*time.Minute, "with temporal: fail a stage no worker has taken in this long")
 	cmd.Flags().IntVar(&f.attempts, "attempts", 3, "with temporal: attempts of a stage before it fails")
+	cmd.Flags().StringVar(&f.mode, "temporal-mode", "auto", "with temporal: a stage is a standalone activity (activity), a one-activity workflow (workflow), or the first when the server has them (auto)")
+	mustComplete(cmd, "temporal-mode", completeChoices("auto\tstandalone activities when the server has them", "activity\tone standalone activity per stage", "workflow\tone workflow per stage"))
 }
 
 // runner returns the stage runner for the executor (nil: local), its
@@ -170,6 +173,14 @@ func (f *executorFlags) runner(ctx context.Context, st *store.Store, plan *compi
 	default:
 		return nil, nil, usageError{fmt.Errorf("unknown executor %q (local or temporal)", f.executor)}
 	}
+	mode := f.mode
+	switch mode {
+	case "auto":
+		mode = scaleout.ModeAuto
+	case scaleout.ModeActivity, scaleout.ModeWorkflow:
+	default:
+		return nil, nil, usageError{fmt.Errorf("unknown --temporal-mode %q (auto, activity or workflow)", f.mode)}
+	}
 	blobs, err := f.temporal.openBlobs(ctx, filepath.Join(st.Dir(), "tmp"))
 	if err != nil {
 		return nil, nil, err
@@ -181,7 +192,7 @@ func (f *executorFlags) runner(ctx context.Context, st *store.Store, plan *compi
 	}
 	lib := stdlib.NewLibrary()
 	r := scaleout.NewRunner(scaleout.RunnerOptions{Client: c, Store: st, Blobs: blobs, Fingerprint: scaleout.Fingerprint(Version, lib),
-		Heartbeat: f.heartbeat, ScheduleToStart: f.scheduleTimeout, Attempts: f.attempts})
+		Heartbeat: f.heartbeat, ScheduleToStart: f.scheduleTimeout, Attempts: f.attempts, Mode: mode})
 	if err := r.Start(); err != nil {
 		c.Close()
 		blobs.Close()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -44,8 +45,20 @@ type RunnerOptions struct {
 	StartToClose time.Duration
 	// Attempts caps the attempts of a stage (default 3).
 	Attempts int
-	Log      *slog.Logger
+	// Mode is how a stage becomes a Temporal execution: ModeActivity, a
+	// standalone activity; ModeWorkflow, a one-activity workflow; "" (the
+	// default), a standalone activity when the server has them and a
+	// workflow otherwise.
+	Mode string
+	Log  *slog.Logger
 }
+
+// Modes of a Runner.
+const (
+	ModeAuto     = ""
+	ModeActivity = "activity"
+	ModeWorkflow = "workflow"
+)
 
 // Runner is a runtime.StageRunner that runs stages on workers through
 // Temporal.
@@ -54,7 +67,10 @@ type Runner struct {
 
 	plansMu sync.Mutex
 	plans   map[*compiler.Plan]string // plan → digest in the blob store
-	flows   worker.Worker
+
+	modeMu sync.Mutex
+	mode   string        // resolved: ModeActivity or ModeWorkflow once known
+	flows  worker.Worker // the coordinator's workflow poller (workflow mode)
 }
 
 var _ runtime.StageRunner = (*Runner)(nil)
@@ -79,18 +95,72 @@ func NewRunner(opts RunnerOptions) *Runner {
 	return &Runner{opts: opts, plans: map[*compiler.Plan]string{}}
 }
 
-// Start polls the workflow queue from the coordinator too, so stage
-// workflows progress even when every worker serves another queue.
+// Start prepares the runner: in workflow mode it polls the workflow queue
+// from the coordinator too, so stage workflows progress even when every
+// worker serves another queue.
 func (r *Runner) Start() error {
-	r.flows = worker.New(r.opts.Client, WorkflowQueue(r.opts.Fingerprint), worker.Options{})
-	RegisterWorkflow(r.flows)
-	return r.flows.Start()
+	switch r.opts.Mode {
+	case ModeAuto, ModeActivity:
+		return nil
+	case ModeWorkflow:
+		return r.useWorkflows()
+	}
+	return fmt.Errorf("unknown Temporal mode %q (activity or workflow)", r.opts.Mode)
 }
 
-// Stop stops the coordinator's workflow poller.
+// Stop stops the coordinator's workflow poller, if it has one.
 func (r *Runner) Stop() {
+	r.modeMu.Lock()
+	defer r.modeMu.Unlock()
 	if r.flows != nil {
 		r.flows.Stop()
+		r.flows = nil
+	}
+}
+
+// Mode is how stages run so far: ModeActivity, ModeWorkflow, or ModeAuto
+// before the first stage has told.
+func (r *Runner) Mode() string {
+	r.modeMu.Lock()
+	defer r.modeMu.Unlock()
+	if r.mode == "" && r.opts.Mode != ModeAuto {
+		return r.opts.Mode
+	}
+	return r.mode
+}
+
+func (r *Runner) currentMode() string {
+	r.modeMu.Lock()
+	defer r.modeMu.Unlock()
+	if r.mode != "" {
+		return r.mode
+	}
+	return r.opts.Mode
+}
+
+// useWorkflows switches to one workflow per stage and starts the
+// coordinator's workflow poller.
+func (r *Runner) useWorkflows() error {
+	r.modeMu.Lock()
+	defer r.modeMu.Unlock()
+	r.mode = ModeWorkflow
+	if r.flows != nil {
+		return nil
+	}
+	w := worker.New(r.opts.Client, WorkflowQueue(r.opts.Fingerprint), worker.Options{})
+	RegisterWorkflow(w)
+	if err := w.Start(); err != nil {
+		return err
+	}
+	r.flows = w
+	return nil
+}
+
+func (r *Runner) useActivities() {
+	r.modeMu.Lock()
+	defer r.modeMu.Unlock()
+	if r.mode == "" {
+		r.mode = ModeActivity
 	}
 }
 
@@ -174,30 +244,7 @@ func (r *Runner) RunStage(ctx context.Context, t *runtime.StageTask) (cty.Value,
 	}
 	wi := WorkflowInput{Stage: in, TaskQueue: TaskQueue(queue, r.opts.Fingerprint), Heartbeat: r.opts.Heartbeat,
 		ScheduleToStart: r.opts.ScheduleToStart, StartToClose: r.opts.StartToClose, Attempts: int32(r.opts.Attempts)}
-	id := WorkflowID(t.Key)
-	run, err := r.opts.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       id,
-		TaskQueue:                WorkflowQueue(r.opts.Fingerprint),
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		// The coordinator polls the workflow queue itself (Start): the
-		// server may hand it the first workflow task in the start's reply.
-		EnableEagerStart: true,
-	}, WorkflowName, wi)
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
-		// It finished before (a coordinator killed after the stage ended
-		// and before it wrote the entry): its result is still there.
-		run, err = r.opts.Client.GetWorkflow(ctx, id, ""), nil
-	}
-	if err != nil {
-		return cty.NilVal, fmt.Errorf("starting the stage on Temporal: %w", err)
-	}
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	go r.watch(watchCtx, id, t.Exec.Progress)
-	var out StageOutput
-	err = run.Get(ctx, &out)
-	stopWatch()
+	out, err := r.execute(ctx, t, wi, queue)
 	if err != nil {
 		if ctx.Err() != nil {
 			return cty.NilVal, ctx.Err()
@@ -205,7 +252,7 @@ func (r *Runner) RunStage(ctx context.Context, t *runtime.StageTask) (cty.Value,
 		// The failed attempts' answers go into the store's memo too, so
 		// a re-run (here or local) does not send those requests again.
 		_ = r.mergeMemo(context.WithoutCancel(ctx), t.Exec.Memo, t.Key)
-		return cty.NilVal, r.stageError(err, queue)
+		return cty.NilVal, err
 	}
 	if err := r.mergeMemo(ctx, t.Exec.Memo, t.Key); err != nil {
 		return cty.NilVal, err
@@ -228,6 +275,147 @@ func (r *Runner) RunStage(ctx context.Context, t *runtime.StageTask) (cty.Value,
 		return cty.NilVal, err
 	}
 	return runtime.DecodeValue(out.Result, typ)
+}
+
+// execute runs the stage on Temporal and waits for its output: as a
+// standalone activity, or as a workflow when the server has no standalone
+// activities (or the runner is told to use workflows).
+func (r *Runner) execute(ctx context.Context, t *runtime.StageTask, wi WorkflowInput, queue string) (*StageOutput, error) {
+	if r.currentMode() != ModeWorkflow {
+		out, err := r.executeActivity(ctx, t, wi, queue)
+		var unimplemented *serviceerror.Unimplemented
+		if !errors.As(err, &unimplemented) || r.opts.Mode == ModeActivity {
+			return out, err
+		}
+		r.opts.Log.Info("this Temporal server runs no standalone activities; running each stage as a workflow", "server_said", err)
+		if err := r.useWorkflows(); err != nil {
+			return nil, err
+		}
+	}
+	return r.executeWorkflow(ctx, t, wi, queue)
+}
+
+// retryPolicy is a stage's: capped attempts, and no retry of a failure
+// another attempt cannot fix.
+func retryPolicy(attempts int32) *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{
+		InitialInterval:        500 * time.Millisecond,
+		BackoffCoefficient:     2,
+		MaximumInterval:        30 * time.Second,
+		MaximumAttempts:        attempts,
+		NonRetryableErrorTypes: []string{errStageFailed, errVersionMismatch},
+	}
+}
+
+// executeActivity runs the stage as a standalone activity whose id is the
+// stage's key: a second coordinator (or this one, run again after a kill)
+// attaches to the running or finished execution.
+func (r *Runner) executeActivity(ctx context.Context, t *runtime.StageTask, wi WorkflowInput, queue string) (*StageOutput, error) {
+	id := ActivityID(t.Key)
+	h, err := r.opts.Client.ExecuteActivity(ctx, client.StartActivityOptions{
+		ID:                       id,
+		TaskQueue:                wi.TaskQueue,
+		HeartbeatTimeout:         wi.Heartbeat,
+		ScheduleToStartTimeout:   wi.ScheduleToStart,
+		StartToCloseTimeout:      wi.StartToClose,
+		RetryPolicy:              retryPolicy(wi.Attempts),
+		ActivityIDReusePolicy:    enumspb.ACTIVITY_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+		ActivityIDConflictPolicy: enumspb.ACTIVITY_ID_CONFLICT_POLICY_USE_EXISTING,
+		Summary:                  t.Node.Address,
+	}, ActivityName, wi.Stage)
+	var started *serviceerror.ActivityExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		// It finished before (a coordinator killed after the stage ended
+		// and before it wrote the entry): its result is still there.
+		h, err = r.opts.Client.GetActivityHandle(client.GetActivityHandleOptions{ActivityID: id}), nil
+	}
+	var unimplemented *serviceerror.Unimplemented
+	if errors.As(err, &unimplemented) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("starting the stage on Temporal: %w", err)
+	}
+	r.useActivities()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	go r.watch(watchCtx, t.Exec.Progress, func(ctx context.Context) ([]*commonpb.Payloads, error) {
+		d, err := h.Describe(ctx, client.DescribeActivityOptions{IncludeHeartbeatDetails: true})
+		if err != nil {
+			return nil, err
+		}
+		return []*commonpb.Payloads{d.RawResponse.GetInfo().GetHeartbeatDetails()}, nil
+	})
+	var out StageOutput
+	err = h.Get(ctx, &out)
+	stopWatch()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		f := failure{queue: queue}
+		if d, derr := h.Describe(context.WithoutCancel(ctx), client.DescribeActivityOptions{}); derr == nil {
+			f.worker = d.LastWorkerIdentity
+			f.attempt = d.Attempt
+		}
+		return nil, r.stageError(err, f)
+	}
+	r.useActivities()
+	return &out, nil
+}
+
+// executeWorkflow runs the stage as a workflow (id: the stage's key) of
+// one activity.
+func (r *Runner) executeWorkflow(ctx context.Context, t *runtime.StageTask, wi WorkflowInput, queue string) (*StageOutput, error) {
+	id := WorkflowID(t.Key)
+	run, err := r.opts.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                WorkflowQueue(r.opts.Fingerprint),
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		// The coordinator polls the workflow queue itself (Start): the
+		// server may hand it the first workflow task in the start's reply.
+		EnableEagerStart: true,
+	}, WorkflowName, wi)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		run, err = r.opts.Client.GetWorkflow(ctx, id, ""), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("starting the stage on Temporal: %w", err)
+	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	go r.watch(watchCtx, t.Exec.Progress, func(ctx context.Context) ([]*commonpb.Payloads, error) {
+		resp, err := r.opts.Client.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil {
+			return nil, err
+		}
+		var details []*commonpb.Payloads
+		for _, pa := range resp.GetPendingActivities() {
+			details = append(details, pa.GetHeartbeatDetails())
+		}
+		return details, nil
+	})
+	var out StageOutput
+	err = run.Get(ctx, &out)
+	stopWatch()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		f := failure{queue: queue}
+		var ae *temporal.ActivityError
+		if errors.As(err, &ae) {
+			f.worker = ae.Identity()
+			switch ae.RetryState() {
+			case enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED:
+				f.attempt = wi.Attempts
+			case enumspb.RETRY_STATE_NON_RETRYABLE_FAILURE:
+				f.nonRetryable = true
+			}
+		}
+		return nil, r.stageError(err, f)
+	}
+	return &out, nil
 }
 
 // mergeMemo copies a stage's memo chunks into the coordinator's memo and,
@@ -264,7 +452,7 @@ func (r *Runner) mergeMemo(ctx context.Context, memo runtime.Memo, key string) e
 
 // watch copies the running attempt's heartbeat progress into the stage's
 // counter, so the coordinator's progress view moves as in a local run.
-func (r *Runner) watch(ctx context.Context, id string, ctr runtime.Progress) {
+func (r *Runner) watch(ctx context.Context, ctr runtime.Progress, details func(context.Context) ([]*commonpb.Payloads, error)) {
 	if ctr == nil {
 		return
 	}
@@ -278,13 +466,13 @@ func (r *Runner) watch(ctx context.Context, id string, ctr runtime.Progress) {
 			return
 		case <-tick.C:
 		}
-		resp, err := r.opts.Client.DescribeWorkflowExecution(ctx, id, "")
+		all, err := details(ctx)
 		if err != nil {
 			continue
 		}
-		for _, pa := range resp.GetPendingActivities() {
+		for _, p := range all {
 			var hb Heartbeat
-			if pa.GetHeartbeatDetails() == nil || dc.FromPayloads(pa.GetHeartbeatDetails(), &hb) != nil {
+			if p == nil || dc.FromPayloads(p, &hb) != nil {
 				continue
 			}
 			ctr.SetTotal(hb.Total)
@@ -296,18 +484,39 @@ func (r *Runner) watch(ctx context.Context, id string, ctr runtime.Progress) {
 	}
 }
 
+// timeoutName is Temporal's name of a timeout, as its docs spell it.
+func timeoutName(t enumspb.TimeoutType) string {
+	switch t {
+	case enumspb.TIMEOUT_TYPE_START_TO_CLOSE:
+		return "start-to-close"
+	case enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE:
+		return "schedule-to-close"
+	case enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START:
+		return "schedule-to-start"
+	case enumspb.TIMEOUT_TYPE_HEARTBEAT:
+		return "heartbeat"
+	}
+	return strings.ToLower(t.String())
+}
+
+// failure is what the coordinator knows of a failed stage besides the
+// error: its queue, the worker of the last attempt and how many attempts
+// it had.
+type failure struct {
+	queue        string
+	worker       string
+	attempt      int32
+	nonRetryable bool
+}
+
 // stageError words a failed stage: which worker, how many attempts, why;
 // a stage's diagnostics come back as diagnostics, to be shown with their
 // snippets.
-func (r *Runner) stageError(err error, queue string) error {
-	var ae *temporal.ActivityError
-	if !errors.As(err, &ae) {
-		return err
-	}
+func (r *Runner) stageError(err error, f failure) error {
 	var te *temporal.TimeoutError
 	if errors.As(err, &te) && te.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START {
 		return fmt.Errorf("no worker took the stage within %s: no `ouro worker --queue %s` of this ouro (operator library %s) is polling Temporal",
-			r.opts.ScheduleToStart, queue, r.opts.Fingerprint)
+			r.opts.ScheduleToStart, f.queue, r.opts.Fingerprint)
 	}
 	var app *temporal.ApplicationError
 	var details FailureDetails
@@ -317,24 +526,35 @@ func (r *Runner) stageError(err error, queue string) error {
 		if app.HasDetails() {
 			_ = app.Details(&details)
 		}
+		if app.NonRetryable() {
+			f.nonRetryable = true
+		}
+	} else if te == nil {
+		var ae *temporal.ActivityError
+		if !errors.As(err, &ae) {
+			return err // not the stage's failure: Temporal's or the connection's
+		}
 	}
 	worker := details.Worker
 	if worker == "" {
-		worker = ae.Identity()
+		worker = f.worker
 	}
 	if len(details.Diagnostics) > 0 {
 		return runtime.DiagnosticsError{Diags: decodeDiags(details.Diagnostics)}
 	}
 	msg := cause.Error()
+	if app != nil {
+		msg = app.Message()
+	}
 	if te != nil {
-		msg = fmt.Sprintf("%s timeout (the worker stopped heartbeating: killed, or lost its connection)", strings.ToLower(strings.TrimPrefix(te.TimeoutType().String(), "TIMEOUT_TYPE_")))
+		msg = fmt.Sprintf("%s timeout (the worker stopped heartbeating: killed, or lost its connection)", timeoutName(te.TimeoutType()))
 	}
 	retry := ""
-	switch ae.RetryState() {
-	case enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED:
-		retry = fmt.Sprintf(" after %d attempts", r.opts.Attempts)
-	case enumspb.RETRY_STATE_NON_RETRYABLE_FAILURE:
+	switch {
+	case f.nonRetryable:
 		retry = " (not retried: another attempt would fail the same way)"
+	case f.attempt >= int32(r.opts.Attempts):
+		retry = fmt.Sprintf(" after %d attempts", r.opts.Attempts)
 	}
 	if worker == "" {
 		worker = "unknown"

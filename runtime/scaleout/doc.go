@@ -8,14 +8,16 @@
 // reads and writes; a worker (`ouro worker`) runs one stage at a time per
 // slot and never writes a key.
 //
-// One Temporal workflow per stage. Its id is "ouro-stage-" and the stage's
-// cache key, so two coordinators running the same spec attach to the same
-// execution instead of running the stage twice, and a coordinator killed
-// while a stage runs finds that stage's execution (running, or finished
-// with its result) when it runs again. The workflow is one activity on the
-// stage's task queue (`resources { queue = "gpu" }`, default "default"):
-// Temporal does the scheduling, the heartbeat timeouts that notice a
-// killed worker, and the capped retries on another one.
+// One Temporal standalone activity per stage (an activity execution with
+// no workflow; on a server without them, a workflow of one activity). Its
+// id is "ouro-stage-" and the stage's cache key, so two coordinators
+// running the same spec attach to the same execution instead of running
+// the stage twice, and a coordinator killed while a stage runs finds that
+// stage's execution (running, or finished with its result) when it runs
+// again. The activity runs on the stage's task queue (`resources { queue =
+// "gpu" }`, default "default"): Temporal does the scheduling, the
+// heartbeat timeouts that notice a killed worker, and the capped retries
+// on another one.
 //
 // What crosses the wire is small: the plan goes to the object store once
 // (by digest); an activity carries the stage's address and key and its
@@ -28,9 +30,9 @@
 // (runtime.ExecuteRemote) and refuses to run it if it computes another key.
 //
 // Model requests answered on a worker are kept in memo chunks, written to
-// the object store while the stage runs; each heartbeat carries the list
-// of chunks, so a retried attempt on another worker reads them first and
-// sends only the requests not yet answered. The coordinator merges the
+// the object store under the stage's key while the stage runs, so a
+// retried attempt on another worker lists and reads them first and sends
+// only the requests not yet answered. The coordinator merges the
 // chunks into its memo when the stage ends.
 //
 // Task queues carry the version of the operator library (Fingerprint): a

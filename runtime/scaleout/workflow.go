@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ouroloop/ouro/compiler"
@@ -87,13 +86,7 @@ func StageWorkflow(ctx workflow.Context, in WorkflowInput) (*StageOutput, error)
 		HeartbeatTimeout:       in.Heartbeat,
 		ScheduleToStartTimeout: in.ScheduleToStart,
 		StartToCloseTimeout:    in.StartToClose,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        500 * time.Millisecond,
-			BackoffCoefficient:     2,
-			MaximumInterval:        30 * time.Second,
-			MaximumAttempts:        in.Attempts,
-			NonRetryableErrorTypes: []string{errStageFailed, errVersionMismatch},
-		},
+		RetryPolicy:            retryPolicy(in.Attempts),
 	})
 	var out StageOutput
 	if err := workflow.ExecuteActivity(ctx, ActivityName, in.Stage).Get(ctx, &out); err != nil {
@@ -142,3 +135,7 @@ func WorkflowQueue(fingerprint string) string { return "ouro-workflows@" + finge
 func WorkflowID(key string) string {
 	return "ouro-stage-" + strings.TrimPrefix(key, "sha256:")
 }
+
+// ActivityID is the id of a stage's standalone activity: one per cache
+// key.
+func ActivityID(key string) string { return WorkflowID(key) }

@@ -2,7 +2,12 @@ package scaleouttest
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/ouroloop/ouro/runtime/scaleout/devserver"
 )
 
 // smallExamples are examples run both ways, with small variables.
@@ -23,6 +28,21 @@ func TestExamplesSameAsLocal(t *testing.T) {
 	c.startWorker("w1", "--slots", "2")
 	c.startWorker("w2", "--slots", "2")
 	checkExamples(t, c)
+}
+
+// TestWorkflowFallback runs the examples against a server without
+// standalone activities: the coordinator notices and runs each stage as a
+// workflow, with the same keys and outputs.
+func TestWorkflowFallback(t *testing.T) {
+	c := newClusterWith(t, []temporaltest.TestServerOption{devserver.WithoutStandaloneActivities()}, "file://"+filepath.ToSlash(t.TempDir()))
+	c.startWorker("w1", "--slots", "2")
+	c.startWorker("w2", "--slots", "2")
+	checkExamples(t, c)
+	// Told to use activities, it refuses with the server's reason.
+	out := c.runFails(filepath.Join("..", "..", "..", "examples", "star"), filepath.Join(t.TempDir(), "st"), append(smallExamples[0].vars, "--temporal-mode", "activity")...)
+	if !strings.Contains(out, "Standalone activity is disabled") {
+		t.Errorf("--temporal-mode activity on a server without them:\n%s", out)
+	}
 }
 
 func checkExamples(t *testing.T, c *cluster) {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.temporal.io/server/temporaltest"
+
+	"github.com/ouroloop/ouro/runtime/scaleout/devserver"
 )
 
 var (
@@ -80,12 +82,17 @@ func (w *worker) stop() {
 }
 
 func newCluster(t testing.TB, blobs string, env ...string) *cluster {
+	return newClusterWith(t, nil, blobs, env...)
+}
+
+// newClusterWith is newCluster with options for the Temporal server.
+func newClusterWith(t testing.TB, server []temporaltest.TestServerOption, blobs string, env ...string) *cluster {
 	bin := needOuro(t)
 	var ts *temporaltest.TestServer
 	if tt, ok := t.(*testing.T); ok {
-		ts = temporaltest.NewServer(temporaltest.WithT(tt))
+		ts = devserver.New(append(server, temporaltest.WithT(tt))...)
 	} else {
-		ts = temporaltest.NewServer()
+		ts = devserver.New(server...)
 		t.Cleanup(ts.Stop)
 	}
 	c := &cluster{t: t, bin: bin, ts: ts, blobs: blobs, env: env, workers: map[string]*worker{}, logs: map[string]string{}}
@@ -259,4 +266,17 @@ func sameRun(t *testing.T, local, dist runOut) {
 	if len(dist.Outputs) != len(local.Outputs) {
 		t.Errorf("outputs: local %d, distributed %d", len(local.Outputs), len(dist.Outputs))
 	}
+}
+
+// runFails runs a distributed run that must fail and returns its output.
+func (c *cluster) runFails(dir, storeDir string, args ...string) string {
+	c.t.Helper()
+	full := append([]string{"run", dir, "--store", storeDir, "--executor", "temporal", "--progress=none"}, c.temporalArgs()...)
+	cmd := exec.Command(c.bin, append(full, args...)...)
+	cmd.Env = append(os.Environ(), c.env...)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		c.t.Fatalf("ouro %s succeeded, want a failure:\n%s", strings.Join(args, " "), out)
+	}
+	return string(out)
 }
