@@ -154,10 +154,13 @@ func (w *Worker) RunStage(ctx context.Context, in StageInput) (*StageOutput, err
 		log.Info("resuming with the answers of earlier attempts", "memo_entries", n)
 	}
 	prog := &progress{}
-	beat := func() {
+	flush := func() {
 		if err := memo.flush(ctx); err != nil {
 			log.Warn("writing a memo chunk failed; will retry", "err", err)
 		}
+	}
+	beat := func() {
+		flush()
 		done, total := prog.get()
 		activity.RecordHeartbeat(ctx, Heartbeat{Done: done, Total: total})
 	}
@@ -181,13 +184,16 @@ func (w *Worker) RunStage(ctx context.Context, in StageInput) (*StageOutput, err
 			}
 		}
 	}()
-	beat()
+	// No heartbeat before the stage starts: the SDK sends the first one
+	// synchronously, a server round trip every stage would wait for. The
+	// first tick sends it, well inside the heartbeat timeout.
 	log.Info("running")
 	res, err := runtime.ExecuteRemote(ctx, &runtime.RemoteStage{Plan: plan, Address: in.Address, Key: in.Key, Deps: in.Deps, SpecDir: in.SpecDir},
 		runtime.RemoteEnv{Library: w.opts.Library, Functions: w.opts.Functions, Blobs: w.opts.Blobs, Memo: memo, Progress: prog, Log: log})
 	close(stop)
 	beating.Wait()
-	beat()
+	flush() // the completion follows: no heartbeat needed
+
 	if err != nil {
 		log.Warn("failed", "err", err)
 		return nil, classify(err, id)
