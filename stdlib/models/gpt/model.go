@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sync"
 )
 
@@ -134,7 +135,7 @@ func (m *Model) Save(w io.Writer) error {
 	if _, err := w.Write(hj); err != nil {
 		return err
 	}
-	buf := make([]byte, 1<<16)
+	buf := make([]byte, min(1<<16, 4*len(m.w)))
 	for i := 0; i < len(m.w); {
 		n := 0
 		for ; n+4 <= len(buf) && i < len(m.w); i++ {
@@ -160,8 +161,8 @@ func Load(r io.Reader) (*Model, error) {
 	if hl == 0 || hl > 1<<24 {
 		return nil, fmt.Errorf("gpt: checkpoint header length %d out of range", hl)
 	}
-	hj := make([]byte, hl)
-	if _, err := io.ReadFull(r, hj); err != nil {
+	hj, err := readFull(r, int(hl))
+	if err != nil {
 		return nil, fmt.Errorf("gpt: reading checkpoint header: %w", err)
 	}
 	var raw map[string]json.RawMessage
@@ -213,15 +214,23 @@ func Load(r io.Reader) (*Model, error) {
 		}
 		off += int64(4 * t.size)
 	}
-	w := make([]float32, 0, min(lo.size, 1<<20)) // grows only as data arrives
-	buf := make([]byte, 1<<16)
+	// The weights (and the read buffer) grow only as data arrives: a header
+	// that claims a large model costs nothing until its tensors are there.
+	w := make([]float32, 0, min(lo.size, 1<<10))
+	buf := make([]byte, min(1<<12, 4*lo.size))
 	for len(w) < lo.size {
 		n := min(len(buf), 4*(lo.size-len(w)))
 		if _, err := io.ReadFull(r, buf[:n]); err != nil {
 			return nil, fmt.Errorf("gpt: reading tensors: %w", err)
 		}
+		if len(w)+n/4 > cap(w) {
+			w = slices.Grow(w, min(lo.size, max(2*cap(w), len(w)+n/4))-len(w))
+		}
 		for i := 0; i < n; i += 4 {
 			w = append(w, math.Float32frombits(binary.LittleEndian.Uint32(buf[i:])))
+		}
+		if len(buf) < 1<<16 && 4*len(w) >= 2*len(buf) {
+			buf = make([]byte, 2*len(buf))
 		}
 	}
 	var one [1]byte
@@ -230,6 +239,27 @@ func Load(r io.Reader) (*Model, error) {
 	}
 	lo.initRope()
 	return newModel(cfg, lo, w), nil
+}
+
+// readFull reads exactly n bytes. Its buffer grows as the bytes arrive, so a
+// length field in a short or hostile file makes it allocate at most about
+// twice what is there, not n.
+func readFull(r io.Reader, n int) ([]byte, error) {
+	b := make([]byte, 0, min(n, 1<<12))
+	for len(b) < n {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, min(n, 2*cap(b))-len(b))
+		}
+		k, err := io.ReadFull(r, b[len(b):min(n, cap(b))])
+		b = b[:len(b)+k]
+		if err == io.EOF && len(b) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
 }
 
 func equalInts(a, b []int) bool {

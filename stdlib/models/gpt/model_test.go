@@ -3,6 +3,7 @@ package gpt
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"math"
 	"reflect"
 	"runtime"
@@ -104,6 +105,40 @@ func TestSaveLoad(t *testing.T) {
 	}
 	if _, err := Load(bytes.NewReader(append(append([]byte{}, data...), 0))); err == nil {
 		t.Error("Load with a trailing byte succeeded")
+	}
+}
+
+// A short file cannot make Load allocate more than a small multiple of its
+// own size, whatever its header length field or its config claims.
+func TestLoadAllocatesAsBytesArrive(t *testing.T) {
+	var huge [8]byte
+	binary.LittleEndian.PutUint64(huge[:], 1<<24) // the largest header length allowed
+	big, err := New(Config{Layers: 1, Dim: 256, Heads: 2, Hidden: 256, MaxSeq: 8}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := save(t, big)
+	hl := int(binary.LittleEndian.Uint64(data))
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{
+		{"header length 16 MiB, no header", huge[:]},
+		{"header length 16 MiB, 1 kB of header", append(huge[:], data[8:1032]...)},
+		{"header of a 2 MB model, no tensors", data[:8+hl]},
+		{"header of a 2 MB model, 100 kB of tensors", data[:8+hl+100_000]},
+	} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, err := Load(bytes.NewReader(c.data))
+		runtime.ReadMemStats(&after)
+		if err == nil {
+			t.Fatalf("%s: Load succeeded", c.name)
+		}
+		if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(64<<10+4*len(c.data)); got > limit {
+			t.Errorf("%s: Load of %d bytes allocated %d bytes (limit %d)", c.name, len(c.data), got, limit)
+		}
 	}
 }
 
