@@ -1,12 +1,15 @@
 package stdlib
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ouroloop/ouro/compiler"
+	"github.com/ouroloop/ouro/stdlib/structured"
 )
 
 // anyDataset accepts a dataset of any record type.
@@ -58,6 +61,29 @@ func extend(elem cty.Type, add map[string]cty.Type) cty.Type {
 		attrs[k] = v
 	}
 	return cty.Object(attrs)
+}
+
+// responseSchema is the `schema` of a model operator: the record type of a
+// structured response.
+func responseSchema(doc string) *compiler.Param {
+	return &compiler.Param{Name: "schema", Mode: compiler.ModeType, Doc: doc}
+}
+
+// checkResponseSchema reports a response schema with no JSON Schema
+// equivalent (structured.FromType), at the type expression.
+func checkResponseSchema(c *compiler.Check, t cty.Type) hcl.Diagnostics {
+	_, err := structured.FromType(t)
+	if err == nil {
+		return nil
+	}
+	detail := err.Error()
+	var te *structured.TypeError
+	if errors.As(err, &te) && te.Path != "" {
+		detail = fmt.Sprintf("Field %s: %s.", te.Path, te.Reason)
+	} else if te != nil {
+		detail = strings.ToUpper(te.Reason[:1]) + te.Reason[1:] + "."
+	}
+	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid response schema", Detail: detail, Subject: c.Range("schema")}}
 }
 
 func datasetOf(elem cty.Type) (cty.Type, hcl.Diagnostics) { return compiler.DatasetType(elem), nil }
@@ -162,6 +188,8 @@ func operatorSignatures() []*compiler.Signature {
 				perItem("prompt", cty.String, false, "input", "Prompt per item (a string)."),
 				perItem("messages", cty.List(cty.Object(map[string]cty.Type{"role": cty.String, "content": cty.String})), false, "input", "Chat messages per item, instead of prompt."),
 				opt("logprobs", cty.Bool, cty.False, "Also record the completion's total log-probability."),
+				responseSchema("The record type of a structured response, e.g. object({ answer = number, reasoning = string }): the model is asked for a JSON document of that type (response_format json_schema; the builtin model decodes under the constraint) and the parsed record goes into the field parsed."),
+				oneOf("on_invalid", "fail", "With schema: what a completion that is not a document of the schema does: fail the stage (naming the record and sample), get a null parsed, or drop the record (counted as invalid_responses).", "fail", "null", "drop"),
 			}, sampling()...),
 			Result: func(c *compiler.Check) (cty.Type, hcl.Diagnostics) {
 				if c.Has("prompt") == c.Has("messages") {
@@ -170,6 +198,12 @@ func operatorSignatures() []*compiler.Signature {
 				add := map[string]cty.Type{"prompt": cty.String, "completion": cty.String, "sample": cty.Number, "finish_reason": cty.String}
 				if v, ok := c.Known("logprobs"); ok && v.True() {
 					add["logprob"] = cty.Number
+				}
+				if st, ok := c.Schemas["schema"]; ok {
+					if d := checkResponseSchema(c, st); d.HasErrors() {
+						return cty.NilType, d
+					}
+					add["parsed"] = st
 				}
 				return datasetOf(extend(c.Elem("input"), add))
 			},
@@ -234,16 +268,30 @@ func operatorSignatures() []*compiler.Signature {
 				modelParam("model", "The judge model."),
 				data("input", "Records to judge."),
 				perItem("prompt", cty.String, true, "input", "Rubric prompt per item."),
-				{Name: "pattern", Mode: compiler.ModePattern, Required: true, Doc: "Pattern with a number capture named score, e.g. \"Score: {score:number}\"."},
+				{Name: "pattern", Mode: compiler.ModePattern, Doc: "Pattern with a number capture named score, e.g. \"Score: {score:number}\". Give pattern or schema."},
+				responseSchema("Instead of pattern: the record type of a structured judgement, with a number field score, e.g. object({ reasoning = string, score = number }); the model is asked for a JSON document of that type and the k parsed judgements go into the field parsed."),
 				opt("k", cty.Number, cty.NumberIntVal(1), "Judgements per item, averaged."),
 			}, oneSampling()...),
 			Removed: map[string]string{"samples": "judge takes `k`, the judgements per item (the completions of the rubric prompt), instead of samples: write k = N."},
 			Result: func(c *compiler.Check) (cty.Type, hcl.Diagnostics) {
-				pt := c.Patterns["pattern"].ObjectType()
-				if !pt.HasAttribute("score") {
+				add := map[string]cty.Type{"score": cty.Number, "judgements": cty.List(cty.String)}
+				pat, hasPat := c.Patterns["pattern"]
+				st, hasSchema := c.Schemas["schema"]
+				switch {
+				case hasPat == hasSchema:
+					return cty.NilType, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid judge stage", Detail: "Give exactly one of `pattern` (a score parsed from free text) or `schema` (a structured judgement with a score field).", Subject: c.DeclRange.Ptr()}}
+				case hasPat && !pat.ObjectType().HasAttribute("score"):
 					return cty.NilType, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Judge pattern without score", Detail: "The judge's pattern must capture a number named score, e.g. \"Score: {score:number}\".", Subject: c.Range("pattern")}}
+				case hasSchema:
+					if d := checkResponseSchema(c, st); d.HasErrors() {
+						return cty.NilType, d
+					}
+					if !st.HasAttribute("score") || !st.AttributeType("score").Equals(cty.Number) {
+						return cty.NilType, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Judge schema without score", Detail: fmt.Sprintf("The judge's schema must have a number field named score, e.g. object({ reasoning = string, score = number }); this is %s.", compiler.TypeString(st)), Subject: c.Range("schema")}}
+					}
+					add["parsed"] = cty.List(st)
 				}
-				return datasetOf(extend(c.Elem("input"), map[string]cty.Type{"score": cty.Number, "judgements": cty.List(cty.String)}))
+				return datasetOf(extend(c.Elem("input"), add))
 			},
 		},
 		{
