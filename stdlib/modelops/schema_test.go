@@ -2,13 +2,20 @@ package modelops_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ouroloop/ouro/runtime"
 	"github.com/ouroloop/ouro/stdlib/modelops"
+	"github.com/ouroloop/ouro/stdlib/providers"
 )
 
 // schemaLM answers with a function of the prompt and sample index, and
@@ -154,5 +161,85 @@ func TestJudgeSchema(t *testing.T) {
 	}
 	if x.Counts["unparsed_judgements"] != 4 || len(x.Warnings) != 1 || !strings.Contains(x.Warnings[0], `record 1 ("Rate 0+0"), sample 0: the response does not match the schema: score: want a number, found a string`) {
 		t.Fatalf("counts %v, warnings %q", x.Counts, x.Warnings)
+	}
+}
+
+// TestGenerateSchemaOpenAI: generate with a schema against a loopback
+// OpenAI-compatible server: the schema goes out as response_format, the
+// answers come back typed, and an answer that is not a document of the
+// schema, or a schema the server refuses, fails the stage naming the
+// record, the sample and why.
+func TestGenerateSchemaOpenAI(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		content func(prompt string) string
+		status  int
+		err     string
+	}{
+		{"typed", func(p string) string { return `{"answer": ` + p[len(p)-1:] + `, "reasoning": "r"}` }, 200, ""},
+		{"not json", func(p string) string {
+			if strings.HasSuffix(p, "3+4") {
+				return "The answer is 6"
+			}
+			return `{"answer":1,"reasoning":"r"}`
+		}, 200, `stage.generate: record 4 ("Q 3+4"), sample 0: the response is not JSON`},
+		{"not conforming", func(string) string { return `{"answer":"six","reasoning":"r"}` }, 200, `record 1 ("Q 0+0"), sample 0: the response does not match the schema: answer: want a number, found a string`},
+		{"refused", nil, 400, `HTTP 400 Bad Request: Invalid schema for response_format 'response'`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var formats []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var req struct {
+					Messages []struct{ Content string }
+					Format   json.RawMessage `json:"response_format"`
+				}
+				b, _ := io.ReadAll(r.Body)
+				json.Unmarshal(b, &req)
+				mu.Lock()
+				formats = append(formats, string(req.Format))
+				mu.Unlock()
+				w.Header().Set("Content-Type", "application/json")
+				if tc.status != 200 {
+					w.WriteHeader(tc.status)
+					fmt.Fprint(w, `{"error":{"message":"Invalid schema for response_format 'response'","type":"invalid_request_error"}}`)
+					return
+				}
+				c, _ := json.Marshal(tc.content(req.Messages[0].Content))
+				fmt.Fprintf(w, `{"choices":[{"index":0,"message":{"content":%s},"finish_reason":"stop"}]}`, c)
+			}))
+			defer srv.Close()
+			lm := providers.NewOpenAILM(providers.OpenAIConfig{BaseURL: srv.URL + "/v1", Name: "m", API: "chat", Concurrency: 2, Timeout: "5s"}, "", nil)
+			h := newHarness(t)
+			x := h.exec("generate", map[string]cty.Value{"model": fakeModel(), "input": h.dataset(problems(5)), "temperature": cty.NumberIntVal(0)},
+				map[string]string{"prompt": `"Q ${item.question}"`})
+			x.Schemas = map[string]cty.Type{"schema": answerSchema}
+			x.OpenModel = func(context.Context, cty.Value) (runtime.LM, error) { return lm, nil }
+			v, err := (&modelops.Generate{}).Run(ctx, x)
+			for _, f := range formats {
+				if f != `{"type":"json_schema","json_schema":{"name":"response","schema":`+answerSchemaJSON+`,"strict":true}}` {
+					t.Fatalf("response_format sent: %s", f)
+				}
+			}
+			if len(formats) == 0 {
+				t.Fatal("nothing sent")
+			}
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range h.read(v) {
+				q := str(r, "question")
+				want := cty.ObjectVal(map[string]cty.Value{"answer": cty.MustParseNumberVal(q[len(q)-1:]), "reasoning": cty.StringVal("r")})
+				if !r.GetAttr("parsed").Equals(want).True() {
+					t.Fatalf("%s: parsed %#v", q, r.GetAttr("parsed"))
+				}
+			}
+		})
 	}
 }
