@@ -94,7 +94,20 @@ func (m *Machine) Vocabulary(has func(rune) bool) error {
 		}
 		return nil
 	}
-	for n, in := range m.info {
+	var nodes []*Node // depth first from the root: the first lack found is always the same
+	var walk func(n *Node)
+	walk = func(n *Node) {
+		nodes = append(nodes, n)
+		for _, p := range n.Props {
+			walk(p.Node)
+		}
+		if n.Items != nil {
+			walk(n.Items)
+		}
+	}
+	walk(m.root)
+	for _, n := range nodes {
+		in := m.info[n]
 		var err error
 		switch n.Kind {
 		case Object:
