@@ -269,7 +269,7 @@ func operatorSignatures() []*compiler.Signature {
 				data("input", "Records to judge."),
 				perItem("prompt", cty.String, true, "input", "Rubric prompt per item."),
 				{Name: "pattern", Mode: compiler.ModePattern, Doc: "Pattern with a number capture named score, e.g. \"Score: {score:number}\". Give pattern or schema."},
-				responseSchema("Instead of pattern: the record type of a structured judgement, with a number field score, e.g. object({ reasoning = string, score = number }); the model is asked for a JSON document of that type and the k parsed judgements go into the field parsed."),
+				responseSchema("Instead of pattern: the record type of a structured judgement, with a number field score, e.g. object({ reasoning = string, score = number }); the model is asked for a JSON document of that type and the k parsed judgements go into the field verdicts (null for one that is not a document of the schema)."),
 				opt("k", cty.Number, cty.NumberIntVal(1), "Judgements per item, averaged."),
 			}, oneSampling()...),
 			Removed: map[string]string{"samples": "judge takes `k`, the judgements per item (the completions of the rubric prompt), instead of samples: write k = N."},
@@ -289,7 +289,7 @@ func operatorSignatures() []*compiler.Signature {
 					if !st.HasAttribute("score") || !st.AttributeType("score").Equals(cty.Number) {
 						return cty.NilType, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Judge schema without score", Detail: fmt.Sprintf("The judge's schema must have a number field named score, e.g. object({ reasoning = string, score = number }); this is %s.", compiler.TypeString(st)), Subject: c.Range("schema")}}
 					}
-					add["parsed"] = cty.List(st)
+					add["verdicts"] = cty.List(st)
 				}
 				return datasetOf(extend(c.Elem("input"), add))
 			},

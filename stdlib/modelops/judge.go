@@ -17,7 +17,8 @@ import (
 // captures (judgements that do not parse are left out; none parsing gives
 // a null score) and judgements lists the k raw texts. With a schema
 // instead of a pattern, each judgement is read as a document of the
-// schema (parsed lists them, null for one that is not a document of it)
+// schema (verdicts lists them, null for one that is not a document of
+// it)
 // and score is the mean of their score fields.
 type Judge struct{}
 
@@ -50,7 +51,7 @@ func (*Judge) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	}
 	add := map[string]cty.Type{"score": cty.Number, "judgements": cty.List(cty.String)}
 	if node != nil {
-		add["parsed"] = cty.List(node.Type())
+		add["verdicts"] = cty.List(node.Type())
 	}
 	schema := outSchema(x, in, add)
 	var unparsed int64
@@ -92,7 +93,7 @@ func (*Judge) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 			}
 			fields := map[string]cty.Value{"score": score, "judgements": cty.ListVal(texts)}
 			if node != nil {
-				fields["parsed"] = cty.ListVal(parsed)
+				fields["verdicts"] = cty.ListVal(parsed)
 			}
 			if err := write(extend(s.rec, fields)); err != nil {
 				return err

@@ -149,13 +149,13 @@ func TestJudgeSchema(t *testing.T) {
 		t.Fatalf("schema sent: %s", lm.schemas[0])
 	}
 	recs := h.read(v)
-	if !recs[0].GetAttr("score").IsNull() || recs[0].GetAttr("parsed").LengthInt() != 3 || !recs[0].GetAttr("parsed").Index(cty.NumberIntVal(0)).IsNull() {
+	if !recs[0].GetAttr("score").IsNull() || recs[0].GetAttr("verdicts").LengthInt() != 3 || !recs[0].GetAttr("verdicts").Index(cty.NumberIntVal(0)).IsNull() {
 		t.Fatalf("record 1: %#v", recs[0])
 	}
 	if !recs[1].GetAttr("score").RawEquals(cty.NumberFloatVal(3.5)) {
 		t.Fatalf("score = %#v", recs[1].GetAttr("score"))
 	}
-	p := recs[1].GetAttr("parsed")
+	p := recs[1].GetAttr("verdicts")
 	if p.Index(cty.NumberIntVal(1)).GetAttr("reasoning").AsString() != "b" || !p.Index(cty.NumberIntVal(2)).IsNull() {
 		t.Fatalf("parsed = %#v", p)
 	}

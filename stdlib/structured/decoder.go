@@ -348,10 +348,16 @@ func (d *Decoder) push(r rune) bool {
 			return true
 		default:
 			next, ok := numberStep(f.st, r, f.node.Kind == Integer)
-			if ok && next == 8 {
-				// At most maxExponent exponent digits: cty's numbers
-				// (and most JSON readers) overflow beyond.
-				if f.off++; f.off > maxExponent {
+			if ok && (next == 3 || next == 8) {
+				// At most maxDigits integer digits and maxExponent
+				// exponent digits, so every number is a float64
+				// (datasets hold no larger one).
+				if f.st == next {
+					f.off++
+				} else {
+					f.off = 1
+				}
+				if next == 3 && f.off > maxDigits || next == 8 && f.off > maxExponent {
 					ok = false
 				}
 			}
@@ -381,8 +387,12 @@ func (d *Decoder) pop() {
 	}
 }
 
-// maxExponent is how many digits the exponent of a number may have.
-const maxExponent = 3
+// maxDigits and maxExponent bound the integer digits and the exponent
+// digits of a number: at most about 1e115 in magnitude.
+const (
+	maxDigits   = 16
+	maxExponent = 2
+)
 
 func numberStep(st int, r rune, integer bool) (int, bool) {
 	digit := r >= '0' && r <= '9'

@@ -39,6 +39,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 
@@ -462,6 +463,9 @@ func toValue(v any, n *Node, path string) (cty.Value, error) {
 		c, err := cty.ParseNumberVal(string(num))
 		if err != nil {
 			return cty.NilVal, at("%s is not a number", num)
+		}
+		if f, _ := c.AsBigFloat().Float64(); math.IsInf(f, 0) {
+			return cty.NilVal, at("%s is out of range (beyond ±1.8e308)", num)
 		}
 		if n.Kind == Integer && !c.AsBigFloat().IsInt() {
 			return cty.NilVal, at("want an integer, found %s", num)

@@ -113,6 +113,7 @@ func TestDecode(t *testing.T) {
 		{`{"answer":4,"ok":true,"tags":[1]}`, `tags[0]: want a string`},
 		{`{"answer":4,"ok":true,"tags":[]} more`, "text after"},
 		{`[1]`, "want an object"},
+		{`{"answer":1e400,"ok":true,"tags":[]}`, "answer: 1e400 is out of range"},
 	} {
 		if _, err := Decode(tc.text, n); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Decode(%q) = %v, want %q", tc.text, err, tc.want)
@@ -196,7 +197,7 @@ func TestDecoderRejects(t *testing.T) {
 		r    rune
 		left int
 		want bool
-	}{{'1', 99, false}, {'.', 99, true}, {',', 99, true}, {' ', 99, false}, {'}', 99, false}, {',', 14, false}, {',', 15, true}} {
+	}{{'0', 99, false}, {'.', 99, true}, {',', 99, true}, {' ', 99, false}, {'}', 99, false}, {',', 14, false}, {',', 15, true}} {
 		if got := d.Allowed(tc.r, tc.left); got != tc.want {
 			t.Errorf("after -0: Allowed(%q, %d) = %v", tc.r, tc.left, got)
 		}
@@ -206,5 +207,22 @@ func TestDecoderRejects(t *testing.T) {
 	}
 	if err := m.Vocabulary(func(r rune) bool { return true }); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestDecoderNumberBounds(t *testing.T) {
+	n, _ := Parse([]byte(`{"type":"object","properties":{"x":{"type":"number"}}}`))
+	d := Compile(n).NewDecoder()
+	for _, r := range `{"x":-1234567890123456` {
+		d.Push(r)
+	}
+	if d.Allowed('7', 99) || !d.Allowed('.', 99) || !d.Allowed('e', 99) {
+		t.Fatal("a 17th integer digit is allowed, or what may follow the 16th is not")
+	}
+	for _, r := range `e+12` {
+		d.Push(r)
+	}
+	if d.Allowed('3', 99) || !d.Allowed('}', 99) {
+		t.Fatal("a third exponent digit is allowed")
 	}
 }

@@ -75,5 +75,5 @@ stage "judge" "structured" {
 
 stage "filter" "judged" {
   input = stage.structured
-  where = item.score > 0.5 && item.parsed[0].reasoning != "" && item.parsed[0].scor > 0 # ERROR: Did you mean "score"?
+  where = item.score > 0.5 && item.verdicts[0].reasoning != "" && item.verdicts[0].scor > 0 # ERROR: Did you mean "score"?
 }
