@@ -287,6 +287,19 @@ func (l *BuiltinLM) Generate(ctx context.Context, reqs []runtime.GenRequest) ([]
 				return nil, fmt.Errorf("builtin model %s: %w", l.Digest, err)
 			}
 			opts.Constrain = c
+			// Room for the schema's shortest document, per request, so the
+			// error names the request (gpt would refuse it too).
+			need, maxSeq := c().MinClose(), l.Model.Config().MaxSeq
+			for j, i := range idx {
+				room := maxSeq - len([]rune(prompts[j])) - 1
+				if k.max > 0 {
+					room = min(room, k.max)
+				}
+				if room < need {
+					return nil, &runtime.RequestError{Model: "builtin model " + l.Digest, Request: i, Sample: -1, Prompt: promptPrefix(prompts[j]),
+						Err: fmt.Errorf("the shortest document of the schema is %d tokens, more than the %d this request leaves (max_tokens %d; max_seq %d less the prompt)", need, room, k.max, maxSeq)}
+				}
+			}
 		}
 		res, err := l.Model.Generate(ctx, prompts, k.n, opts)
 		if err != nil {

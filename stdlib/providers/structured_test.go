@@ -73,7 +73,7 @@ func TestBuiltinSchemaRefusals(t *testing.T) {
 		max         int
 	}{
 		{"0123456789 abc", `has no '{'`, 40},
-		{"", "the shortest structured response is 27 tokens, more than the 20", 20},
+		{"", `builtin model d: request 0 ("1"): the shortest document of the schema is 27 tokens, more than the 20 this request leaves`, 20},
 	} {
 		m, _ := gpt.New(gpt.Config{Layers: 1, Dim: 16, Heads: 2, MaxSeq: 64, Vocab: tc.vocab}, 1)
 		_, err := (&BuiltinLM{Model: m, Digest: "d"}).Generate(context.Background(), []runtime.GenRequest{{Prompt: "1", N: 1, Temperature: 1, TopP: 1, MaxTokens: tc.max, Schema: n.JSON()}})
