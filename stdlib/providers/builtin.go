@@ -338,10 +338,22 @@ func Constrainer(m *gpt.Model, schema []byte) (func() gpt.Constraint, error) {
 		mc = structured.Compile(n)
 		machines.Store(string(schema), mc)
 	}
+	return constrainer(m, mc)
+}
+
+func constrainer(m *gpt.Model, mc *structured.Machine) (func() gpt.Constraint, error) {
 	if err := mc.Vocabulary(m.HasChar); err != nil {
 		return nil, fmt.Errorf("cannot write documents of the schema: %w", err)
 	}
 	return func() gpt.Constraint { return mc.NewDecoder() }, nil
+}
+
+var jsonObject = structured.Compile(structured.JSONObject())
+
+// JSONObjectConstrainer is constrained decoding of any JSON object
+// (OpenAI's json_object mode, for `ouro serve`), compact as with a schema.
+func JSONObjectConstrainer(m *gpt.Model) (func() gpt.Constraint, error) {
+	return constrainer(m, jsonObject)
 }
 
 // LogProb is log p(continuation | prompt) under the model.

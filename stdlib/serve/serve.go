@@ -411,9 +411,9 @@ var (
 // responseFormat reads response_format: text (or none) samples freely;
 // json_schema samples under the schema with the builtin provider's
 // constrained decoder (providers.Constrainer), so a served model answers
-// a structured request as the builtin provider would. A schema outside the
-// decoder's subset is refused naming the keyword, as is json_object and
-// anything else.
+// a structured request as the builtin provider would; json_object samples
+// any JSON object, compact. A schema outside the decoder's subset is
+// refused naming the keyword, as is any other type.
 func responseFormat(m *gpt.Model, raw json.RawMessage, o *gpt.SampleOptions) *apiError {
 	if isNull(raw) {
 		return nil
@@ -443,7 +443,12 @@ func responseFormat(m *gpt.Model, raw json.RawMessage, o *gpt.SampleOptions) *ap
 		o.Constrain = c
 		return nil
 	case "json_object":
-		return invalid("response_format", "unsupported_value", "ouro serve does not support response_format json_object; give a json_schema (type object, properties, items: docs/providers.md)")
+		c, err := providers.JSONObjectConstrainer(m)
+		if err != nil {
+			return invalid("response_format", "unsupported_value", "ouro serve cannot honour json_object: %v", err)
+		}
+		o.Constrain = c
+		return nil
 	}
 	return invalid("response_format", "unsupported_value", "response_format type must be text or json_schema, not %q", rf.Type)
 }

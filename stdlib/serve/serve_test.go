@@ -88,7 +88,7 @@ func TestErrors(t *testing.T) {
 		{"/v1/nope", `{}`, 404, ""},
 		// What the builtin model cannot honour is refused, naming it.
 		{"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}]}`, 400, "tools"},
-		{"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}}`, 400, "response_format"},
+		{"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"x"}],"response_format":{"type":"grammar"}}`, 400, "response_format"},
 		{"/v1/completions", `{"model":"tiny","prompt":"x","response_format":{"type":"json_schema","json_schema":{"name":"r","schema":{"type":"object","properties":{"a":{"type":"string","enum":["x"]}}}}}}`, 400, "response_format"},
 		{"/v1/completions", `{"model":"tiny","prompt":"x","response_format":{"type":"json_schema","json_schema":{"name":"r"}}}`, 400, "response_format"},
 		{"/v1/completions", `{"model":"tiny","prompt":"x","response_format":{"type":"xml"}}`, 400, "response_format"},
@@ -339,7 +339,21 @@ func TestStructuredMatchesBuiltin(t *testing.T) {
 			}
 		}
 	}
-	code, v, raw := post(t, ts.URL+"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"r","schema":{"type":"object","properties":{"a":{"type":"string","minLength":3}}}}}}`)
+	// json_object: any JSON object.
+	code, v, raw := post(t, ts.URL+"/v1/completions", `{"model":"tiny","prompt":"x","n":8,"max_tokens":30,"temperature":1.5,"response_format":{"type":"json_object"}}`)
+	var objs struct{ Choices []struct{ Text string } }
+	b, _ := json.Marshal(v)
+	json.Unmarshal(b, &objs)
+	for _, c := range objs.Choices {
+		var o map[string]any
+		if err := json.Unmarshal([]byte(c.Text), &o); err != nil {
+			t.Errorf("json_object: %q: %v", c.Text, err)
+		}
+	}
+	if code != 200 || len(objs.Choices) != 8 {
+		t.Fatalf("json_object: %d %s", code, raw)
+	}
+	code, v, raw = post(t, ts.URL+"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"r","schema":{"type":"object","properties":{"a":{"type":"string","minLength":3}}}}}}`)
 	if e, _ := v["error"].(map[string]any); code != 400 || e == nil || !strings.Contains(e["message"].(string), `unsupported JSON Schema keyword "minLength" at properties.a`) {
 		t.Errorf("minLength: %d %s", code, raw)
 	}

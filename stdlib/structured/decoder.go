@@ -70,8 +70,17 @@ func (m *Machine) prepare(n *Node) int {
 		in.min = 2
 	case String:
 		in.min = 2
-	case Bool:
+	case Bool, Null:
 		in.min = 4
+	case Dict:
+		in.min = 2
+		m.prepare(anyNode)
+	case Any:
+		in.min = 1
+		for _, c := range anyKinds {
+			m.prepare(c)
+		}
+		m.prepare(anyNum)
 	default:
 		in.min = 1
 	}
@@ -124,6 +133,8 @@ func (m *Machine) Vocabulary(has func(rune) bool) error {
 			err = need("0123456789", "a number")
 		case Bool:
 			err = need("truefals", "a boolean")
+		case Dict, Any:
+			err = need(`{}[]":,0123456789truefalsn`, "a JSON document")
 		}
 		if err != nil {
 			return err
@@ -147,7 +158,10 @@ type frame struct {
 // Number: 0 start, 1 after '-', 2 a leading 0, 3 integer digits, 4 after
 // '.', 5 fraction digits, 6 after e/E, 7 after the exponent's sign,
 // 8 exponent digits.
-// Bool: 0 expects t or f, 1 in true, 2 in false.
+// Bool: 0 expects t or f, 1 in true, 2 in false. Null: pos characters
+// of null written. Any: nothing yet (the first character replaces the
+// frame by its value's). Dict: 0 expects '{', 1 after it, 2 in a key,
+// 3 expects ':', 4 in a value, 5 after a value, 6 after ','.
 
 // Decoder is the state of one document being written: a pushdown
 // automaton over characters.
@@ -225,6 +239,12 @@ func (d *Decoder) MinClose() int {
 			case 2:
 				total += 5 - f.pos
 			}
+		case Null:
+			total += 4 - f.pos
+		case Any:
+			total++
+		case Dict:
+			total += [...]int{2, 1, 3, 3, 1, 1, 5}[f.st]
 		default:
 			switch f.st {
 			case 2, 3, 5, 8:
@@ -346,6 +366,45 @@ func (d *Decoder) push(r rune) bool {
 				}
 			}
 			return true
+		case Null:
+			if rune("null"[f.pos]) != r {
+				return false
+			}
+			if f.pos++; f.pos == 4 {
+				d.pop()
+			}
+			return true
+		case Any: // the first character says which value it is
+			n := anyKinds[r]
+			if r == '-' || r >= '0' && r <= '9' {
+				n = anyNum
+			}
+			if n == nil {
+				return false
+			}
+			*f = d.m.frame(n)
+			continue
+		case Dict:
+			switch {
+			case f.st == 0 && r == '{':
+				f.st = 1
+				return true
+			case (f.st == 1 || f.st == 5) && r == '}':
+				d.pop()
+				return true
+			case (f.st == 1 || f.st == 6) && r == '"':
+				f.st = 2
+				d.stack = append(d.stack, d.m.frame(anyKinds['"']))
+				continue // the key's opening quote
+			case f.st == 3 && r == ':':
+				f.st = 4
+				d.stack = append(d.stack, d.m.frame(anyNode))
+				return true
+			case f.st == 5 && r == ',':
+				f.st = 6
+				return true
+			}
+			return false
 		default:
 			next, ok := numberStep(f.st, r, f.node.Kind == Integer)
 			if ok && (next == 3 || next == 8) {
@@ -382,8 +441,11 @@ func (d *Decoder) pop() {
 		d.done = true
 		return
 	}
-	if p := &d.stack[len(d.stack)-1]; p.node.Kind == Object && p.st == 1 {
+	switch p := &d.stack[len(d.stack)-1]; {
+	case p.node.Kind == Object && p.st == 1:
 		p.st, p.pos, p.off = 0, p.pos+1, 0
+	case p.node.Kind == Dict && (p.st == 2 || p.st == 4): // past a key, a value
+		p.st++
 	}
 }
 

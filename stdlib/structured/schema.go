@@ -56,11 +56,29 @@ const (
 	Number
 	Integer
 	Bool
+	// Any, Dict and Null are only for json_object mode (JSONObject): any
+	// value, an object with any keys, null. No schema has them.
+	Any
+	Dict
+	Null
 )
 
 func (k Kind) String() string {
-	return [...]string{"object", "array", "string", "number", "integer", "boolean"}[k]
+	return [...]string{"object", "array", "string", "number", "integer", "boolean", "any", "object", "null"}[k]
 }
+
+// The nodes of json_object mode.
+var (
+	anyNode  = &Node{Kind: Any}
+	dictNode = &Node{Kind: Dict}
+	anyArray = &Node{Kind: Array, Items: anyNode}
+	anyKinds = map[rune]*Node{'{': dictNode, '[': anyArray, '"': {Kind: String}, 't': {Kind: Bool}, 'f': {Kind: Bool}, 'n': {Kind: Null}}
+	anyNum   = &Node{Kind: Number}
+)
+
+// JSONObject is what OpenAI's json_object mode asks for: any JSON object.
+// It is no schema: Decode and JSON do not take it; Compile does.
+func JSONObject() *Node { return dictNode }
 
 // Node is a schema of the subset.
 type Node struct {

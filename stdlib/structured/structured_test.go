@@ -1,6 +1,7 @@
 package structured
 
 import (
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"strings"
@@ -224,5 +225,48 @@ func TestDecoderNumberBounds(t *testing.T) {
 	}
 	if d.Allowed('3', 99) || !d.Allowed('}', 99) {
 		t.Fatal("a third exponent digit is allowed")
+	}
+}
+
+// TestDecoderJSONObject: json_object mode writes any JSON object, always
+// complete within the budget.
+func TestDecoderJSONObject(t *testing.T) {
+	m := Compile(JSONObject())
+	if m.MinLength() != 2 {
+		t.Fatalf("MinLength %d", m.MinLength())
+	}
+	kinds := map[byte]bool{}
+	for seed := uint64(0); seed < 300; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 99))
+		budget := 2 + rng.IntN(80)
+		d := m.NewDecoder()
+		var b strings.Builder
+		for used := 0; !d.Complete(); used++ {
+			if used == budget {
+				t.Fatalf("seed %d: budget %d spent: %q", seed, budget, b.String())
+			}
+			var ok []rune
+			for _, r := range ascii {
+				if d.Allowed(r, budget-used-1) {
+					ok = append(ok, r)
+				}
+			}
+			if len(ok) == 0 {
+				t.Fatalf("seed %d: nothing allowed after %q", seed, b.String())
+			}
+			r := ok[rng.IntN(len(ok))]
+			d.Push(r)
+			b.WriteRune(r)
+		}
+		var v map[string]any
+		if err := json.Unmarshal([]byte(b.String()), &v); err != nil {
+			t.Fatalf("seed %d: %q: %v", seed, b.String(), err)
+		}
+		if k := strings.IndexByte(b.String(), ':'); k > 0 && k+1 < b.Len() {
+			kinds[b.String()[k+1]] = true
+		}
+	}
+	if len(kinds) < 5 {
+		t.Errorf("values began with only %v", kinds)
 	}
 }
