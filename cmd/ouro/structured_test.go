@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,3 +156,90 @@ func TestStructuredServeMatchesBuiltin(t *testing.T) {
 type readCloser struct{ *bytes.Buffer }
 
 func (readCloser) Close() error { return nil }
+
+const invalidSpecTmpl = `dataset "prompts" {
+  rows   = [{ text = "a" }, { text = "b" }, { text = "c" }]
+  schema = object({ text = string })
+}
+
+model "m" {
+  provider    = "openai"
+  base_url    = %q
+  name        = "m"
+  max_retries = 2
+}
+
+stage "generate" "answers" {
+  model      = model.m
+  input      = dataset.prompts
+  prompt     = "say ${item.text}"
+  samples    = 2
+  schema     = object({ answer = number })
+  on_invalid = %q
+}
+`
+
+// TestStructuredInvalidMemoised: a server that answers a structured
+// request with text that is not a document of the schema fails the stage
+// naming the record, sample and why; the answer is memoised, so a re-run
+// sends nothing and fails the same way (not retried forever), and with
+// on_invalid = "null" the same memoised answers give null parsed records,
+// counted.
+func TestStructuredInvalidMemoised(t *testing.T) {
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		var req struct {
+			Messages []struct{ Content string }
+			N        int
+		}
+		json.NewDecoder(r.Body).Decode(&req)
+		content := `{"answer": 1}`
+		if req.Messages[0].Content == "say b" {
+			content = "The answer is 1."
+		}
+		w.Header().Set("Content-Type", "application/json")
+		var choices []string
+		for i := 0; i < max(req.N, 1); i++ {
+			c, _ := json.Marshal(content)
+			choices = append(choices, fmt.Sprintf(`{"index":%d,"message":{"content":%s},"finish_reason":"stop"}`, i, c))
+		}
+		fmt.Fprintf(w, `{"choices":[%s]}`, strings.Join(choices, ","))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "main.loop.hcl")
+	write := func(onInvalid string) {
+		if err := os.WriteFile(spec, []byte(fmt.Sprintf(invalidSpecTmpl, srv.URL+"/v1", onInvalid)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("fail")
+	const want = `stage.answers: record 2 ("say b"), sample 0: the response is not JSON: invalid character 'T' looking for beginning of value`
+	for attempt := 0; attempt < 2; attempt++ {
+		var out, errb bytes.Buffer
+		if code := run([]string{"run", dir, "--progress=none"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), want) {
+			t.Fatalf("run %d: exit %d, stderr:\n%s", attempt, code, errb.String())
+		}
+		if n := requests.Load(); n != 3 {
+			t.Fatalf("run %d: %d requests in all, want 3 (one per record, n = 2; then none)", attempt, n)
+		}
+	}
+	write("null")
+	var out, errb bytes.Buffer
+	if code := run([]string{"run", dir, "--json", "--progress=none"}, &out, &errb); code != 0 {
+		t.Fatalf("on_invalid null: exit %d\n%s", code, errb.String())
+	}
+	var r runOut
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if n := requests.Load(); n != 3 || len(r.Stages) == 0 {
+		t.Fatalf("%d requests", n)
+	}
+	for _, s := range r.Stages {
+		if s.Address == "stage.answers" && (s.Counts["invalid_responses"] != 2 || s.Counts["requests_sent"] != 0) {
+			t.Errorf("counts %v", s.Counts)
+		}
+	}
+}
