@@ -18,8 +18,7 @@ import (
 // a null score) and judgements lists the k raw texts. With a schema
 // instead of a pattern, each judgement is read as a document of the
 // schema (verdicts lists them, null for one that is not a document of
-// it)
-// and score is the mean of their score fields.
+// it) and score is the mean of their score fields.
 type Judge struct{}
 
 func (*Judge) Name() string { return "judge" }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ouroloop/ouro/compiler"
 	"github.com/ouroloop/ouro/runtime"
@@ -319,8 +320,14 @@ func (l *BuiltinLM) Generate(ctx context.Context, reqs []runtime.GenRequest) ([]
 	return out, nil
 }
 
-// machines caches compiled schemas by their JSON.
-var machines sync.Map // string → *structured.Machine
+// machines caches compiled schemas by their JSON: at most maxMachines
+// (a spec has a few; `ouro serve`'s clients may send any number).
+var (
+	machines  sync.Map // string → *structured.Machine
+	nMachines atomic.Int64
+)
+
+const maxMachines = 256
 
 // Constrainer is constrained decoding for a JSON Schema document on model
 // m (the builtin provider's, and `ouro serve`'s): a gpt.Constraint per
@@ -336,7 +343,9 @@ func Constrainer(m *gpt.Model, schema []byte) (func() gpt.Constraint, error) {
 			return nil, fmt.Errorf("schema: %w", err)
 		}
 		mc = structured.Compile(n)
-		machines.Store(string(schema), mc)
+		if nMachines.Add(1) <= maxMachines {
+			machines.Store(string(schema), mc)
+		}
 	}
 	return constrainer(m, mc)
 }
