@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ouroloop/ouro/compiler"
@@ -83,7 +84,61 @@ func checkResponseSchema(c *compiler.Check, t cty.Type) hcl.Diagnostics {
 	} else if te != nil {
 		detail = strings.ToUpper(te.Reason[:1]) + te.Reason[1:] + "."
 	}
-	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid response schema", Detail: detail, Subject: c.Range("schema")}}
+	subject := c.Range("schema")
+	if te != nil && te.Path != "" {
+		if r, ok := typeFieldRange(c.Exprs["schema"], te.Path); ok {
+			subject = &r
+		}
+	}
+	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid response schema", Detail: detail, Subject: subject, Context: c.Range("schema")}}
+}
+
+// typeFieldRange is the range of the part of type expression e at path
+// (structured.TypeError's: "steps[].n" is field n of the element type of
+// list field steps), when e spells it out with object({…}) and list(…).
+func typeFieldRange(e hcl.Expression, path string) (hcl.Range, bool) {
+	if e == nil {
+		return hcl.Range{}, false
+	}
+	var steps []string
+	for _, tok := range strings.Split(path, ".") {
+		name, lists := tok, 0
+		for strings.HasSuffix(name, "[]") {
+			name, lists = strings.TrimSuffix(name, "[]"), lists+1
+		}
+		steps = append(steps, name)
+		for range lists {
+			steps = append(steps, "[]")
+		}
+	}
+	for _, st := range steps {
+		call, ok := e.(*hclsyntax.FunctionCallExpr)
+		if !ok || len(call.Args) != 1 {
+			return hcl.Range{}, false
+		}
+		switch {
+		case st == "[]" && call.Name == "list":
+			e = call.Args[0]
+		case st != "[]" && call.Name == "object":
+			oc, ok := call.Args[0].(*hclsyntax.ObjectConsExpr)
+			if !ok {
+				return hcl.Range{}, false
+			}
+			found := false
+			for _, it := range oc.Items {
+				if hcl.ExprAsKeyword(it.KeyExpr) == st {
+					e, found = it.ValueExpr, true
+					break
+				}
+			}
+			if !found {
+				return hcl.Range{}, false
+			}
+		default:
+			return hcl.Range{}, false
+		}
+	}
+	return e.Range(), true
 }
 
 func datasetOf(elem cty.Type) (cty.Type, hcl.Diagnostics) { return compiler.DatasetType(elem), nil }

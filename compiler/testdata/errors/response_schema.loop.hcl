@@ -33,7 +33,7 @@ stage "generate" "mapped" {
   model  = model.m
   input  = dataset.problems
   prompt = item.question
-  schema = object({ tags = map(string) }) # ERROR: Field tags: map types have no JSON Schema equivalent
+  schema = object({ tags = map(string) }) # ERROR@28: Field tags: map types have no JSON Schema equivalent
 }
 
 stage "generate" "scalar" {
@@ -76,4 +76,11 @@ stage "judge" "structured" {
 stage "filter" "judged" {
   input = stage.structured
   where = item.score > 0.5 && item.verdicts[0].reasoning != "" && item.verdicts[0].scor > 0 # ERROR: Did you mean "score"?
+}
+
+stage "generate" "nested" {
+  model  = model.m
+  input  = dataset.problems
+  prompt = item.question
+  schema = object({ steps = list(object({ n = number, seen = set(string) })) }) # ERROR@62: Field steps[].seen: set types
 }
