@@ -166,9 +166,10 @@ type frame struct {
 // Decoder is the state of one document being written: a pushdown
 // automaton over characters.
 type Decoder struct {
-	m     *Machine
-	stack []frame
-	done  bool
+	m       *Machine
+	stack   []frame
+	done    bool
+	scratch []frame // Allowed's copy of stack, reused
 }
 
 // NewDecoder starts a document.
@@ -189,11 +190,10 @@ func (d *Decoder) Allowed(r rune, left int) bool {
 	if d.done {
 		return false
 	}
-	c := Decoder{m: d.m, stack: append(make([]frame, 0, len(d.stack)+2), d.stack...)}
-	if !c.push(r) {
-		return false
-	}
-	return c.MinClose() <= left
+	c := Decoder{m: d.m, stack: append(d.scratch[:0], d.stack...)}
+	ok := c.push(r) && c.MinClose() <= left
+	d.scratch = c.stack[:0]
+	return ok
 }
 
 // Push appends r, which must be Allowed.
