@@ -167,3 +167,26 @@ func TestMemoKeySchema(t *testing.T) {
 		t.Fatal("the schema is not part of the memo key")
 	}
 }
+
+// failLM fails request 0 of every call with a RequestError.
+type failLM struct{}
+
+func (failLM) Identity() string { return "fail" }
+func (failLM) Generate(_ context.Context, reqs []GenRequest) ([][]Completion, error) {
+	return nil, &RequestError{Request: 0, Sample: -1, Prompt: reqs[0].Prompt, Err: errors.New("no")}
+}
+
+// TestMemoRenumbersRequestError: a model's failure of the first request it
+// was sent names the caller's request, not the position among those the
+// memo did not answer.
+func TestMemoRenumbersRequestError(t *testing.T) {
+	memo := &mapMemo{m: map[string][]byte{}}
+	a, b := GenRequest{Prompt: "a", N: 1}, GenRequest{Prompt: "b", N: 1}
+	k := requestKeys("fail", a, 1)[0]
+	memo.Put(k[:], []byte(`{"text":"x","finish_reason":"stop"}`))
+	_, err := (&memoLM{lm: failLM{}, memo: memo}).Generate(context.Background(), []GenRequest{a, b})
+	var re *RequestError
+	if !errors.As(err, &re) || re.Request != 1 || re.Prompt != "b" {
+		t.Fatalf("err = %#v", err)
+	}
+}
