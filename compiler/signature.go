@@ -124,6 +124,9 @@ type Check struct {
 	Patterns  map[string]*pattern.Pattern
 	Schemas   map[string]cty.Type // ModeType parameters
 	Ranges    map[string]hcl.Range
+	// Exprs holds the expression of every parameter given, for a
+	// diagnostic about part of it (a field of a type expression).
+	Exprs     map[string]hcl.Expression
 	DeclRange hcl.Range
 }
 

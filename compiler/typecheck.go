@@ -237,6 +237,7 @@ func (c *compiler) checkParams(n *tnode) cty.Type {
 		Patterns:  map[string]*pattern.Pattern{},
 		Schemas:   map[string]cty.Type{},
 		Ranges:    map[string]hcl.Range{},
+		Exprs:     map[string]hcl.Expression{},
 		DeclRange: n.decl,
 	}
 	n.check = ck
@@ -244,6 +245,7 @@ func (c *compiler) checkParams(n *tnode) cty.Type {
 	for _, e := range n.exprs {
 		given[e.name] = e
 		ck.Ranges[e.name] = e.expr.Range()
+		ck.Exprs[e.name] = e.expr
 	}
 	ok := true
 	for _, p := range sig.Params {

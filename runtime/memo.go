@@ -162,6 +162,13 @@ func (m *memoLM) generate(ctx context.Context, reqs []GenRequest, report func(Se
 		got, err = m.lm.Generate(ctx, miss)
 	}
 	if err != nil {
+		// A failed request is named by its index in reqs, not in miss.
+		var re *RequestError
+		if errors.As(err, &re) && re.Request >= 0 && re.Request < len(missIdx) {
+			c := *re
+			c.Request = missIdx[re.Request]
+			err = &c
+		}
 		// Keep what did finish: a re-run must not send it again.
 		if len(got) == len(miss) {
 			var putKeys, putVals [][]byte

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"sync"
 	"testing"
@@ -145,5 +146,47 @@ func TestMemoWritesEachAnswerAsItArrives(t *testing.T) {
 	out, sent, err := m2.generate(context.Background(), reqs, nil)
 	if err != nil || sent != 0 || out[4][0].Text != "e!" {
 		t.Fatalf("re-run: sent %d, %v, %+v", sent, err, out)
+	}
+}
+
+// TestMemoKeySchema: a request's response schema is part of its memo key,
+// and a request without one keys as before schemas existed.
+func TestMemoKeySchema(t *testing.T) {
+	req := GenRequest{Prompt: "Q", Temperature: 1, TopP: 1, MaxTokens: 8, Seed: 3}
+	plain := requestKeys("m", req, 1)[0]
+	// The key of this request before GenRequest had Schema (its JSON then).
+	old := "gen\x00m\x00" + `{"prompt":"Q","temperature":1,"top_p":1,"top_k":0,"max_tokens":8,"seed":3}` + "\x00\x00\x00\x00\x00\x00\x00\x00"
+	if plain != sha256.Sum256([]byte(old)) {
+		t.Fatal("a request without a schema keys differently than before")
+	}
+	a, b := req, req
+	a.Schema = []byte(`{"properties":{"x":{"type":"number"}},"type":"object"}`)
+	b.Schema = []byte(`{"properties":{"x":{"type":"string"}},"type":"object"}`)
+	ka, kb := requestKeys("m", a, 1)[0], requestKeys("m", b, 1)[0]
+	if ka == plain || kb == plain || ka == kb {
+		t.Fatal("the schema is not part of the memo key")
+	}
+}
+
+// failLM fails request 0 of every call with a RequestError.
+type failLM struct{}
+
+func (failLM) Identity() string { return "fail" }
+func (failLM) Generate(_ context.Context, reqs []GenRequest) ([][]Completion, error) {
+	return nil, &RequestError{Request: 0, Sample: -1, Prompt: reqs[0].Prompt, Err: errors.New("no")}
+}
+
+// TestMemoRenumbersRequestError: a model's failure of the first request it
+// was sent names the caller's request, not the position among those the
+// memo did not answer.
+func TestMemoRenumbersRequestError(t *testing.T) {
+	memo := &mapMemo{m: map[string][]byte{}}
+	a, b := GenRequest{Prompt: "a", N: 1}, GenRequest{Prompt: "b", N: 1}
+	k := requestKeys("fail", a, 1)[0]
+	memo.Put(k[:], []byte(`{"text":"x","finish_reason":"stop"}`))
+	_, err := (&memoLM{lm: failLM{}, memo: memo}).Generate(context.Background(), []GenRequest{a, b})
+	var re *RequestError
+	if !errors.As(err, &re) || re.Request != 1 || re.Prompt != "b" {
+		t.Fatalf("err = %#v", err)
 	}
 }

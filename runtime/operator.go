@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -179,6 +180,11 @@ type GenRequest struct {
 	Stop        []string  `json:"stop,omitempty"`
 	Seed        uint64    `json:"seed"`
 	LogProbs    bool      `json:"logprobs,omitempty"`
+	// Schema, when set, is the JSON Schema of a structured response
+	// (package stdlib/structured: compact, keys sorted, so the same schema
+	// always keys the memo the same way): the completion's text must be a
+	// JSON document of it.
+	Schema json.RawMessage `json:"schema,omitempty"`
 }
 
 // Completion is one sampled completion.

@@ -1,12 +1,16 @@
 package stdlib
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ouroloop/ouro/compiler"
+	"github.com/ouroloop/ouro/stdlib/structured"
 )
 
 // anyDataset accepts a dataset of any record type.
@@ -58,6 +62,83 @@ func extend(elem cty.Type, add map[string]cty.Type) cty.Type {
 		attrs[k] = v
 	}
 	return cty.Object(attrs)
+}
+
+// responseSchema is the `schema` of a model operator: the record type of a
+// structured response.
+func responseSchema(doc string) *compiler.Param {
+	return &compiler.Param{Name: "schema", Mode: compiler.ModeType, Doc: doc}
+}
+
+// checkResponseSchema reports a response schema with no JSON Schema
+// equivalent (structured.FromType), at the type expression.
+func checkResponseSchema(c *compiler.Check, t cty.Type) hcl.Diagnostics {
+	_, err := structured.FromType(t)
+	if err == nil {
+		return nil
+	}
+	detail := err.Error()
+	var te *structured.TypeError
+	if errors.As(err, &te) && te.Path != "" {
+		detail = fmt.Sprintf("Field %s: %s.", te.Path, te.Reason)
+	} else if te != nil {
+		detail = strings.ToUpper(te.Reason[:1]) + te.Reason[1:] + "."
+	}
+	subject := c.Range("schema")
+	if te != nil && te.Path != "" {
+		if r, ok := typeFieldRange(c.Exprs["schema"], te.Path); ok {
+			subject = &r
+		}
+	}
+	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid response schema", Detail: detail, Subject: subject, Context: c.Range("schema")}}
+}
+
+// typeFieldRange is the range of the part of type expression e at path
+// (structured.TypeError's: "steps[].n" is field n of the element type of
+// list field steps), when e spells it out with object({…}) and list(…).
+func typeFieldRange(e hcl.Expression, path string) (hcl.Range, bool) {
+	if e == nil {
+		return hcl.Range{}, false
+	}
+	var steps []string
+	for _, tok := range strings.Split(path, ".") {
+		name, lists := tok, 0
+		for strings.HasSuffix(name, "[]") {
+			name, lists = strings.TrimSuffix(name, "[]"), lists+1
+		}
+		steps = append(steps, name)
+		for range lists {
+			steps = append(steps, "[]")
+		}
+	}
+	for _, st := range steps {
+		call, ok := e.(*hclsyntax.FunctionCallExpr)
+		if !ok || len(call.Args) != 1 {
+			return hcl.Range{}, false
+		}
+		switch {
+		case st == "[]" && call.Name == "list":
+			e = call.Args[0]
+		case st != "[]" && call.Name == "object":
+			oc, ok := call.Args[0].(*hclsyntax.ObjectConsExpr)
+			if !ok {
+				return hcl.Range{}, false
+			}
+			found := false
+			for _, it := range oc.Items {
+				if hcl.ExprAsKeyword(it.KeyExpr) == st {
+					e, found = it.ValueExpr, true
+					break
+				}
+			}
+			if !found {
+				return hcl.Range{}, false
+			}
+		default:
+			return hcl.Range{}, false
+		}
+	}
+	return e.Range(), true
 }
 
 func datasetOf(elem cty.Type) (cty.Type, hcl.Diagnostics) { return compiler.DatasetType(elem), nil }
@@ -162,6 +243,8 @@ func operatorSignatures() []*compiler.Signature {
 				perItem("prompt", cty.String, false, "input", "Prompt per item (a string)."),
 				perItem("messages", cty.List(cty.Object(map[string]cty.Type{"role": cty.String, "content": cty.String})), false, "input", "Chat messages per item, instead of prompt."),
 				opt("logprobs", cty.Bool, cty.False, "Also record the completion's total log-probability."),
+				responseSchema("The record type of a structured response, e.g. object({ answer = number, reasoning = string }): the model is asked for a JSON document of that type (response_format json_schema; the builtin model decodes under the constraint) and the parsed record goes into the field parsed."),
+				oneOf("on_invalid", "fail", "With schema: what a completion that is not a document of the schema does: fail the stage (naming the record and sample), get a null parsed, or drop the record (counted as invalid_responses).", "fail", "null", "drop"),
 			}, sampling()...),
 			Result: func(c *compiler.Check) (cty.Type, hcl.Diagnostics) {
 				if c.Has("prompt") == c.Has("messages") {
@@ -170,6 +253,12 @@ func operatorSignatures() []*compiler.Signature {
 				add := map[string]cty.Type{"prompt": cty.String, "completion": cty.String, "sample": cty.Number, "finish_reason": cty.String}
 				if v, ok := c.Known("logprobs"); ok && v.True() {
 					add["logprob"] = cty.Number
+				}
+				if st, ok := c.Schemas["schema"]; ok {
+					if d := checkResponseSchema(c, st); d.HasErrors() {
+						return cty.NilType, d
+					}
+					add["parsed"] = st
 				}
 				return datasetOf(extend(c.Elem("input"), add))
 			},
@@ -234,16 +323,30 @@ func operatorSignatures() []*compiler.Signature {
 				modelParam("model", "The judge model."),
 				data("input", "Records to judge."),
 				perItem("prompt", cty.String, true, "input", "Rubric prompt per item."),
-				{Name: "pattern", Mode: compiler.ModePattern, Required: true, Doc: "Pattern with a number capture named score, e.g. \"Score: {score:number}\"."},
+				{Name: "pattern", Mode: compiler.ModePattern, Doc: "Pattern with a number capture named score, e.g. \"Score: {score:number}\". Give pattern or schema."},
+				responseSchema("Instead of pattern: the record type of a structured judgement, with a number field score, e.g. object({ reasoning = string, score = number }); the model is asked for a JSON document of that type and the k parsed judgements go into the field verdicts (null for one that is not a document of the schema)."),
 				opt("k", cty.Number, cty.NumberIntVal(1), "Judgements per item, averaged."),
 			}, oneSampling()...),
 			Removed: map[string]string{"samples": "judge takes `k`, the judgements per item (the completions of the rubric prompt), instead of samples: write k = N."},
 			Result: func(c *compiler.Check) (cty.Type, hcl.Diagnostics) {
-				pt := c.Patterns["pattern"].ObjectType()
-				if !pt.HasAttribute("score") {
+				add := map[string]cty.Type{"score": cty.Number, "judgements": cty.List(cty.String)}
+				pat, hasPat := c.Patterns["pattern"]
+				st, hasSchema := c.Schemas["schema"]
+				switch {
+				case hasPat == hasSchema:
+					return cty.NilType, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid judge stage", Detail: "Give exactly one of `pattern` (a score parsed from free text) or `schema` (a structured judgement with a score field).", Subject: c.DeclRange.Ptr()}}
+				case hasPat && !pat.ObjectType().HasAttribute("score"):
 					return cty.NilType, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Judge pattern without score", Detail: "The judge's pattern must capture a number named score, e.g. \"Score: {score:number}\".", Subject: c.Range("pattern")}}
+				case hasSchema:
+					if d := checkResponseSchema(c, st); d.HasErrors() {
+						return cty.NilType, d
+					}
+					if !st.HasAttribute("score") || !st.AttributeType("score").Equals(cty.Number) {
+						return cty.NilType, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Judge schema without score", Detail: fmt.Sprintf("The judge's schema must have a number field named score, e.g. object({ reasoning = string, score = number }); this is %s.", compiler.TypeString(st)), Subject: c.Range("schema")}}
+					}
+					add["verdicts"] = cty.List(st)
 				}
-				return datasetOf(extend(c.Elem("input"), map[string]cty.Type{"score": cty.Number, "judgements": cty.List(cty.String)}))
+				return datasetOf(extend(c.Elem("input"), add))
 			},
 		},
 		{

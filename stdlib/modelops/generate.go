@@ -8,12 +8,15 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ouroloop/ouro/runtime"
+	"github.com/ouroloop/ouro/stdlib/params"
 	"github.com/ouroloop/ouro/stdlib/providers"
 )
 
 // Generate samples completions per record: one output record per (record,
 // sample), in input order, with the input fields plus prompt, completion,
-// sample, finish_reason and, when logprobs is set, logprob.
+// sample, finish_reason and, when logprobs is set, logprob; with a schema,
+// parsed: the completion read as a document of the schema (on_invalid
+// says what one that is not does).
 type Generate struct{}
 
 func (*Generate) Name() string { return "generate" }
@@ -139,7 +142,21 @@ func (*Generate) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	if tmpl.LogProbs {
 		add["logprob"] = cty.Number
 	}
+	node, err := responseNode(x)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	onInvalid := params.String(x, "on_invalid", "fail")
+	if node != nil {
+		add["parsed"] = node.Type()
+	}
 	schema := outSchema(x, r.Schema(), add)
+	var invalid int64
+	defer func() {
+		if invalid > 0 {
+			x.Count("invalid_responses", invalid)
+		}
+	}()
 	// Blocks of records: memory stays bounded however large the input.
 	return x.WriteDataset(schema, func(write func(cty.Value) error) error {
 		for first := 0; ; {
@@ -161,9 +178,24 @@ func (*Generate) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 			if err != nil {
 				return err
 			}
-			for _, s := range got {
+			for j, s := range got {
 				for i := range s.comps {
-					if err := write(extend(s.rec, sampleFields(s, i, tmpl.LogProbs))); err != nil {
+					fields := sampleFields(s, i, tmpl.LogProbs)
+					if node != nil {
+						v, err := parseResponse(s.comps[i], node)
+						if err != nil {
+							invalid++
+							switch onInvalid {
+							case "fail":
+								return responseError(x, first+j, s.prompt, i, err)
+							case "drop":
+								continue
+							}
+							v = cty.NullVal(node.Type())
+						}
+						fields["parsed"] = v
+					}
+					if err := write(extend(s.rec, fields)); err != nil {
 						return err
 					}
 				}

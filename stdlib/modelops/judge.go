@@ -15,7 +15,10 @@ import (
 // Judge is LLM-as-a-judge: per record, k completions of the rubric prompt,
 // each parsed with the pattern; score is the mean of the parsed `score`
 // captures (judgements that do not parse are left out; none parsing gives
-// a null score) and judgements lists the k raw texts.
+// a null score) and judgements lists the k raw texts. With a schema
+// instead of a pattern, each judgement is read as a document of the
+// schema (verdicts lists them, null for one that is not a document of
+// it) and score is the mean of their score fields.
 type Judge struct{}
 
 func (*Judge) Name() string { return "judge" }
@@ -23,8 +26,12 @@ func (*Judge) Version() int { return 1 }
 
 func (*Judge) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	pat := x.Patterns["pattern"]
-	if pat == nil {
-		return cty.NilVal, fmt.Errorf("%s: no pattern", addr(x))
+	node, err := responseNode(x)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	if (pat == nil) == (node == nil) {
+		return cty.NilVal, fmt.Errorf("%s: give exactly one of pattern or schema", addr(x))
 	}
 	tmpl, _, err := textSampling(x)
 	if err != nil {
@@ -41,16 +48,38 @@ func (*Judge) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, err
 	}
-	schema := outSchema(x, in, map[string]cty.Type{"score": cty.Number, "judgements": cty.List(cty.String)})
+	add := map[string]cty.Type{"score": cty.Number, "judgements": cty.List(cty.String)}
+	if node != nil {
+		add["verdicts"] = cty.List(node.Type())
+	}
+	schema := outSchema(x, in, add)
 	var unparsed int64
 	v, err := x.WriteDataset(schema, func(write func(cty.Value) error) error {
-		for _, s := range got {
+		for ri, s := range got {
 			texts := make([]cty.Value, len(s.comps))
+			var parsed []cty.Value
 			var sum float64
 			var n int
 			for i, c := range s.comps {
 				texts[i] = cty.StringVal(c.Text)
-				if f, ok := judgeScore(pat.Match, c.Text); ok {
+				var f float64
+				ok := false
+				if node != nil {
+					v, err := parseResponse(c, node)
+					if err != nil {
+						v = cty.NullVal(node.Type())
+						if unparsed == 0 {
+							x.Warn("%v", responseError(x, ri, s.prompt, i, err))
+						}
+					} else {
+						f, _ = v.GetAttr("score").AsBigFloat().Float64()
+						ok = true
+					}
+					parsed = append(parsed, v)
+				} else {
+					f, ok = judgeScore(pat.Match, c.Text)
+				}
+				if ok {
 					sum += f
 					n++
 				} else {
@@ -61,7 +90,11 @@ func (*Judge) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 			if n > 0 {
 				score = cty.NumberFloatVal(sum / float64(n))
 			}
-			if err := write(extend(s.rec, map[string]cty.Value{"score": score, "judgements": cty.ListVal(texts)})); err != nil {
+			fields := map[string]cty.Value{"score": score, "judgements": cty.ListVal(texts)}
+			if node != nil {
+				fields["verdicts"] = cty.ListVal(parsed)
+			}
+			if err := write(extend(s.rec, fields)); err != nil {
 				return err
 			}
 		}

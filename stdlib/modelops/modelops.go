@@ -21,6 +21,7 @@ import (
 	"github.com/ouroloop/ouro/compiler"
 	"github.com/ouroloop/ouro/runtime"
 	"github.com/ouroloop/ouro/stdlib/params"
+	"github.com/ouroloop/ouro/stdlib/structured"
 )
 
 // Operators returns the model operators.
@@ -95,7 +96,16 @@ func sampling(x *runtime.Exec) (runtime.GenRequest, int, error) {
 	if err != nil {
 		return runtime.GenRequest{}, 0, err
 	}
+	var schema []byte
+	if st, ok := x.Schemas["schema"]; ok {
+		n, err := structured.FromType(st)
+		if err != nil {
+			return runtime.GenRequest{}, 0, fmt.Errorf("%s: schema: %w", addr(x), err)
+		}
+		schema = n.JSON()
+	}
 	return runtime.GenRequest{
+		Schema:      schema,
 		Temperature: params.NumberOr(x, "temperature", 1),
 		TopP:        params.NumberOr(x, "top_p", 1),
 		TopK:        topK,
@@ -451,4 +461,33 @@ func promptPrefix(s string) string {
 		k++
 	}
 	return s
+}
+
+// responseNode is the stage's response schema (nil without one).
+func responseNode(x *runtime.Exec) (*structured.Node, error) {
+	st, ok := x.Schemas["schema"]
+	if !ok {
+		return nil, nil
+	}
+	n, err := structured.FromType(st)
+	if err != nil {
+		return nil, fmt.Errorf("%s: schema: %w", addr(x), err)
+	}
+	return n, nil
+}
+
+// parseResponse reads completion c as a document of schema n; the error
+// says why it is not one, and that max_tokens cut it when it did.
+func parseResponse(c runtime.Completion, n *structured.Node) (cty.Value, error) {
+	v, err := structured.Decode(c.Text, n)
+	if err != nil && c.FinishReason == "length" {
+		err = fmt.Errorf("%w (the completion stopped at max_tokens, finish_reason \"length\", before the document was complete)", err)
+	}
+	return v, err
+}
+
+// responseError names the record, the sample and the prompt of a response
+// that is not a document of the schema.
+func responseError(x *runtime.Exec, rec int, prompt string, sample int, err error) error {
+	return fmt.Errorf("%s: record %d (%q), sample %d: %w", addr(x), rec+1, promptPrefix(prompt), sample, err)
 }

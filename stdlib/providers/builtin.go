@@ -10,12 +10,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ouroloop/ouro/compiler"
 	"github.com/ouroloop/ouro/runtime"
 	"github.com/ouroloop/ouro/runtime/store"
 	"github.com/ouroloop/ouro/stdlib/models/gpt"
 	"github.com/ouroloop/ouro/stdlib/params"
+	"github.com/ouroloop/ouro/stdlib/structured"
 )
 
 // Builtin is the provider of the pure-Go model. A builtin model value's
@@ -248,6 +250,7 @@ type sampleKey struct {
 	seed       uint64
 	logprobs   bool
 	n          int
+	schema     string
 }
 
 // Generate batches requests with identical sampling options into one
@@ -259,7 +262,7 @@ func (l *BuiltinLM) Generate(ctx context.Context, reqs []runtime.GenRequest) ([]
 	var keys []sampleKey
 	for i, r := range reqs {
 		stop, _ := json.Marshal(r.Stop)
-		k := sampleKey{r.Temperature, r.TopP, r.TopK, r.MaxTokens, string(stop), r.Seed, r.LogProbs, r.N}
+		k := sampleKey{r.Temperature, r.TopP, r.TopK, r.MaxTokens, string(stop), r.Seed, r.LogProbs, r.N, string(r.Schema)}
 		if _, ok := groups[k]; !ok {
 			keys = append(keys, k)
 		}
@@ -279,6 +282,26 @@ func (l *BuiltinLM) Generate(ctx context.Context, reqs []runtime.GenRequest) ([]
 		}
 		r0 := reqs[idx[0]]
 		opts := gpt.SampleOptions{Temperature: k.temp, TopP: k.topP, TopK: k.topK, MaxTokens: k.max, Stop: r0.Stop, Seed: k.seed}
+		if k.schema != "" {
+			c, err := Constrainer(l.Model, r0.Schema)
+			if err != nil {
+				return nil, fmt.Errorf("builtin model %s: %w", l.Digest, err)
+			}
+			opts.Constrain = c
+			// Room for the schema's shortest document, per request, so the
+			// error names the request (gpt would refuse it too).
+			need, maxSeq := c().MinClose(), l.Model.Config().MaxSeq
+			for j, i := range idx {
+				room := maxSeq - len([]rune(prompts[j])) - 1
+				if k.max > 0 {
+					room = min(room, k.max)
+				}
+				if room < need {
+					return nil, &runtime.RequestError{Model: "builtin model " + l.Digest, Request: i, Sample: -1, Prompt: promptPrefix(prompts[j]),
+						Err: fmt.Errorf("the shortest document of the schema is %d tokens, more than the %d this request leaves (max_tokens %d; max_seq %d less the prompt)", need, room, k.max, maxSeq)}
+				}
+			}
+		}
 		res, err := l.Model.Generate(ctx, prompts, k.n, opts)
 		if err != nil {
 			return nil, fmt.Errorf("builtin model %s: %w", l.Digest, err)
@@ -295,6 +318,51 @@ func (l *BuiltinLM) Generate(ctx context.Context, reqs []runtime.GenRequest) ([]
 		}
 	}
 	return out, nil
+}
+
+// machines caches compiled schemas by their JSON: at most maxMachines
+// (a spec has a few; `ouro serve`'s clients may send any number).
+var (
+	machines  sync.Map // string → *structured.Machine
+	nMachines atomic.Int64
+)
+
+const maxMachines = 256
+
+// Constrainer is constrained decoding for a JSON Schema document on model
+// m (the builtin provider's, and `ouro serve`'s): a gpt.Constraint per
+// sample, from structured.Parse's reading of the schema. A schema outside
+// the subset, or one m's vocabulary cannot write, is an error.
+func Constrainer(m *gpt.Model, schema []byte) (func() gpt.Constraint, error) {
+	var mc *structured.Machine
+	if v, ok := machines.Load(string(schema)); ok {
+		mc = v.(*structured.Machine)
+	} else {
+		n, err := structured.Parse(schema)
+		if err != nil {
+			return nil, fmt.Errorf("schema: %w", err)
+		}
+		mc = structured.Compile(n)
+		if nMachines.Add(1) <= maxMachines {
+			machines.Store(string(schema), mc)
+		}
+	}
+	return constrainer(m, mc)
+}
+
+func constrainer(m *gpt.Model, mc *structured.Machine) (func() gpt.Constraint, error) {
+	if err := mc.Vocabulary(m.HasChar); err != nil {
+		return nil, fmt.Errorf("cannot write documents of the schema: %w", err)
+	}
+	return func() gpt.Constraint { return mc.NewDecoder() }, nil
+}
+
+var jsonObject = structured.Compile(structured.JSONObject())
+
+// JSONObjectConstrainer is constrained decoding of any JSON object
+// (OpenAI's json_object mode, for `ouro serve`), compact as with a schema.
+func JSONObjectConstrainer(m *gpt.Model) (func() gpt.Constraint, error) {
+	return constrainer(m, jsonObject)
 }
 
 // LogProb is log p(continuation | prompt) under the model.

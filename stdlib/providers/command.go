@@ -111,6 +111,9 @@ type CommandRequest struct {
 	Stop        []string          `json:"stop"`
 	Seed        uint64            `json:"seed"`
 	LogProbs    bool              `json:"logprobs"`
+	// Schema is the JSON Schema the completions must be documents of
+	// (the stage's schema), absent without one.
+	Schema json.RawMessage `json:"schema,omitempty"`
 }
 
 // CommandAnswer is one line of the generator's stdout.
@@ -138,7 +141,7 @@ func (l *CommandLM) Generate(ctx context.Context, reqs []runtime.GenRequest) ([]
 		if stop == nil {
 			stop = []string{}
 		}
-		if err := enc.Encode(CommandRequest{Index: i, Prompt: RequestPrompt(r), Messages: r.Messages, N: r.N, Temperature: r.Temperature, TopP: r.TopP, TopK: r.TopK, MaxTokens: r.MaxTokens, Stop: stop, Seed: r.Seed, LogProbs: r.LogProbs}); err != nil {
+		if err := enc.Encode(CommandRequest{Index: i, Prompt: RequestPrompt(r), Messages: r.Messages, N: r.N, Temperature: r.Temperature, TopP: r.TopP, TopK: r.TopK, MaxTokens: r.MaxTokens, Stop: stop, Seed: r.Seed, LogProbs: r.LogProbs, Schema: r.Schema}); err != nil {
 			return nil, err
 		}
 	}

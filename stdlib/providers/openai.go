@@ -684,7 +684,28 @@ type wireRequest struct {
 	Stop        []string      `json:"stop,omitempty"`
 	Logprobs    any           `json:"logprobs,omitempty"`
 	TopK        int           `json:"top_k,omitempty"` // vLLM, llama.cpp, ouro serve
+	// ResponseFormat is set for a structured response (the request's
+	// Schema), on both endpoints.
+	ResponseFormat *wireResponseFormat `json:"response_format,omitempty"`
 }
+
+// wireResponseFormat is OpenAI's response_format for structured outputs:
+// {"type":"json_schema","json_schema":{"name":…,"schema":…,"strict":true}}.
+type wireResponseFormat struct {
+	Type       string          `json:"type"`
+	JSONSchema *wireJSONSchema `json:"json_schema,omitempty"`
+}
+
+type wireJSONSchema struct {
+	Name   string          `json:"name"`
+	Schema json.RawMessage `json:"schema"`
+	Strict bool            `json:"strict"`
+}
+
+// SchemaName is the json_schema name ouro sends with every structured
+// request: one fixed name, so the request (and its memo key) depends on
+// the schema only, not on which stage asks.
+const SchemaName = "response"
 
 type wireUsage struct {
 	CompletionTokens int64 `json:"completion_tokens"`
@@ -740,6 +761,9 @@ func (l *OpenAILM) call(ctx context.Context, r runtime.GenRequest, seed uint64, 
 	}
 	if r.TopK > 0 {
 		w.TopK = r.TopK
+	}
+	if len(r.Schema) > 0 {
+		w.ResponseFormat = &wireResponseFormat{Type: "json_schema", JSONSchema: &wireJSONSchema{Name: SchemaName, Schema: r.Schema, Strict: true}}
 	}
 	path := "completions"
 	if l.cfg.API == "completions" {

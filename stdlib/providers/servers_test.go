@@ -3,8 +3,11 @@ package providers
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -172,5 +175,58 @@ func TestPromptPrefix(t *testing.T) {
 	}
 	if promptPrefix("short") != "short" {
 		t.Fatal("short prompt changed")
+	}
+}
+
+// TestOpenAISendsResponseFormat: a request with a schema goes out with
+// response_format json_schema (strict, the fixed name), on both endpoints;
+// one without has none; the text comes back as the server sent it.
+func TestOpenAISendsResponseFormat(t *testing.T) {
+	schema := `{"additionalProperties":false,"properties":{"answer":{"type":"number"}},"required":["answer"],"type":"object"}`
+	for _, tc := range []struct{ api, want string }{
+		{"chat", `{"model":"m","messages":[{"role":"user","content":"Q"}],"temperature":0,"top_p":1,"max_tokens":20,"seed":%d,"response_format":{"type":"json_schema","json_schema":{"name":"response","schema":` + schema + `,"strict":true}}}`},
+		{"completions", `{"model":"m","prompt":"Q","temperature":0,"top_p":1,"max_tokens":20,"seed":%d,"response_format":{"type":"json_schema","json_schema":{"name":"response","schema":` + schema + `,"strict":true}}}`},
+	} {
+		t.Run(tc.api, func(t *testing.T) {
+			var bodies []string
+			var mu sync.Mutex
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				mu.Lock()
+				bodies = append(bodies, string(b))
+				mu.Unlock()
+				w.Header().Set("Content-Type", "application/json")
+				if tc.api == "chat" {
+					fmt.Fprint(w, `{"choices":[{"index":0,"message":{"content":"{\"answer\": 4}"},"finish_reason":"stop"}]}`)
+				} else {
+					fmt.Fprint(w, `{"choices":[{"index":0,"text":"{\"answer\": 4}","finish_reason":"stop"}]}`)
+				}
+			}))
+			defer srv.Close()
+			l, _, _ := openFake(t, srv.URL, map[string]cty.Value{"api": cty.StringVal(tc.api)})
+			req := runtime.GenRequest{Prompt: "Q", N: 1, TopP: 1, MaxTokens: 20, Seed: 5, Schema: []byte(schema)}
+			got, err := l.Generate(context.Background(), []runtime.GenRequest{req, {Prompt: "Q", N: 1, TopP: 1, MaxTokens: 20, Seed: 5}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got[0][0].Text != `{"answer": 4}` {
+				t.Fatalf("text %q", got[0][0].Text)
+			}
+			sort.Strings(bodies)
+			var with, without string
+			for _, b := range bodies {
+				if strings.Contains(b, "response_format") {
+					with = b
+				} else {
+					without = b
+				}
+			}
+			if want := fmt.Sprintf(tc.want, int64(WireSeed(req, tc.api))); with != want {
+				t.Fatalf("sent\n %s\nwant\n %s", with, want)
+			}
+			if without == "" {
+				t.Fatalf("the request without a schema was sent with response_format: %q", bodies)
+			}
+		})
 	}
 }

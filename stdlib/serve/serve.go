@@ -232,6 +232,7 @@ type request struct {
 	Stop             json.RawMessage `json:"stop"`
 	Seed             *int64          `json:"seed"`
 	LogProbs         json.RawMessage `json:"logprobs"`
+	ResponseFormat   json.RawMessage `json:"response_format"`
 	Stream           bool            `json:"stream"`
 	StreamOptions    *struct {
 		IncludeUsage bool `json:"include_usage"`
@@ -365,6 +366,22 @@ func (s *Server) parse(body []byte, chat bool) (*job, *apiError) {
 		}
 	}
 	o.LogProbs = j.lp
+	if e := responseFormat(j.m, q.ResponseFormat, &o); e != nil {
+		return nil, e
+	}
+	if o.Constrain != nil {
+		// Room for the schema's shortest document (gpt refuses less).
+		need := o.Constrain().MinClose()
+		for _, p := range j.prompts {
+			room := j.m.Config().MaxSeq - len([]rune(p)) - 1
+			if o.MaxTokens > 0 {
+				room = min(room, o.MaxTokens)
+			}
+			if room < need {
+				return nil, invalid(mtName, "invalid_value", "the shortest document of the response_format schema is %d tokens, more than the %d this request leaves (%s, and the model's context of %d tokens less the prompt)", need, room, mtName, j.m.Config().MaxSeq)
+			}
+		}
+	}
 	j.opts = o
 	j.usage = q.StreamOptions != nil && q.StreamOptions.IncludeUsage
 	return j, nil
@@ -379,6 +396,7 @@ var (
 	readParams = map[string]bool{
 		"model": true, "n": true, "temperature": true, "top_p": true, "top_k": true, "max_tokens": true,
 		"max_completion_tokens": true, "stop": true, "seed": true, "logprobs": true, "stream": true, "stream_options": true,
+		"response_format": true,
 	}
 	noOpParams = map[string]bool{"user": true, "metadata": true, "store": true}
 	// neutral maps a parameter to the JSON values that mean "as if absent".
@@ -386,9 +404,54 @@ var (
 		"frequency_penalty": {"0", "0.0"}, "presence_penalty": {"0", "0.0"},
 		"logit_bias": {"{}"}, "echo": {"false"}, "best_of": {"1"}, "top_logprobs": {"0"},
 		"tools": {"[]"}, "functions": {"[]"}, "tool_choice": {`"none"`}, "function_call": {`"none"`},
-		"parallel_tool_calls": {"false", "true"}, "response_format": {`{"type":"text"}`}, "suffix": {`""`},
+		"parallel_tool_calls": {"false", "true"}, "suffix": {`""`},
 	}
 )
+
+// responseFormat reads response_format: text (or none) samples freely;
+// json_schema samples under the schema with the builtin provider's
+// constrained decoder (providers.Constrainer), so a served model answers
+// a structured request as the builtin provider would; json_object samples
+// any JSON object, compact. A schema outside the decoder's subset is
+// refused naming the keyword, as is any other type.
+func responseFormat(m *gpt.Model, raw json.RawMessage, o *gpt.SampleOptions) *apiError {
+	if isNull(raw) {
+		return nil
+	}
+	var rf struct {
+		Type       string `json:"type"`
+		JSONSchema *struct {
+			Name   string          `json:"name"`
+			Schema json.RawMessage `json:"schema"`
+			Strict *bool           `json:"strict"`
+		} `json:"json_schema"`
+	}
+	if err := json.Unmarshal(raw, &rf); err != nil {
+		return invalid("response_format", "invalid_type", "response_format must be an object such as {\"type\": \"json_schema\", \"json_schema\": {…}}")
+	}
+	switch rf.Type {
+	case "text":
+		return nil
+	case "json_schema":
+		if rf.JSONSchema == nil || isNull(rf.JSONSchema.Schema) {
+			return invalid("response_format", "missing_required_parameter", "response_format of type json_schema needs json_schema.schema")
+		}
+		c, err := providers.Constrainer(m, rf.JSONSchema.Schema)
+		if err != nil {
+			return invalid("response_format", "unsupported_value", "ouro serve cannot honour this json_schema: %v", err)
+		}
+		o.Constrain = c
+		return nil
+	case "json_object":
+		c, err := providers.JSONObjectConstrainer(m)
+		if err != nil {
+			return invalid("response_format", "unsupported_value", "ouro serve cannot honour json_object: %v", err)
+		}
+		o.Constrain = c
+		return nil
+	}
+	return invalid("response_format", "unsupported_value", "response_format type must be text or json_schema, not %q", rf.Type)
+}
 
 func unsupported(body []byte, chat bool) *apiError {
 	var fields map[string]json.RawMessage

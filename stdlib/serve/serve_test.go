@@ -13,6 +13,7 @@ import (
 	"github.com/ouroloop/ouro/runtime"
 	"github.com/ouroloop/ouro/stdlib/models/gpt"
 	"github.com/ouroloop/ouro/stdlib/providers"
+	"github.com/ouroloop/ouro/stdlib/structured"
 )
 
 func newTestServer(t *testing.T) (*httptest.Server, *gpt.Model) {
@@ -87,7 +88,11 @@ func TestErrors(t *testing.T) {
 		{"/v1/nope", `{}`, 404, ""},
 		// What the builtin model cannot honour is refused, naming it.
 		{"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}]}`, 400, "tools"},
-		{"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}}`, 400, "response_format"},
+		{"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"x"}],"response_format":{"type":"grammar"}}`, 400, "response_format"},
+		{"/v1/completions", `{"model":"tiny","prompt":"x","response_format":{"type":"json_schema","json_schema":{"name":"r","schema":{"type":"object","properties":{"a":{"type":"string","enum":["x"]}}}}}}`, 400, "response_format"},
+		{"/v1/completions", `{"model":"tiny","prompt":"x","response_format":{"type":"json_schema","json_schema":{"name":"r"}}}`, 400, "response_format"},
+		{"/v1/completions", `{"model":"tiny","prompt":"x","response_format":{"type":"xml"}}`, 400, "response_format"},
+		{"/v1/completions", `{"model":"tiny","prompt":"x","max_tokens":5,"response_format":{"type":"json_schema","json_schema":{"name":"r","schema":{"type":"object","properties":{"answer":{"type":"number"}}}}}}`, 400, "max_tokens"},
 		{"/v1/completions", `{"model":"tiny","prompt":"x","frequency_penalty":0.5}`, 400, "frequency_penalty"},
 		{"/v1/completions", `{"model":"tiny","prompt":"x","logit_bias":{"50256":-100}}`, 400, "logit_bias"},
 		{"/v1/completions", `{"model":"tiny","prompt":"x","echo":true}`, 400, "echo"},
@@ -279,5 +284,77 @@ func TestChatTemplate(t *testing.T) {
 		if code != 400 || e == nil || e["param"] != "messages" || !strings.Contains(e["message"].(string), "chat template") {
 			t.Errorf("%s: %d %s", body, code, raw)
 		}
+	}
+}
+
+// TestStructuredMatchesBuiltin: a request with response_format json_schema
+// is answered under the schema: choice i is sample i of the builtin
+// provider for the same request with the schema, on both endpoints, and
+// every choice is a document of it. A keyword outside the subset is named.
+func TestStructuredMatchesBuiltin(t *testing.T) {
+	ts, m := newTestServer(t)
+	schema := `{"additionalProperties":false,"properties":{"answer":{"type":"number"},"ok":{"type":"boolean"}},"required":["answer","ok"],"type":"object"}`
+	node, err := structured.Parse([]byte(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, chat := range []bool{true, false} {
+		req := runtime.GenRequest{Prompt: "2+2=", N: 3, Temperature: 0.9, TopP: 1, MaxTokens: 30, Seed: 77, Schema: []byte(schema)}
+		api, path := "completions", "/v1/completions"
+		body := `"prompt":"2+2="`
+		if chat {
+			req.Prompt, req.Messages = "", []runtime.Message{{Role: "user", Content: "2+2="}}
+			api, path, body = "chat", "/v1/chat/completions", `"messages":[{"role":"user","content":"2+2="}]`
+		}
+		want, err := (&providers.BuiltinLM{Model: m, Digest: m.Digest()}).Generate(context.Background(), []runtime.GenRequest{req})
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, v, raw := post(t, ts.URL+path, fmt.Sprintf(`{"model":"tiny",%s,"n":3,"temperature":0.9,"max_tokens":30,"seed":%d,"response_format":{"type":"json_schema","json_schema":{"name":"response","schema":%s,"strict":true}}}`,
+			body, int64(providers.WireSeed(req, api)), schema))
+		if code != 200 {
+			t.Fatalf("%d %s", code, raw)
+		}
+		var r struct {
+			Choices []struct {
+				Text    string
+				Message struct{ Content string }
+			}
+		}
+		b, _ := json.Marshal(v)
+		json.Unmarshal(b, &r)
+		if len(r.Choices) != 3 {
+			t.Fatalf("choices: %s", raw)
+		}
+		for i, c := range r.Choices {
+			text := c.Text
+			if chat {
+				text = c.Message.Content
+			}
+			if text != want[0][i].Text {
+				t.Errorf("chat %v choice %d: %q, builtin %q", chat, i, text, want[0][i].Text)
+			}
+			if _, err := structured.Decode(text, node); err != nil {
+				t.Errorf("chat %v choice %d: %q: %v", chat, i, text, err)
+			}
+		}
+	}
+	// json_object: any JSON object.
+	code, v, raw := post(t, ts.URL+"/v1/completions", `{"model":"tiny","prompt":"x","n":8,"max_tokens":30,"temperature":1.5,"response_format":{"type":"json_object"}}`)
+	var objs struct{ Choices []struct{ Text string } }
+	b, _ := json.Marshal(v)
+	json.Unmarshal(b, &objs)
+	for _, c := range objs.Choices {
+		var o map[string]any
+		if err := json.Unmarshal([]byte(c.Text), &o); err != nil {
+			t.Errorf("json_object: %q: %v", c.Text, err)
+		}
+	}
+	if code != 200 || len(objs.Choices) != 8 {
+		t.Fatalf("json_object: %d %s", code, raw)
+	}
+	code, v, raw = post(t, ts.URL+"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"r","schema":{"type":"object","properties":{"a":{"type":"string","minLength":3}}}}}}`)
+	if e, _ := v["error"].(map[string]any); code != 400 || e == nil || !strings.Contains(e["message"].(string), `unsupported JSON Schema keyword "minLength" at properties.a`) {
+		t.Errorf("minLength: %d %s", code, raw)
 	}
 }

@@ -22,6 +22,34 @@ type SampleOptions struct {
 	// prompt).
 	PromptSeeds []uint64
 	LogProbs    bool // fill Completion.TokenLogProbs
+	// Constrain, when set, makes a Constraint for each sample
+	// (structured output): the sample emits only characters it allows,
+	// and ends ("stop") as soon as it is complete.
+	Constrain func() Constraint
+}
+
+// Constraint restricts what one sample may emit, character by character:
+// constrained decoding. At every step the sampler masks the tokens whose
+// character the constraint does not allow (and EOS, UNK), then samples
+// from what is left as usual, so sampling stays seeded the same way; the
+// log-probabilities reported are still the model's unmodified ones.
+// Package stdlib/structured's JSON Schema decoder is one.
+type Constraint interface {
+	// Allowed reports whether r may come next, with left more tokens
+	// possible after it.
+	Allowed(r rune, left int) bool
+	// Push appends r (an allowed character).
+	Push(r rune)
+	// Complete reports whether the text pushed is finished.
+	Complete() bool
+	// MinClose is the fewest characters that finish the text.
+	MinClose() int
+}
+
+// HasChar reports whether r is a character of the model's vocabulary.
+func (m *Model) HasChar(r rune) bool {
+	_, ok := m.tok.ids[r]
+	return ok
 }
 
 // seed is the seed of prompt p's samples.
@@ -194,6 +222,8 @@ type sampleState struct {
 	prompt, index int
 	cache         *kv
 	rng           *rng
+	con           Constraint // Constrain's, or nil
+	masked        []float32  // the logits with what con forbids masked
 	logits        []float32
 	ids           []int
 	text          strings.Builder
@@ -291,6 +321,14 @@ func (m *Model) generateGroup(ctx context.Context, prompts []string, enc [][]int
 			if stops != nil {
 				states[len(states)-1].stopState = make([]int, len(stops.stops))
 			}
+			if opts.Constrain != nil {
+				st := states[len(states)-1]
+				st.con = opts.Constrain()
+				st.masked = make([]float32, len(logits[p]))
+				if need := st.con.MinClose(); need > budget[p] {
+					return fmt.Errorf("gpt: prompt %d: the shortest structured response is %d tokens, more than the %d this sample may have (max_tokens, or max_seq %d less the prompt)", p0+p, need, budget[p], maxSeq)
+				}
+			}
 		}
 	}
 	for {
@@ -305,7 +343,11 @@ func (m *Model) generateGroup(ctx context.Context, prompts []string, enc [][]int
 			if s.done {
 				continue
 			}
-			id := sampleToken(s.logits, opts, s.rng)
+			z := s.logits
+			if s.con != nil {
+				z = m.mask(s, budget[s.prompt]-s.out.Tokens-1)
+			}
+			id := sampleToken(z, opts, s.rng)
 			lp := logSoftmaxAt(s.logits, id)
 			s.out.Tokens++
 			s.out.LogProb += lp
@@ -321,6 +363,9 @@ func (m *Model) generateGroup(ctx context.Context, prompts []string, enc [][]int
 			}
 			prev := s.text.Len()
 			s.text.WriteString(m.tok.piece(id))
+			if s.con != nil {
+				s.con.Push(m.tok.runes[id-numSpecial])
+			}
 			if maxStop > 0 {
 				txt := s.text.String()
 				from := max(0, prev-maxStop+1)
@@ -342,6 +387,13 @@ func (m *Model) generateGroup(ctx context.Context, prompts []string, enc [][]int
 					}
 					continue
 				}
+			}
+			if s.con != nil && s.con.Complete() {
+				s.finish("stop")
+				if emit != nil {
+					out = append(out, s.release(p0, len(s.out.Text), true))
+				}
+				continue
 			}
 			if s.out.Tokens >= budget[s.prompt] {
 				s.finish("length")
@@ -381,6 +433,22 @@ func (m *Model) generateGroup(ctx context.Context, prompts []string, enc [][]int
 		res[s.prompt][s.index] = s.out
 	}
 	return nil
+}
+
+// mask returns s's logits with every token s.con does not allow next
+// (with left tokens after it) set to −∞: specials always, characters as
+// the constraint says. Some character is always allowed, since the
+// sample started with room for the shortest completion (MinClose).
+func (m *Model) mask(s *sampleState, left int) []float32 {
+	z := s.masked
+	inf := float32(math.Inf(-1))
+	for id := range z {
+		z[id] = inf
+		if id >= numSpecial && id-numSpecial < len(m.tok.runes) && s.con.Allowed(m.tok.runes[id-numSpecial], left) {
+			z[id] = s.logits[id]
+		}
+	}
+	return z
 }
 
 // release returns the chunk of s that releases its text up to byte end,
@@ -537,13 +605,17 @@ func sampleToken(z []float32, o SampleOptions, r *rng) int {
 		}
 	}
 	u := r.float() * sum
+	last := 0 // the last candidate that has a chance (not masked)
 	for i, p := range ps {
 		u -= p
 		if u < 0 {
 			return cs[i].id
 		}
+		if p > 0 {
+			last = i
+		}
 	}
-	return cs[len(ps)-1].id
+	return cs[last].id
 }
 
 // LogProb returns log p(continuation | prompt) summed over the
