@@ -6,9 +6,9 @@
 #
 #   bash bench/ollama/circle.sh
 #
-# Steps: run examples/rest_em on a fresh copy (builtin model, about 2-3
-# minutes on 2 cores); then for each checkpoint the run produced
-# (stage.pretrain and loop.em[0..2].stage.tune):
+# Steps: run examples/rest_em on a fresh copy with one seed (-var seeds=1;
+# builtin model, about 2-3 minutes on 2 cores); then for each checkpoint
+# the run produced (stage.pretrain[0] and loop.em[0..2].stage.tune[0]):
 #   1. `ouro serve --run latest` serves it; bench/ollama/circle/eval.loop.hcl
 #      evaluates it through the openai provider (api = "completions");
 #   2. `ouro export --format gguf` writes it as GGUF, Ollama (built by
@@ -30,22 +30,22 @@ trap cleanup EXIT
 
 go build -o "$W/ouro" ./cmd/ouro
 mkdir -p "$W/examples"
-cp -r examples/rest_em examples/modules examples/trainers "$W/examples/"
+cp -r examples/rest_em examples/trainers "$W/examples/"
 rm -rf "$W/examples/rest_em/.ouro"
 echo "running examples/rest_em (builtin model)..." >&2
-"$W/ouro" run "$W/examples/rest_em" --progress=none >"$W/run.txt" 2>&1 || { cat "$W/run.txt"; exit 1; }
+"$W/ouro" run "$W/examples/rest_em" -var seeds=1 --progress=none >"$W/run.txt" 2>&1 || { cat "$W/run.txt"; exit 1; }
 STORE=$W/examples/rest_em/.ouro
 "$W/ouro" show latest --json --store "$STORE" >"$W/show.json"
 
-# What the loop measured, per checkpoint: round 0 evaluates stage.pretrain,
-# round r evaluates loop.em[r].stage.tune.
+# What the loop measured, per checkpoint: round 0 evaluates
+# stage.pretrain[0], round r evaluates loop.em[r].stage.tune[0].
 python3 - "$W/show.json" >"$W/measured.tsv" <<'PY'
 import json, sys
 rec = json.load(open(sys.argv[1]))
 models = {s["address"]: s["model"]["digest"] for s in rec["stages"] if s.get("model")}
 acc = {a: m["accuracy"] for a, m in rec["metrics"].items() if "accuracy" in m}
-pairs = [("stage.pretrain", "module.eval0.stage.eval")] + [
-    (f"loop.em[{r}].stage.tune", f"loop.em[{r}].stage.eval") for r in range(3)]
+pairs = [("stage.pretrain[0]", "stage.eval0[0]")] + [
+    (f"loop.em[{r}].stage.tune[0]", f"loop.em[{r}].stage.eval[0]") for r in range(3)]
 for model, ev in pairs:
     print(f"{model}\t{models[model]}\t{acc[ev]}")
 PY

@@ -10,6 +10,11 @@
 # reward, here ties broken by the model's log-probability).
 # M-step: fine-tune the *base* model on them (ReST-EM restarts from the base
 # each iteration). Evaluate on held-out problems every iteration.
+#
+# Everything runs for var.seeds independently initialised and pretrained
+# models. The control arm is the paper's baseline: the same M-step on the
+# same problems with their human (true) answers instead of the model's own
+# filtered samples.
 
 variable "scale" {
   type    = string
@@ -30,6 +35,12 @@ variable "trainer" {
   type        = string
   default     = "builtin"
   description = "builtin, or command (examples/trainers/trl_sft.py, docs/trainers.md)."
+}
+
+variable "seeds" {
+  type        = number
+  default     = 3
+  description = "Independent runs (model init and pretraining seed); every arm runs for each."
 }
 
 variable "iterations" {
@@ -83,12 +94,13 @@ dataset "test" {
 # At cluster scale the base is a checkpoint (a model block's arguments are
 # the provider's, so one builtin block serves both scales).
 model "local" {
+  count      = var.seeds
   provider   = "builtin"
   checkpoint = var.scale == "cluster" ? var.base_checkpoint : null
   layers     = 2
   dim        = 64
   max_seq    = 32
-  seed       = 3
+  seed       = 3 + count.index
 }
 
 # The "pretrained" model: a short SFT on labeled problems, weak on purpose.
@@ -99,7 +111,8 @@ stage "sample" "pretrain_data" {
 }
 
 stage "sft" "pretrain" {
-  base          = model.local
+  count         = var.seeds
+  base          = model.local[count.index]
   data          = stage.pretrain_data
   prompt        = "Q: ${item.question}\nA:"
   target        = " ${item.answer}"
@@ -109,20 +122,26 @@ stage "sft" "pretrain" {
 }
 
 locals {
-  base = var.scale == "cluster" ? model.local : stage.pretrain.model
+  bases = var.scale == "cluster" ? model.local[*] : stage.pretrain[*].model
 }
 
-# Round 0: the shared evaluation module (greedy, exact integer match),
-# the same stage the loop's "eval" spells out for each later round.
-module "eval0" {
-  source   = "../modules/accuracy"
-  model    = local.base
-  problems = dataset.test
+# Round 0: greedy exact-match accuracy of each base (the loop's "eval" and
+# "human_eval" are the same stage for later rounds).
+stage "evaluate" "eval0" {
+  count       = var.seeds
+  model       = local.bases[count.index]
+  input       = dataset.test
+  prompt      = "Q: ${item.question}\nA:"
+  temperature = 0
+  max_tokens  = 8
+  stop        = ["\n"]
+  score       = extract_int(item.completion) == item.answer
+  metrics     = { accuracy = fraction(scores) }
 }
 
 loop "em" {
   rounds = var.iterations
-  state  = { policy = local.base }
+  state  = { policies = local.bases }
 
   stage "sample" "problems" {
     input = dataset.train
@@ -133,7 +152,8 @@ loop "em" {
   # E-step: sample, score with the binary reward, keep the top var.cap
   # correct samples per problem.
   stage "generate" "samples" {
-    model       = state.policy
+    count       = var.seeds
+    model       = state.policies[count.index]
     input       = stage.problems
     prompt      = "Q: ${item.question}\nA:"
     samples     = var.samples
@@ -144,24 +164,28 @@ loop "em" {
   }
 
   stage "verify" "rewarded" {
-    input    = stage.samples
+    count    = var.seeds
+    input    = stage.samples[count.index]
     check    = "exact"
     answer   = extract_int(item.completion)
     expected = item.answer
   }
 
   stage "filter" "correct" {
-    input = stage.rewarded
+    count = var.seeds
+    input = stage.rewarded[count.index]
     where = item.correct
   }
 
   stage "dedupe" "distinct" {
-    input = stage.correct
+    count = var.seeds
+    input = stage.correct[count.index]
     key   = "${item.question}|${item.completion}"
   }
 
   stage "top" "kept" {
-    input = stage.distinct
+    count = var.seeds
+    input = stage.distinct[count.index]
     by    = item.logprob
     k     = var.cap
     per   = item.question
@@ -169,8 +193,9 @@ loop "em" {
 
   # M-step: fine-tune the base model on the kept samples.
   stage "sft" "tune" {
-    base          = local.base
-    data          = stage.kept
+    count         = var.seeds
+    base          = local.bases[count.index]
+    data          = stage.kept[count.index]
     prompt        = item.prompt
     target        = item.completion
     steps         = var.tune_steps
@@ -181,7 +206,8 @@ loop "em" {
   }
 
   stage "evaluate" "eval" {
-    model       = stage.tune.model
+    count       = var.seeds
+    model       = stage.tune[count.index].model
     input       = dataset.test
     prompt      = "Q: ${item.question}\nA:"
     temperature = 0
@@ -191,15 +217,57 @@ loop "em" {
     metrics     = { accuracy = fraction(scores) }
   }
 
-  next = { policy = stage.tune.model }
+  # Control arm (the paper's baseline, SFT on human data): the same
+  # M-step from the same base on the same problems, with their true
+  # answers instead of the policy's own correct samples.
+  stage "sft" "human" {
+    count         = var.seeds
+    base          = local.bases[count.index]
+    data          = stage.problems
+    prompt        = "Q: ${item.question}\nA:"
+    target        = " ${item.answer}"
+    steps         = var.tune_steps
+    batch_size    = 32
+    learning_rate = 0.002
+    trainer       = var.trainer
+    command       = var.trainer == "command" ? ["python3", "../trainers/trl_sft.py"] : null
+  }
+
+  stage "evaluate" "human_eval" {
+    count       = var.seeds
+    model       = stage.human[count.index].model
+    input       = dataset.test
+    prompt      = "Q: ${item.question}\nA:"
+    temperature = 0
+    max_tokens  = 8
+    stop        = ["\n"]
+    score       = extract_int(item.completion) == item.answer
+    metrics     = { accuracy = fraction(scores) }
+  }
+
+  next = { policies = stage.tune[*].model }
 }
 
 output "accuracy" {
-  description = "Held-out greedy accuracy: the base, then every iteration."
-  value       = concat([module.eval0.accuracy], loop.em.rounds[*].eval.metrics.accuracy)
+  description = "Held-out greedy accuracy per round (the bases first), one entry per seed."
+  value       = concat([stage.eval0[*].metrics.accuracy], [for r in loop.em.rounds : r.eval[*].metrics.accuracy])
+}
+
+output "accuracy_mean" {
+  description = "The same, the mean over seeds."
+  value       = concat([mean(stage.eval0[*].metrics.accuracy)], [for r in loop.em.rounds : mean(r.eval[*].metrics.accuracy)])
+}
+
+output "accuracy_human" {
+  description = "Control arm (SFT of the base on the round's problems with true answers), per round, one entry per seed."
+  value       = [for r in loop.em.rounds : r.human_eval[*].metrics.accuracy]
+}
+
+output "accuracy_human_mean" {
+  value = [for r in loop.em.rounds : mean(r.human_eval[*].metrics.accuracy)]
 }
 
 output "kept" {
-  description = "Training examples kept by each E-step."
-  value       = loop.em.rounds[*].tune.examples
+  description = "Training examples kept by each E-step, per round, one entry per seed."
+  value       = [for r in loop.em.rounds : r.tune[*].examples]
 }
