@@ -175,6 +175,10 @@ func (m *minhasher) signature(text string, sig []uint64, s *sigScratch) {
 func (m *minhasher) mins(sig, hashes []uint64) {
 	a, b := m.a[:len(sig)], m.b[:len(sig)]
 	i := 0
+	if useAVX512 && len(sig) >= 8 && len(hashes) > 0 {
+		i = len(sig) &^ 7
+		minsAVX512(&a[0], &b[0], &hashes[0], &sig[0], i, len(hashes))
+	}
 	for ; i+4 <= len(sig); i += 4 {
 		a0, a1, a2, a3 := a[i], a[i+1], a[i+2], a[i+3]
 		b0, b1, b2, b3 := b[i], b[i+1], b[i+2], b[i+3]

@@ -48,7 +48,8 @@ func referenceSignature(m *minhasher, text string, sig []uint64) {
 // TestMinhashSignatureReference checks that signature computes exactly
 // the reference signature: on the planted set, on texts of every length up
 // to a few shingles, on non-ASCII and invalid UTF-8, for several shingle
-// sizes and permutation counts (not multiples of the unrolling too).
+// sizes and permutation counts (not multiples of the unrolling too), with
+// the Go loop and, where the CPU has it, the AVX-512 kernel.
 func TestMinhashSignatureReference(t *testing.T) {
 	texts := []string{
 		"", " ", "...", "a", "A", "a b", "a b c", "a b c d", "Hello, World!", "x1 y2  z3\t\nw4",
@@ -60,7 +61,21 @@ func TestMinhashSignatureReference(t *testing.T) {
 	for i := range 40 {
 		texts = append(texts, strings.Repeat("w"+strings.Repeat("o", i%5)+" ", i))
 	}
-	for _, perms := range []int{1, 3, 4, 7, 128, 130} {
+	defer func(v bool) { useAVX512 = v }(useAVX512)
+	paths := []bool{false}
+	if useAVX512 {
+		paths = append(paths, true)
+	} else {
+		t.Log("no AVX-512 here: the Go loop only")
+	}
+	for _, asm := range paths {
+		useAVX512 = asm
+		testSignatures(t, texts)
+	}
+}
+
+func testSignatures(t *testing.T, texts []string) {
+	for _, perms := range []int{1, 3, 4, 7, 8, 33, 72, 128, 130} {
 		for _, k := range []int{1, 2, 3, 5} {
 			m := newMinhasher(perms, k)
 			var s sigScratch
@@ -70,7 +85,7 @@ func TestMinhashSignatureReference(t *testing.T) {
 				referenceSignature(m, text, want)
 				for i := range got {
 					if got[i] != want[i] {
-						t.Fatalf("perms %d, shingle %d, %q: position %d is %x, want %x", perms, k, text, i, got[i], want[i])
+						t.Fatalf("avx512 %v, perms %d, shingle %d, %q: position %d is %x, want %x", useAVX512, perms, k, text, i, got[i], want[i])
 					}
 				}
 			}
