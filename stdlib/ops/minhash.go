@@ -236,7 +236,6 @@ type lshIndex struct {
 	kept                int
 	slots               []uint64
 	used                int
-	keys                []uint64 // band keys of the signature last passed to dup
 	home                []uint64 // scratch: the home slot of each band
 }
 
@@ -255,38 +254,34 @@ func newLSHIndex(perms, nb, nr, need int, expect int64) *lshIndex {
 	for int64(size) < 2*expect*int64(nb) && size < 1<<22 {
 		size <<= 1
 	}
-	return &lshIndex{perms: perms, nb: nb, nr: nr, need: need, slots: make([]uint64, size), keys: make([]uint64, nb), home: make([]uint64, nb)}
+	return &lshIndex{perms: perms, nb: nb, nr: nr, need: need, slots: make([]uint64, size), home: make([]uint64, nb)}
 }
 
-// bandKey hashes band b's rows (a murmur3-style mix of each row and a
-// finaliser).
-func bandKey(b int, rows []uint64) uint64 {
-	h := uint64(b+1) * 0x9e3779b97f4a7c15
-	for _, r := range rows {
-		r *= 0x87c37b91114253d5
-		r = r<<31 | r>>33
-		r *= 0x4cf5ad432745937f
-		h ^= r
-		h = (h<<27 | h>>37) * 5
-		h += 0x52dce729
-	}
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h
-}
-
-// dup reports whether sig shares a band with a kept signature that agrees
-// with it on at least need positions. It leaves sig's band keys in keys
-// when it returns false.
-func (x *lshIndex) dup(sig []uint64) bool {
-	mask := uint64(len(x.slots) - 1)
-	keys, home := x.keys[:x.nb], x.home[:x.nb]
+// bandKeys sets keys[b] to the key of band b of sig (nb bands of nr rows):
+// the rows, already uniform, combined by multiply-xor with a seed per band,
+// then murmur3's finaliser.
+func bandKeys(keys, sig []uint64, nr int) {
 	for b := range keys {
-		keys[b] = bandKey(b, sig[b*x.nr:(b+1)*x.nr])
+		h := uint64(b+1) * 0x9e3779b97f4a7c15
+		for _, r := range sig[b*nr : (b+1)*nr] {
+			h = (h ^ r) * 0xbf58476d1ce4e5b9
+			h ^= h >> 31
+		}
+		h ^= h >> 33
+		h *= 0xff51afd7ed558ccd
+		h ^= h >> 33
+		h *= 0xc4ceb9fe1a85ec53
+		h ^= h >> 33
+		keys[b] = h
 	}
+}
+
+// dup reports whether sig, whose band keys are keys (bandKeys), shares a
+// band with a kept signature that agrees with it on at least need
+// positions.
+func (x *lshIndex) dup(sig, keys []uint64) bool {
+	mask := uint64(len(x.slots) - 1)
+	keys, home := keys[:x.nb], x.home[:x.nb]
 	// The home slots, loaded in a loop of independent loads so that their
 	// cache misses overlap.
 	for b, k := range keys {
@@ -314,8 +309,8 @@ func (x *lshIndex) dup(sig []uint64) bool {
 	return false
 }
 
-// add keeps sig, whose band keys dup has just computed.
-func (x *lshIndex) add(sig []uint64) {
+// add keeps sig, whose band keys are keys.
+func (x *lshIndex) add(sig, keys []uint64) {
 	if x.kept == math.MaxUint32-1 {
 		panic("minhash: more than 2^32-2 kept records")
 	}
@@ -328,14 +323,15 @@ func (x *lshIndex) add(sig []uint64) {
 	x.kept++
 	if 2*(x.used+x.nb) > len(x.slots) {
 		x.slots = make([]uint64, 2*len(x.slots))
+		old := make([]uint64, x.nb)
 		for j := range id {
-			kept := x.sig(j)
-			for b := range x.nb {
-				x.put(bandKey(b, kept[b*x.nr:(b+1)*x.nr]), j)
+			bandKeys(old, x.sig(j), x.nr)
+			for _, k := range old {
+				x.put(k, j)
 			}
 		}
 	}
-	for _, k := range x.keys[:x.nb] {
+	for _, k := range keys[:x.nb] {
 		x.put(k, id)
 	}
 	x.used += x.nb
@@ -376,9 +372,10 @@ func similar(a, b []uint64, need int) bool {
 // signatures.
 type mhBatch struct {
 	first int64
-	buf   []byte // the lines, back to back
-	ends  []int  // ends[i] is the end of line i in buf
-	sigs  []uint64
+	buf   []byte   // the lines, back to back
+	ends  []int    // ends[i] is the end of line i in buf
+	sigs  []uint64 // perms per line
+	keys  []uint64 // band keys, nb per line
 	err   error
 }
 
@@ -461,8 +458,9 @@ func minhashDedupe(ctx context.Context, x *ouro.Exec, in cty.Type) (cty.Value, e
 			return func(b *mhBatch) {
 				if cap(b.sigs) < len(b.ends)*np {
 					b.sigs = make([]uint64, batchSize*np)
+					b.keys = make([]uint64, batchSize*nb)
 				}
-				b.sigs = b.sigs[:len(b.ends)*np]
+				b.sigs, b.keys = b.sigs[:len(b.ends)*np], b.keys[:len(b.ends)*nb]
 				for i := range b.ends {
 					line := b.line(i)
 					text, ok := "", false
@@ -493,7 +491,9 @@ func minhashDedupe(ctx context.Context, x *ouro.Exec, in cty.Type) (cty.Value, e
 							text = t.AsString()
 						}
 					}
-					mh.signature(text, b.sigs[i*np:(i+1)*np], &s)
+					sig := b.sigs[i*np : (i+1)*np]
+					mh.signature(text, sig, &s)
+					bandKeys(b.keys[i*nb:(i+1)*nb], sig, nr)
 				}
 			}
 		}
@@ -503,12 +503,12 @@ func minhashDedupe(ctx context.Context, x *ouro.Exec, in cty.Type) (cty.Value, e
 				return b.err
 			}
 			for i := range b.ends {
-				sig := b.sigs[i*np : (i+1)*np]
-				if index.dup(sig) {
+				sig, keys := b.sigs[i*np:(i+1)*np], b.keys[i*nb:(i+1)*nb]
+				if index.dup(sig, keys) {
 					dropped++
 					continue
 				}
-				index.add(sig)
+				index.add(sig, keys)
 				n := b.first + int64(i)
 				var err error
 				if raw {
