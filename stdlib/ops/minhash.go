@@ -35,23 +35,28 @@ import (
 // batch sizes or worker count.
 //
 // How it is computed, for speed (the result is the one the definition
-// above gives; TestMinhashSignatureReference compares it with the plain
-// implementation of strings.ToLower, strings.FieldsFunc and joined
-// shingles):
+// above gives, byte for byte the output of the implementation before
+// 2026-12-07: TestMinhashSignatureReference compares signatures with the
+// plain strings.ToLower, strings.FieldsFunc and joined shingles, and
+// TestDedupeMinhashKeptSet pins kept records; docs/decisions.md, "MinHash
+// dedupe"):
 //
 //   - The words of a text are written once, lower-cased, into a reused
 //     buffer with one space after each; a shingle is then a slice of that
 //     buffer, hashed without building a string. ASCII text is lower-cased
 //     and split with a byte table; other text goes through
 //     strings.ToLower and unicode.IsLetter/IsDigit as before.
-//   - The minima are computed permutation-major, four permutations at a
-//     time over the text's shingle hashes, which stay in registers and L1
-//     (branch-free min).
+//   - The minima are computed permutation-major: with AVX-512 (F and DQ,
+//     minhash_amd64.s) eight permutations to a register, 32 per pass over
+//     the text's shingle hashes; otherwise (or with OURO_OPS_NOASM=1) in
+//     Go, four permutations at a time, branch-free min. Both are the same
+//     integer arithmetic as the definition.
 //   - Texts are read from the canonical lines (runtime/lineexpr evaluates
 //     `text` on the line when it can, else the record is decoded and HCL
 //     evaluates it); kept records are copied as their lines. Signatures are
 //     computed on all cores into one slab per batch of lines, LSH runs in
-//     input order on one goroutine.
+//     input order on one goroutine, with each signature's band keys
+//     computed beside it by the workers.
 //   - The LSH index (lshIndex) is one open-addressing table of 8-byte
 //     (band key bits, record id) slots for all bands, and kept signatures
 //     sit back to back in chunks: no allocation per record. Two records
