@@ -2,7 +2,8 @@
 # filter + map over 1,000,000 JSONL records: ouro (dataset → filter → map →
 # export JSONL, through `ouro run`) against Debian jq doing the same
 # select+projection, in one run. Then the Go benchmarks for exact dedupe and
-# MinHash. Usage: bench/ops/compare.sh [records]
+# MinHash (BenchmarkDedupeMinhashPlanted also prints recall and precision on
+# a planted-duplicates set). Usage: bench/ops/compare.sh [records]
 set -euo pipefail
 N=${1:-1000000}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
