@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/ouroloop/ouro/stdlib/models/gpt"
@@ -29,6 +30,7 @@ func main() {
 	steps := flag.Int("steps", 20, "timed training steps")
 	samples := flag.Int("samples", 16, "sequences sampled together")
 	dir := flag.String("out", "", "directory for model.safetensors and ref.json")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the timed training and sampling")
 	flag.Parse()
 	cfg := gpt.Config{Layers: *layers, Dim: *dim, Heads: *heads, Hidden: *hidden, MaxSeq: *seq, Positions: "rope"}
 	m, err := gpt.New(cfg, 1)
@@ -73,6 +75,16 @@ func main() {
 		log.Fatal(err)
 	}
 	opts.Steps = *steps
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	t0 := time.Now()
 	_, st, err := gpt.TrainSFT(ctx, m, data, opts)
 	if err != nil {

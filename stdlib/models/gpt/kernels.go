@@ -71,10 +71,10 @@ func matmulNT[T Float](c, a, b []T, m, n, k int, acc bool) {
 	_ = b[n*k-1]
 	_ = c[m*n-1]
 	if m >= 16 || m >= n {
-		// Split rows in blocks of 4.
-		blocks := (m + 3) / 4
-		parallelFor(blocks, 4*n*k, func(lo, hi int) {
-			mmBlock(c, a, b, n, k, lo*4, min(hi*4, m), 0, n, acc)
+		// Split rows in blocks of 6 (the asm kernel takes 3 at a time).
+		blocks := (m + 5) / 6
+		parallelFor(blocks, 6*n*k, func(lo, hi int) {
+			mmBlock(c, a, b, n, k, lo*6, min(hi*6, m), 0, n, acc)
 		})
 		return
 	}

@@ -8,6 +8,9 @@ func dot4AVX(a, b *float32, k, ldb int, out *float32)
 //go:noescape
 func dot1AVX(a, b *float32, k int) float32
 
+//go:noescape
+func mm3x4AVX(a *float32, lda int, b *float32, k int, c *float32, ldc int, nb int, acc int)
+
 func cpuid(eax, ecx uint32) (a, b, c, d uint32)
 func xgetbv() uint32
 
@@ -40,10 +43,34 @@ var useAsm = func() bool {
 // result never depends on its neighbours.
 func mmBlockF32(c, a, b []float32, n, k, i0, i1, j0, j1 int, acc bool) {
 	tile := max(4, (32<<10)/k&^3)
+	accI := 0
+	if acc {
+		accI = 1
+	}
 	var out [4]float32
 	for jt := j0; jt < j1; jt += tile {
 		je := min(jt+tile, j1)
-		for i := i0; i < i1; i++ {
+		nb := (je - jt) / 4
+		i := i0
+		// Three rows at a time through the register-blocked kernel.
+		for ; i+3 <= i1; i += 3 {
+			if nb > 0 {
+				_ = c[(i+2)*n+jt+4*nb-1]
+				_ = b[(jt+4*nb)*k-1]
+				mm3x4AVX(&a[i*k], k, &b[jt*k], k, &c[i*n+jt], n, nb, accI)
+			}
+			for j := jt + 4*nb; j < je; j++ {
+				for r := i; r < i+3; r++ {
+					v := dot1AVX(&a[r*k], &b[j*k], k)
+					if acc {
+						c[r*n+j] += v
+					} else {
+						c[r*n+j] = v
+					}
+				}
+			}
+		}
+		for ; i < i1; i++ {
 			ai := &a[i*k]
 			ci := c[i*n : i*n+n]
 			j := jt
