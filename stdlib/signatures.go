@@ -10,6 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ouroloop/ouro/compiler"
+	"github.com/ouroloop/ouro/stdlib/models/gpt"
 	"github.com/ouroloop/ouro/stdlib/structured"
 )
 
@@ -178,9 +179,25 @@ var trainerParams = []*compiler.Param{
 	oneOf("schedule", "cosine", "Learning-rate schedule after warmup.", "cosine", "wsd", "constant"),
 	opt("seed", cty.Number, cty.NumberIntVal(0), "Training seed (data order)."),
 	opt("config", cty.Map(cty.String), cty.MapValEmpty(cty.String), "Extra hyperparameters passed to a command trainer as JSON."),
+	opt("chat_template", cty.String, cty.NullVal(cty.String), "The prompt form the model is trained with, recorded in the checkpoint for servers that turn chat messages into a prompt: {user} (once) and optionally {system} stand for the messages, e.g. \"Q: {user}\\nA:\". Default: the base's. `ouro serve` and the GGUF and Hugging Face exports use it."),
 }
 
 var trainResult = cty.Object(map[string]cty.Type{"model": compiler.ModelType, "loss": cty.Number, "examples": cty.Number})
+
+// trainCheck is sft's and dpo's Result: their value, after checking a
+// chat_template known at compile time.
+func trainCheck(c *compiler.Check) (cty.Type, hcl.Diagnostics) {
+	if v, ok := c.Known("chat_template"); ok {
+		if err := gpt.CheckChatTemplate(v.AsString()); err != nil || v.AsString() == "" {
+			detail := "An empty chat template records nothing; leave chat_template out to keep the base's."
+			if err != nil {
+				detail = strings.ToUpper(err.Error()[:1]) + err.Error()[1:] + ". Write {user} where the user's message goes, for example \"Q: {user}\\nA:\"."
+			}
+			return cty.NilType, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid chat template", Detail: detail, Subject: c.Range("chat_template")}}
+		}
+	}
+	return trainResult, nil
+}
 
 func operatorSignatures() []*compiler.Signature {
 	return []*compiler.Signature{
@@ -547,7 +564,7 @@ func operatorSignatures() []*compiler.Signature {
 				perItem("target", cty.String, true, "data", "Target completion per record."),
 				opt("epochs", cty.Number, cty.NullVal(cty.Number), "Passes over the data; overrides steps when set."),
 			}, trainerParams...),
-			Result: func(*compiler.Check) (cty.Type, hcl.Diagnostics) { return trainResult, nil },
+			Result: trainCheck,
 		},
 		{
 			Name: "dpo", Family: compiler.Optimization,
@@ -562,7 +579,7 @@ func operatorSignatures() []*compiler.Signature {
 				opt("beta", cty.Number, cty.NumberFloatVal(0.1), "DPO temperature β."),
 				opt("epochs", cty.Number, cty.NullVal(cty.Number), "Passes over the data; overrides steps when set."),
 			}, trainerParams...),
-			Result: func(*compiler.Check) (cty.Type, hcl.Diagnostics) { return trainResult, nil },
+			Result: trainCheck,
 		},
 		{
 			Name: "export_model", Family: compiler.Optimization,

@@ -209,6 +209,15 @@ func commandTrain(ctx context.Context, x *runtime.Exec, kind string, rows []map[
 	if err != nil {
 		return fail(fmt.Errorf("output/model.safetensors: %w", err))
 	}
+	var baseModel *gpt.Model
+	if base.Provider == "builtin" {
+		if baseModel, err = providers.LoadModel(x.Blobs, store.Digest(base.Digest)); err != nil {
+			return fail(err)
+		}
+	}
+	if m, err = withChatTemplate(x, m, baseModel); err != nil {
+		return cty.NilVal, err
+	}
 	loss := cty.NullVal(cty.Number)
 	if b, err := os.ReadFile(filepath.Join(dir, "output", "metrics.json")); err == nil {
 		var mt struct {

@@ -104,12 +104,30 @@ func trainResult(model compiler.ModelRef, loss cty.Value, examples int) cty.Valu
 
 // unchanged is the value of training on no data: the base model as it was,
 // a null loss and zero examples.
+// A chat_template the base lacks still gives a new checkpoint.
 func unchanged(x *runtime.Exec) (cty.Value, error) {
 	ref, err := modelRef(x, "base")
 	if err != nil {
 		return cty.NilVal, err
 	}
 	x.Count("empty_data", 1)
+	if t := params.String(x, "chat_template", ""); t != "" && ref.Provider == "builtin" {
+		_, base, err := builtinModel(x, "base")
+		if err != nil {
+			return cty.NilVal, err
+		}
+		if base.ChatTemplate() != t {
+			m, err := withChatTemplate(x, base, nil)
+			if err != nil {
+				return cty.NilVal, err
+			}
+			d, err := providers.SaveModel(x.Blobs, m)
+			if err != nil {
+				return cty.NilVal, fmt.Errorf("%s: %w", addr(x), err)
+			}
+			return trainResult(providers.BuiltinRef(addr(x), d, m), cty.NullVal(cty.Number), 0), nil
+		}
+	}
 	return trainResult(*ref, cty.NullVal(cty.Number), 0), nil
 }
 
@@ -155,7 +173,29 @@ func (*SFT) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 	return saveTrained(x, m, stats, len(data))
 }
 
+// withChatTemplate gives a model the stage trained its chat template: the
+// chat_template parameter when given, else the base's (a builtin trainer's
+// model already has it; a command trainer's checkpoint may not).
+func withChatTemplate(x *runtime.Exec, m, base *gpt.Model) (*gpt.Model, error) {
+	t := params.String(x, "chat_template", "")
+	if t == "" && base != nil {
+		t = base.ChatTemplate()
+	}
+	if t == "" || t == m.ChatTemplate() {
+		return m, nil
+	}
+	m, err := m.WithChatTemplate(t)
+	if err != nil {
+		return nil, fmt.Errorf("%s: chat_template: %w", addr(x), err)
+	}
+	return m, nil
+}
+
 func saveTrained(x *runtime.Exec, m *gpt.Model, stats gpt.TrainStats, n int) (cty.Value, error) {
+	m, err := withChatTemplate(x, m, nil)
+	if err != nil {
+		return cty.NilVal, err
+	}
 	d, err := providers.SaveModel(x.Blobs, m)
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("%s: %w", addr(x), err)

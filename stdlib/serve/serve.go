@@ -37,7 +37,9 @@ import (
 type Model struct {
 	Name  string // the API's model id
 	Model *gpt.Model
-	// Chat is the prompt a chat request becomes: "" renders the messages
+	// Chat is the prompt a chat request becomes: "" takes the template
+	// recorded in the checkpoint (gpt.Model.ChatTemplate, set by a training
+	// stage's chat_template), and without one renders the messages
 	// as the builtin provider does (providers.ChatPrompt), so a spec's
 	// messages give the same completions locally and served; otherwise a
 	// template in which {user} is the user message and {system} the
@@ -93,11 +95,15 @@ func New(models []Model, opts Options) (*Server, error) {
 			return nil, fmt.Errorf("serve: model %q given twice", m.Name)
 		}
 		s.models[m.Name] = m.Model
-		if m.Chat != "" {
-			if !strings.Contains(m.Chat, "{user}") {
-				return nil, fmt.Errorf("serve: model %q: the chat template %q has no {user}", m.Name, m.Chat)
+		chat := m.Chat
+		if chat == "" {
+			chat = m.Model.ChatTemplate()
+		}
+		if chat != "" {
+			if err := gpt.CheckChatTemplate(chat); err != nil {
+				return nil, fmt.Errorf("serve: model %q: %w", m.Name, err)
 			}
-			s.chat[m.Name] = m.Chat
+			s.chat[m.Name] = chat
 		}
 		s.names = append(s.names, m.Name)
 	}
@@ -514,7 +520,7 @@ func (s *Server) chatPrompt(name string, msgs []runtime.Message) (string, *apiEr
 	if users != 1 || systems > 1 {
 		return "", invalid("messages", "unsupported_value", "model %q is served with the chat template %q, which takes one user message and at most one system message (got %d user, %d system)", name, tmpl, users, systems)
 	}
-	return strings.NewReplacer("{user}", user, "{system}", system).Replace(tmpl), nil
+	return gpt.RenderChat(tmpl, user, system), nil
 }
 
 // parseMessages reads chat messages: content a string or an array of text

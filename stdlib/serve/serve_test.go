@@ -275,6 +275,30 @@ func TestChatTemplate(t *testing.T) {
 	if _, gotPlain, raw := post(t, ts.URL+"/v1/chat/completions", `{"model":"plain","messages":[{"role":"user","content":"12+30"}],`+opts+`}`); content(gotPlain) != content(wantPlain) {
 		t.Errorf("chat without a template: %q, want %q (%s)", content(gotPlain), content(wantPlain), raw)
 	}
+	// A template recorded in the checkpoint is used unless Chat overrides it.
+	rec, err := m.WithChatTemplate("Q: {user}\nA:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := New([]Model{{Name: "recorded", Model: rec}, {Name: "overridden", Model: rec, Chat: "{system}Q: {user}\nA:"}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts2 := httptest.NewServer(s2)
+	defer ts2.Close()
+	for _, c := range []struct{ model, prompt string }{{"recorded", `Q: 12+30\nA:`}, {"overridden", `be brief. Q: 12+30\nA:`}} {
+		code, want, raw := post(t, ts2.URL+"/v1/completions", `{"model":"`+c.model+`","prompt":"`+c.prompt+`",`+opts+`}`)
+		if code != 200 {
+			t.Fatalf("%s: completions %d %s", c.model, code, raw)
+		}
+		msgs := `[{"role":"user","content":"12+30"}]`
+		if c.model == "overridden" {
+			msgs = `[{"role":"system","content":"be brief. "},{"role":"user","content":"12+30"}]`
+		}
+		if _, got, raw := post(t, ts2.URL+"/v1/chat/completions", `{"model":"`+c.model+`","messages":`+msgs+`,`+opts+`}`); content(got) != content(want) {
+			t.Errorf("%s: chat %q, want the completion of %q: %q (%s)", c.model, content(got), c.prompt, content(want), raw)
+		}
+	}
 	for _, body := range []string{
 		`{"model":"q","messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"},{"role":"user","content":"c"}]}`,
 		`{"model":"q","messages":[{"role":"system","content":"a"}]}`,

@@ -152,7 +152,7 @@ func (m *Model) ggufMetadata() ([]ggufKV, error) {
 	types[tokUNK] = tokenTypeUnknown
 	c := m.cfg
 	u := func(n int) uint32 { return uint32(n) }
-	return []ggufKV{
+	kvs := []ggufKV{
 		{"general.architecture", "llama"},
 		{"general.name", "ouro-gpt"},
 		{"general.description", "ouro builtin model " + m.Digest()},
@@ -178,7 +178,11 @@ func (m *Model) ggufMetadata() ([]ggufKV, error) {
 		{"tokenizer.ggml.add_bos_token", true},
 		{"tokenizer.ggml.add_eos_token", false},
 		{"tokenizer.ggml.add_space_prefix", false},
-	}, nil
+	}
+	if m.chat != "" {
+		kvs = append(kvs, ggufKV{"tokenizer.chat_template", JinjaChatTemplate(m.chat)})
+	}
+	return kvs, nil
 }
 
 // WriteGGUF writes the model as a GGUF v3 file for llama.cpp and Ollama:

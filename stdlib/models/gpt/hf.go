@@ -229,6 +229,9 @@ func (m *Model) WriteHF(dir string) error {
 			"added_tokens_decoder":         decoder,
 		},
 	}
+	if m.chat != "" {
+		files["tokenizer_config.json"].(map[string]any)["chat_template"] = JinjaChatTemplate(m.chat)
+	}
 	for name, v := range files {
 		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {

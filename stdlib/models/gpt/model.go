@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -23,6 +24,7 @@ type Model struct {
 	tok  *tokenizer
 	w    []float32
 	net  *net[float32]
+	chat string // ChatTemplate; saved with the weights when set
 	once sync.Once
 	dig  string
 }
@@ -62,9 +64,61 @@ func newModel(cfg Config, lo *layout, w []float32) *Model {
 	return &Model{cfg: cfg, lo: lo, tok: newTokenizer(cfg.Vocab), w: w, net: newNet(lo, w)}
 }
 
-// clone returns a model with a copy of the weights.
+// clone returns a model with a copy of the weights and the same chat
+// template, so a model trained from a base keeps the base's prompt form.
 func (m *Model) clone() *Model {
-	return newModel(m.cfg, m.lo, append([]float32(nil), m.w...))
+	c := newModel(m.cfg, m.lo, append([]float32(nil), m.w...))
+	c.chat = m.chat
+	return c
+}
+
+// ChatTemplate is the prompt form the model was trained with, for servers
+// that turn chat messages into a prompt: the text with {user} (and
+// optionally {system}) standing for the message contents, as in
+// "Q: {user}\nA:". "" when none was recorded.
+func (m *Model) ChatTemplate() string { return m.chat }
+
+// WithChatTemplate returns the model with its chat template set to t (""
+// removes it); the weights are shared. The template is saved with the
+// checkpoint, so it is part of the model's digest. It must hold {user}.
+func (m *Model) WithChatTemplate(t string) (*Model, error) {
+	if err := CheckChatTemplate(t); err != nil {
+		return nil, err
+	}
+	c := newModel(m.cfg, m.lo, m.w)
+	c.chat = t
+	return c, nil
+}
+
+// CheckChatTemplate reports whether t can be a chat template: "" or a text
+// holding {user} once and {system} at most once, with no control characters
+// but newlines and tabs.
+func CheckChatTemplate(t string) error {
+	if t == "" {
+		return nil
+	}
+	switch u, s := strings.Count(t, "{user}"), strings.Count(t, "{system}"); {
+	case u == 0:
+		return fmt.Errorf("chat template %q has no {user}", t)
+	case u > 1 || s > 1:
+		return fmt.Errorf("chat template %q holds {user} or {system} more than once", t)
+	}
+	for _, r := range t {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+			// Jinja engines disagree on other control characters (Python's
+			// turns "\r\n" into "\n"), so an exported template could not
+			// render the same everywhere.
+			return fmt.Errorf("chat template %q holds the control character %U; only newlines and tabs may appear", t, r)
+		}
+	}
+	return nil
+}
+
+// RenderChat renders a chat template for one user message and an optional
+// system message: {user} and {system} replaced in one pass, so a message
+// that contains "{system}" stays as written.
+func RenderChat(t, user, system string) string {
+	return strings.NewReplacer("{user}", user, "{system}", system).Replace(t)
 }
 
 // Config returns the model's configuration, defaults filled in.
@@ -99,7 +153,7 @@ type stEntry struct {
 
 // Save writes the model as one safetensors file: an 8-byte little-endian
 // header length, a JSON header (tensors by sorted name; __metadata__ holds
-// format, version, config and vocab as strings), padded with spaces to a
+// format, version, config and vocab as strings, and chat_template when set), padded with spaces to a
 // multiple of 8, then the tensors as raw little-endian float32 in the same
 // sorted order. The bytes depend only on the config and the weights.
 func (m *Model) Save(w io.Writer) error {
@@ -107,14 +161,17 @@ func (m *Model) Save(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	hdr := map[string]any{
-		"__metadata__": map[string]string{
-			"format":  formatName,
-			"version": formatVersion,
-			"config":  string(cfgJSON),
-			"vocab":   m.cfg.Vocab,
-		},
+	meta := map[string]string{
+		"format":  formatName,
+		"version": formatVersion,
+		"config":  string(cfgJSON),
+		"vocab":   m.cfg.Vocab,
 	}
+	if m.chat != "" {
+		// Only when set: checkpoints without a template keep their bytes.
+		meta["chat_template"] = m.chat
+	}
+	hdr := map[string]any{"__metadata__": meta}
 	var off int64
 	for _, t := range m.lo.tensors {
 		hdr[t.name] = stEntry{DType: "F32", Shape: t.shape, DataOffsets: [2]int64{off, off + int64(4*t.size)}}
@@ -238,7 +295,14 @@ func Load(r io.Reader) (*Model, error) {
 		return nil, errors.New("gpt: trailing bytes after tensors")
 	}
 	lo.initRope()
-	return newModel(cfg, lo, w), nil
+	m := newModel(cfg, lo, w)
+	if t, ok := meta["chat_template"]; ok {
+		if t == "" || CheckChatTemplate(t) != nil {
+			return nil, fmt.Errorf("gpt: checkpoint chat_template %q: want a text holding {user} once", t)
+		}
+		m.chat = t
+	}
+	return m, nil
 }
 
 // readFull reads exactly n bytes. Its buffer grows as the bytes arrive, so a
@@ -272,4 +336,60 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// JinjaChatTemplate is chat template t as a Jinja chat template, the form
+// Hugging Face tokenizers (tokenizer_config.json) and GGUF files
+// (tokenizer.chat_template) carry: it takes the last user message and the
+// last system (or developer) message and renders t with them, after
+// bos_token, since transformers tokenizes a rendered chat without adding
+// special tokens. "" for "".
+func JinjaChatTemplate(t string) string {
+	if t == "" {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("{%- set ns = namespace(user='', system='') -%}\n")
+	b.WriteString("{%- for message in messages -%}\n")
+	b.WriteString("{%- if message['role'] == 'user' -%}{%- set ns.user = message['content'] -%}\n")
+	b.WriteString("{%- elif message['role'] == 'system' or message['role'] == 'developer' -%}{%- set ns.system = message['content'] -%}\n")
+	b.WriteString("{%- endif -%}\n")
+	b.WriteString("{%- endfor -%}\n")
+	b.WriteString("{{- bos_token")
+	for rest := t; rest != ""; {
+		i := strings.IndexByte(rest, '{')
+		lit := rest
+		if i >= 0 {
+			lit = rest[:i]
+		}
+		if i >= 0 {
+			switch {
+			case strings.HasPrefix(rest[i:], "{user}"):
+				b.WriteString(jinjaString(lit) + " + ns.user")
+				rest = rest[i+len("{user}"):]
+				continue
+			case strings.HasPrefix(rest[i:], "{system}"):
+				b.WriteString(jinjaString(lit) + " + ns.system")
+				rest = rest[i+len("{system}"):]
+				continue
+			}
+			lit = rest[:i+1]
+			rest = rest[i+1:]
+		} else {
+			rest = ""
+		}
+		b.WriteString(jinjaString(lit))
+	}
+	b.WriteString(" -}}")
+	return b.String()
+}
+
+// jinjaString is " + 's'" with s as a single-quoted Jinja string literal,
+// or "" for "".
+func jinjaString(s string) string {
+	if s == "" {
+		return ""
+	}
+	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`, "\t", `\t`)
+	return " + '" + r.Replace(s) + "'"
 }
