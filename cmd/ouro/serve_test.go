@@ -619,6 +619,8 @@ stage "sft" "tune" {
   prompt = item.prompt
   target = item.completion
   steps  = 2
+
+  chat_template = "Q: {user}\nA:"
 }
 `
 	if err := os.WriteFile(filepath.Join(dir, "main.loop.hcl"), []byte(spec), 0o644); err != nil {
@@ -664,6 +666,26 @@ stage "sft" "tune" {
 	code, v, raw := postJSON(t, ev.BaseURL+"/completions", `{"model":"stage.tune","prompt":"Q: 1+1\nA:","max_tokens":2,"temperature":0}`)
 	if code != 200 || v["system_fingerprint"] != want["stage.tune"] {
 		t.Errorf("completion from stage.tune: %d %s", code, raw)
+	}
+	// The stage's chat_template is in its checkpoint: a chat request is
+	// the trained prompt form, with no --chat. The base has none.
+	text := func(v map[string]any) string {
+		ch, _ := v["choices"].([]any)
+		if len(ch) == 0 {
+			return "<none>"
+		}
+		c := ch[0].(map[string]any)
+		if m, ok := c["message"].(map[string]any); ok {
+			return m["content"].(string)
+		}
+		return c["text"].(string)
+	}
+	for model, prompt := range map[string]string{"stage.tune": `Q: 1+1\nA:`, "model.base": `user: 1+1\nassistant:`} {
+		_, wantV, _ := postJSON(t, ev.BaseURL+"/completions", `{"model":"`+model+`","prompt":"`+prompt+`","max_tokens":4,"temperature":0}`)
+		code, gotV, raw := postJSON(t, ev.BaseURL+"/chat/completions", `{"model":"`+model+`","messages":[{"role":"user","content":"1+1"}],"max_tokens":4,"temperature":0}`)
+		if code != 200 || text(gotV) != text(wantV) {
+			t.Errorf("chat with %s: %d %q, want the completion of %q: %q (%s)", model, code, text(gotV), prompt, text(wantV), raw)
+		}
 	}
 }
 
