@@ -160,12 +160,13 @@ func (m *Model) step(caches []*kv, chunks [][]int) [][]float32 {
 		}
 		parallelFor(N, D*16, func(r0, r1 int) {
 			probs := make([]float32, maxPos+1)
+			ex := make([]float64, maxPos+1)
 			for i := r0; i < r1; i++ {
 				c := caches[rows[i]]
 				np := pos[i] + 1
 				for hh := 0; hh < NH; hh++ {
 					attendRow(q[i*D+hh*HD:i*D+hh*HD+HD], c.k[l], c.v[l], D, hh*HD, np,
-						probs[:np], att[i*D+hh*HD:i*D+hh*HD+HD], scale)
+						probs[:np], att[i*D+hh*HD:i*D+hh*HD+HD], scale, ex)
 				}
 			}
 		})
@@ -177,9 +178,11 @@ func (m *Model) step(caches []*kv, chunks [][]int) [][]float32 {
 		matmulNT(g, h, nt.t(o.w1, H*D), N, H, D, false)
 		matmulNT(u, h, nt.t(o.w3, H*D), N, H, D, false)
 		parallelFor(N, H*8, func(r0, r1 int) {
+			sg := make([]float64, (r1-r0)*H)
+			sigmoids(sg, g[r0*H:r1*H])
 			for i := r0 * H; i < r1*H; i++ {
 				gv := float64(g[i])
-				g[i] = float32(gv*sigmoid(gv)) * u[i]
+				g[i] = float32(gv*sg[i-r0*H]) * u[i]
 			}
 		})
 		matmulNT(tmp, g, nt.t(o.w2, D*H), N, D, H, false)

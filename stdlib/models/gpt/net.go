@@ -192,13 +192,14 @@ func (n *net[T]) forward(b *batch) *acts[T] {
 		la.att = make([]T, N*D)
 		la.probs = make([]T, a.probOff[N])
 		parallelFor(N, D*16, func(r0, r1 int) {
+			ex := make([]float64, lo.cfg.MaxSeq)
 			for i := r0; i < r1; i++ {
 				s0 := i - b.pos[i]
 				for h := 0; h < NH; h++ {
 					np := b.pos[i] + 1
 					po := a.probOff[i] + h*np
 					attendRow(la.q[i*D+h*HD:i*D+h*HD+HD], la.k[s0*D:], la.v[s0*D:], D, h*HD, np,
-						la.probs[po:po+np], la.att[i*D+h*HD:i*D+h*HD+HD], scale)
+						la.probs[po:po+np], la.att[i*D+h*HD:i*D+h*HD+HD], scale, ex)
 				}
 			}
 		})
@@ -214,9 +215,10 @@ func (n *net[T]) forward(b *batch) *acts[T] {
 		matmulNT(la.u, la.h2, n.t(o.w3, H*D), N, H, D, false)
 		la.sg = make([]T, N*H)
 		parallelFor(N, H*8, func(r0, r1 int) {
+			sg := make([]float64, (r1-r0)*H)
+			sigmoids(sg, la.g[r0*H:r1*H])
 			for i := r0 * H; i < r1*H; i++ {
-				g := float64(la.g[i])
-				sg := sigmoid(g)
+				g, sg := float64(la.g[i]), sg[i-r0*H]
 				la.sg[i] = T(sg)
 				la.s[i] = T(g*sg) * la.u[i]
 			}
@@ -239,26 +241,39 @@ func (n *net[T]) forward(b *batch) *acts[T] {
 	a.p = make([]T, Q*V)
 	matmulNT(a.p, a.hq, n.t(lo.head, V*D), Q, V, D, false)
 	a.logp = make([]float64, Q)
-	for q := 0; q < Q; q++ {
-		a.logp[q] = softmaxLog(a.p[q*V:(q+1)*V], b.qTgt[q])
-	}
+	parallelFor(Q, V*8, func(q0, q1 int) {
+		ex := make([]float64, V)
+		for q := q0; q < q1; q++ {
+			a.logp[q] = softmaxLog(a.p[q*V:(q+1)*V], b.qTgt[q], ex)
+		}
+	})
 	return a
 }
 
-// softmaxLog replaces logits by probabilities and returns log p[tgt].
-func softmaxLog[T Float](z []T, tgt int) float64 {
+// softmaxLog replaces logits by probabilities and returns log p[tgt]; ex
+// is scratch of len(z).
+func softmaxLog[T Float](z []T, tgt int, ex []float64) float64 {
 	mx := math.Inf(-1)
 	for _, v := range z {
 		mx = math.Max(mx, float64(v))
 	}
+	ex = ex[:len(z)]
+	for i, v := range z {
+		ex[i] = float64(v) - mx
+	}
+	expSlice(ex, ex)
 	var sum float64
-	for _, v := range z {
-		sum += math.Exp(float64(v) - mx)
+	for _, e := range ex {
+		sum += e
 	}
 	lse := mx + math.Log(sum)
 	lp := float64(z[tgt]) - mx - math.Log(sum) // same rounding as logSoftmaxAt
 	for i, v := range z {
-		z[i] = T(math.Exp(float64(v) - lse))
+		ex[i] = float64(v) - lse
+	}
+	expSlice(ex, ex)
+	for i, e := range ex {
+		z[i] = T(e)
 	}
 	return lp
 }
@@ -339,17 +354,24 @@ func (n *net[T]) rope(x []T, pos []int, inverse bool) {
 // K and V hold key/value rows with the given stride; the head's slice starts
 // at off. The same function serves training and cached sampling, so both
 // round identically.
-func attendRow[T Float](q, K, V []T, stride, off, np int, probs, out []T, scale T) {
-	hd := len(q)
+//
+// ex is scratch of at least np.
+func attendRow[T Float](q, K, V []T, stride, off, np int, probs, out []T, scale T, ex []float64) {
 	mx := math.Inf(-1)
-	for j := 0; j < np; j++ {
-		s := dot(q, K[j*stride+off:j*stride+off+hd]) * scale
+	probs = probs[:np]
+	dots(q, K[off:], stride, probs)
+	for j, s := range probs {
+		s *= scale
 		probs[j] = s
 		mx = math.Max(mx, float64(s))
 	}
+	ex = ex[:np]
+	for j, p := range probs {
+		ex[j] = float64(p) - mx
+	}
+	expSlice(ex, ex)
 	var sum float64
-	for j := 0; j < np; j++ {
-		e := math.Exp(float64(probs[j]) - mx)
+	for j, e := range ex {
 		probs[j] = T(e)
 		sum += e
 	}
@@ -358,10 +380,7 @@ func attendRow[T Float](q, K, V []T, stride, off, np int, probs, out []T, scale 
 	for j := 0; j < np; j++ {
 		p := T(float64(probs[j]) * inv)
 		probs[j] = p
-		vj := V[j*stride+off : j*stride+off+hd]
-		for d := range out {
-			out[d] += p * vj[d]
-		}
+		axpy(out, V[j*stride+off:], p)
 	}
 }
 
@@ -422,6 +441,7 @@ func (n *net[T]) backward(b *batch, a *acts[T], coef []float64, grad []T) {
 		dq, dk, dv := make([]T, N*D), make([]T, N*D), make([]T, N*D)
 		S := len(b.start) - 1
 		parallelFor(S*NH, D*64, func(t0, t1 int) {
+			dP := make([]T, lo.cfg.MaxSeq)
 			for t := t0; t < t1; t++ {
 				s, h := t/NH, t%NH
 				off := h * HD
@@ -432,27 +452,16 @@ func (n *net[T]) backward(b *batch, a *acts[T], coef []float64, grad []T) {
 					do := datt[i*D+off : i*D+off+HD]
 					qi := la.q[i*D+off : i*D+off+HD]
 					dqi := dq[i*D+off : i*D+off+HD]
+					dPi := dP[:np]
+					dots(do, la.v[s0*D+off:], D, dPi)
 					var sum float64
-					dP := make([]float64, np)
-					for j := 0; j < np; j++ {
-						r := (s0 + j) * D
-						dP[j] = float64(dot(do, la.v[r+off:r+off+HD]))
-						sum += dP[j] * float64(P[j])
+					for j, v := range dPi {
+						sum += float64(v) * float64(P[j])
 					}
-					for j := 0; j < np; j++ {
-						r := (s0 + j) * D
-						pj := P[j]
-						dvj := dv[r+off : r+off+HD]
-						for d := range dvj {
-							dvj[d] += pj * do[d]
-						}
-						dsj := T(float64(pj)*(dP[j]-sum)) * scale
-						kj := la.k[r+off : r+off+HD]
-						dkj := dk[r+off : r+off+HD]
-						for d := range dqi {
-							dqi[d] += dsj * kj[d]
-							dkj[d] += dsj * qi[d]
-						}
+					for j, pj := range P {
+						r := (s0+j)*D + off
+						dsj := T(float64(pj)*(float64(dPi[j])-sum)) * scale
+						attnBack3(do, qi, dqi, la.k[r:r+HD], dk[r:r+HD], dv[r:r+HD], pj, dsj)
 					}
 				}
 			}
