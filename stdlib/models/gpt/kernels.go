@@ -272,20 +272,34 @@ func transpose[T Float](dst, src []T, rows, cols int) {
 func sigmoids[T Float](out []float64, g []T) {
 	out = out[:len(g)]
 	for i, v := range g {
-		if x := float64(v); x >= 0 {
-			out[i] = -x
-		} else {
-			out[i] = x
+		x := float64(v)
+		a := x
+		if x >= 0 {
+			a = -x
 		}
+		out[i] = a
 	}
 	expSlice(out, out)
 	for i, v := range g {
-		if e := out[i]; float64(v) >= 0 {
-			out[i] = 1 / (1 + e)
-		} else {
-			out[i] = e / (1 + e)
+		e := out[i]
+		num := e
+		if float64(v) >= 0 {
+			num = 1
 		}
+		out[i] = num / (1 + e)
 	}
+}
+
+// fmax is math.Max, with the common case (distinct, ordered arguments)
+// first.
+func fmax(x, y float64) float64 {
+	if y > x {
+		return y
+	}
+	if x > y {
+		return x
+	}
+	return math.Max(x, y)
 }
 
 func sigmoid(x float64) float64 {

@@ -29,6 +29,9 @@ func transpose8AVX(dst *float32, ldd int, src *float32, lds int, nb int)
 //go:noescape
 func expAVX(dst, src *float64, n int) int
 
+//go:noescape
+func adamAVX(w, gr, m, v *float32, n int, k *float64, decay int)
+
 func cpuid(eax, ecx uint32) (a, b, c, d uint32)
 func xgetbv() uint32
 
@@ -201,4 +204,20 @@ func expF64(dst, src []float64) {
 	for ; i < n; i++ {
 		dst[i] = math.Exp(src[i])
 	}
+}
+
+// adamF32 runs adamAVX over the multiple-of-4 prefix of w and returns its
+// length; the caller does the rest.
+func adamF32(w, g, m, v []float32, k *[10]float64, decay bool) int {
+	n := len(w) &^ 3
+	if n == 0 {
+		return 0
+	}
+	_, _, _ = g[n-1], m[n-1], v[n-1]
+	d := 0
+	if decay {
+		d = 1
+	}
+	adamAVX(&w[0], &g[0], &m[0], &v[0], n, &k[0], d)
+	return n
 }

@@ -533,6 +533,69 @@ edone:
 	VZEROUPPER
 	RET
 
+// func adamAVX(w, gr, m, v *float32, n int, k *float64, decay int)
+// AdamW on n&^3 parameters, four at a time in float64, with exactly the
+// operations (and their order) of the portable loop in adamW.update;
+// k = {scale, b1, 1-b1, b2, 1-b2, c1, c2, lr, lr·wd, 1e-8}.
+TEXT ·adamAVX(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), DI
+	MOVQ gr+8(FP), SI
+	MOVQ m+16(FP), R8
+	MOVQ v+24(FP), R9
+	MOVQ n+32(FP), CX
+	MOVQ k+40(FP), R10
+	MOVQ decay+48(FP), R11
+	VBROADCASTSD 0(R10), Y8
+	VBROADCASTSD 8(R10), Y9
+	VBROADCASTSD 16(R10), Y10
+	VBROADCASTSD 24(R10), Y11
+	VBROADCASTSD 32(R10), Y12
+	VBROADCASTSD 40(R10), Y13
+	VBROADCASTSD 48(R10), Y14
+	VBROADCASTSD 56(R10), Y15
+	VBROADCASTSD 64(R10), Y7
+	VBROADCASTSD 72(R10), Y6
+	ANDQ $-4, CX
+	XORQ AX, AX
+aloop:
+	CMPQ AX, CX
+	JGE  adone
+	VCVTPS2PD (SI)(AX*4), Y0
+	VMULPD Y8, Y0, Y0 // gi
+	VCVTPS2PD (R8)(AX*4), Y1
+	VMULPD Y9, Y1, Y1
+	VMULPD Y10, Y0, Y2
+	VADDPD Y2, Y1, Y1 // m
+	VCVTPS2PD (R9)(AX*4), Y2
+	VMULPD Y11, Y2, Y2
+	VMULPD Y12, Y0, Y3
+	VMULPD Y0, Y3, Y3
+	VADDPD Y3, Y2, Y2 // v
+	VCVTPD2PSY Y1, X3
+	VMOVUPS X3, (R8)(AX*4)
+	VCVTPD2PSY Y2, X3
+	VMOVUPS X3, (R9)(AX*4)
+	VCVTPS2PD (DI)(AX*4), Y3 // p
+	TESTQ R11, R11
+	JEQ  anodecay
+	VMULPD Y3, Y7, Y4
+	VSUBPD Y4, Y3, Y3
+anodecay:
+	VDIVPD Y13, Y1, Y1
+	VMULPD Y1, Y15, Y1
+	VDIVPD Y14, Y2, Y2
+	VSQRTPD Y2, Y2
+	VADDPD Y6, Y2, Y2
+	VDIVPD Y2, Y1, Y1
+	VSUBPD Y1, Y3, Y3
+	VCVTPD2PSY Y3, X3
+	VMOVUPS X3, (DI)(AX*4)
+	ADDQ $4, AX
+	JMP  aloop
+adone:
+	VZEROUPPER
+	RET
+
 // func cpuid(eax, ecx uint32) (a, b, c, d uint32)
 TEXT ·cpuid(SB), NOSPLIT, $0-24
 	MOVL eax+0(FP), AX

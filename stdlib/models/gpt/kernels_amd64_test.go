@@ -156,3 +156,48 @@ func TestExpBitExact(t *testing.T) {
 		}
 	}
 }
+
+// TestAdamBitExact: the vectorized AdamW step gives the portable loop's
+// bits, with and without decay and with a remainder of 4.
+func TestAdamBitExact(t *testing.T) {
+	if !useAsm {
+		t.Skip("no AVX2/FMA")
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	const n = 103
+	vec := func(s float64) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64() * s)
+		}
+		return v
+	}
+	for _, decay := range []bool{false, true} {
+		a := &adamW{o: TrainOptions{Beta1: 0.9, Beta2: 0.95, WeightDecay: 0.1}, decay: make([]bool, n)}
+		for i := range a.decay {
+			a.decay[i] = decay
+		}
+		w, g := vec(1), vec(0.01)
+		m, v := vec(0.001), vec(0.001)
+		for i := range v {
+			v[i] = v[i] * v[i]
+		}
+		w2, m2, v2 := append([]float32(nil), w...), append([]float32(nil), m...), append([]float32(nil), v...)
+		const scale, lr, c1, c2 = 0.7, 1e-3, 0.19, 0.0975
+		b1, b2 := a.o.Beta1, a.o.Beta2
+		k := [10]float64{scale, b1, 1 - b1, b2, 1 - b2, c1, c2, lr, lr * a.o.WeightDecay, 1e-8}
+		a.m, a.v = m, v
+		done := adamF32(w, g, m, v, &k, decay)
+		a.scalar(w, g, done, n, scale, lr, c1, c2)
+		a.m, a.v = m2, v2
+		a.scalar(w2, g, 0, n, scale, lr, c1, c2)
+		for i := range w {
+			if math.Float32bits(w[i]) != math.Float32bits(w2[i]) || m[i] != m2[i] || v[i] != v2[i] {
+				t.Fatalf("decay=%v: parameter %d: w %v m %v v %v, want %v %v %v", decay, i, w[i], m[i], v[i], w2[i], m2[i], v2[i])
+			}
+		}
+		if done != n&^3 {
+			t.Fatalf("vector part %d, want %d", done, n&^3)
+		}
+	}
+}

@@ -15,3 +15,4 @@ func axpyF32(dst, x []float32, a float32)                               { panic(
 func attnBack3F32(do, qi, dqi, kj, dkj, dvj []float32, pj, dsj float32) { panic("unreachable") }
 func transposeF32(dst, src []float32, rows, cols int)                   { panic("unreachable") }
 func expF64(dst, src []float64)                                         { panic("unreachable") }
+func adamF32(w, g, m, v []float32, k *[10]float64, decay bool) int      { panic("unreachable") }
