@@ -270,22 +270,28 @@ func transpose[T Float](dst, src []T, rows, cols int) {
 
 // sigmoids sets out[i] = sigmoid(float64(g[i])), bit for bit.
 func sigmoids[T Float](out []float64, g []T) {
+	// Branch-free (the signs are random): the argument is -|x| (for -0 the
+	// scalar code takes exp(+0), the same 1), the numerator 1 for x >= 0
+	// and e otherwise (for -0, e = 1 too). NaNs take the scalar path.
 	out = out[:len(g)]
+	nan := false
 	for i, v := range g {
 		x := float64(v)
-		a := x
-		if x >= 0 {
-			a = -x
+		nan = nan || x != x
+		out[i] = math.Float64frombits(math.Float64bits(x) | 1<<63)
+	}
+	if nan {
+		for i, v := range g {
+			out[i] = sigmoid(float64(v))
 		}
-		out[i] = a
+		return
 	}
 	expSlice(out, out)
+	const one = 0x3FF0000000000000
 	for i, v := range g {
 		e := out[i]
-		num := e
-		if float64(v) >= 0 {
-			num = 1
-		}
+		m := uint64(int64(math.Float64bits(float64(v))) >> 63) // all ones if x < 0 (or -0)
+		num := math.Float64frombits(math.Float64bits(e)&m | one&^m)
 		out[i] = num / (1 + e)
 	}
 }

@@ -201,3 +201,26 @@ func TestAdamBitExact(t *testing.T) {
 		}
 	}
 }
+
+// TestSigmoidsBitExact: the branch-free SiLU gate equals sigmoid()
+// element by element, signed zeros and overflow included.
+func TestSigmoidsBitExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	g := []float32{0, float32(math.Copysign(0, -1)), 1e-30, -1e-30, 88, -88, 800, -800, float32(math.Inf(1)), float32(math.Inf(-1))}
+	for i := 0; i < 1000; i++ {
+		g = append(g, float32(r.NormFloat64()*5))
+	}
+	out := make([]float64, len(g))
+	sigmoids(out, g)
+	for i, v := range g {
+		if w := sigmoid(float64(v)); math.Float64bits(out[i]) != math.Float64bits(w) {
+			t.Fatalf("sigmoid(%v) = %v, want %v", v, out[i], w)
+		}
+	}
+	nan := []float32{1, float32(math.NaN()), -1}
+	out = make([]float64, 3)
+	sigmoids(out, nan)
+	if out[0] != sigmoid(1) || !math.IsNaN(out[1]) || out[2] != sigmoid(-1) {
+		t.Fatalf("with a NaN: %v", out)
+	}
+}
