@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -160,12 +160,13 @@ func (m *Model) step(caches []*kv, chunks [][]int) [][]float32 {
 		}
 		parallelFor(N, D*16, func(r0, r1 int) {
 			probs := make([]float32, maxPos+1)
+			ex := make([]float64, maxPos+1)
 			for i := r0; i < r1; i++ {
 				c := caches[rows[i]]
 				np := pos[i] + 1
 				for hh := 0; hh < NH; hh++ {
 					attendRow(q[i*D+hh*HD:i*D+hh*HD+HD], c.k[l], c.v[l], D, hh*HD, np,
-						probs[:np], att[i*D+hh*HD:i*D+hh*HD+HD], scale)
+						probs[:np], att[i*D+hh*HD:i*D+hh*HD+HD], scale, ex)
 				}
 			}
 		})
@@ -177,9 +178,13 @@ func (m *Model) step(caches []*kv, chunks [][]int) [][]float32 {
 		matmulNT(g, h, nt.t(o.w1, H*D), N, H, D, false)
 		matmulNT(u, h, nt.t(o.w3, H*D), N, H, D, false)
 		parallelFor(N, H*8, func(r0, r1 int) {
-			for i := r0 * H; i < r1*H; i++ {
-				gv := float64(g[i])
-				g[i] = float32(gv*sigmoid(gv)) * u[i]
+			sg := make([]float64, H)
+			for r := r0; r < r1; r++ {
+				sigmoids(sg, g[r*H:(r+1)*H])
+				for i := r * H; i < (r+1)*H; i++ {
+					gv := float64(g[i])
+					g[i] = float32(gv*sg[i-r*H]) * u[i]
+				}
 			}
 		})
 		matmulNT(tmp, g, nt.t(o.w2, D*H), N, D, H, false)
@@ -545,7 +550,7 @@ func (s *sampleState) finish(reason string) {
 func logSoftmaxAt(z []float32, id int) float64 {
 	mx := math.Inf(-1)
 	for _, v := range z {
-		mx = math.Max(mx, float64(v))
+		mx = fmax(mx, float64(v))
 	}
 	var sum float64
 	for _, v := range z {
@@ -579,7 +584,17 @@ func sampleToken(z []float32, o SampleOptions, r *rng) int {
 		}
 		cs = append(cs, cand{i, float64(v) / o.Temperature})
 	}
-	sort.SliceStable(cs, func(a, b int) bool { return cs[a].l > cs[b].l })
+	// The same stable merge sort as sort.SliceStable with the same
+	// comparisons, typed instead of through reflection.
+	slices.SortStableFunc(cs, func(a, b cand) int {
+		if a.l > b.l {
+			return -1
+		}
+		if b.l > a.l {
+			return 1
+		}
+		return 0
+	})
 	if o.TopK > 0 && o.TopK < len(cs) {
 		cs = cs[:o.TopK]
 	}

@@ -181,8 +181,77 @@ func dot[T Float](a, b []T) T {
 	return s
 }
 
+// dots sets out[j] = dot(q, k[j·stride:j·stride+len(q)]) for j < len(out).
+func dots[T Float](q, k []T, stride int, out []T) {
+	if useAsm {
+		if qf, ok := any(q).([]float32); ok {
+			dotsF32(qf, any(k).([]float32), stride, any(out).([]float32))
+			return
+		}
+	}
+	hd := len(q)
+	for j := range out {
+		out[j] = dot(q, k[j*stride:j*stride+hd])
+	}
+}
+
+// axpy: dst[d] += a·x[d] (a rounded product, then a rounded sum).
+func axpy[T Float](dst, x []T, a T) {
+	if useAsm {
+		if df, ok := any(dst).([]float32); ok {
+			axpyF32(df, any(x).([]float32), float32(a))
+			return
+		}
+	}
+	x = x[:len(dst)]
+	for d := range dst {
+		dst[d] += a * x[d]
+	}
+}
+
+// attnBack3 is one (query i, key j) term of the attention backward pass:
+// dvj += pj·do, then dqi += dsj·kj and dkj += dsj·qi.
+func attnBack3[T Float](do, qi, dqi, kj, dkj, dvj []T, pj, dsj T) {
+	if useAsm {
+		if f, ok := any(do).([]float32); ok {
+			attnBack3F32(f, any(qi).([]float32), any(dqi).([]float32), any(kj).([]float32),
+				any(dkj).([]float32), any(dvj).([]float32), float32(pj), float32(dsj))
+			return
+		}
+	}
+	n := len(do)
+	dvj = dvj[:n]
+	for d := range dvj {
+		dvj[d] += pj * do[d]
+	}
+	qi, dqi, kj, dkj = qi[:n], dqi[:n], kj[:n], dkj[:n]
+	for d := range dqi {
+		dqi[d] += dsj * kj[d]
+		dkj[d] += dsj * qi[d]
+	}
+}
+
+// expSlice sets dst[i] = math.Exp(src[i]) (vectorized, bit for bit the
+// same results).
+func expSlice(dst, src []float64) {
+	if useAsm {
+		expF64(dst, src)
+		return
+	}
+	dst = dst[:len(src)]
+	for i, x := range src {
+		dst[i] = math.Exp(x)
+	}
+}
+
 // transpose writes the [cols,rows] transpose of the [rows,cols] matrix src.
 func transpose[T Float](dst, src []T, rows, cols int) {
+	if useAsm {
+		if df, ok := any(dst).([]float32); ok {
+			transposeF32(df, any(src).([]float32), rows, cols)
+			return
+		}
+	}
 	_ = dst[rows*cols-1]
 	_ = src[rows*cols-1]
 	const bs = 32
@@ -197,6 +266,46 @@ func transpose[T Float](dst, src []T, rows, cols int) {
 			}
 		}
 	})
+}
+
+// sigmoids sets out[i] = sigmoid(float64(g[i])), bit for bit.
+func sigmoids[T Float](out []float64, g []T) {
+	// Branch-free (the signs are random): the argument is -|x| (for -0 the
+	// scalar code takes exp(+0), the same 1), the numerator 1 for x >= 0
+	// and e otherwise (for -0, e = 1 too). NaNs take the scalar path.
+	out = out[:len(g)]
+	nan := false
+	for i, v := range g {
+		x := float64(v)
+		nan = nan || x != x
+		out[i] = math.Float64frombits(math.Float64bits(x) | 1<<63)
+	}
+	if nan {
+		for i, v := range g {
+			out[i] = sigmoid(float64(v))
+		}
+		return
+	}
+	expSlice(out, out)
+	const one = 0x3FF0000000000000
+	for i, v := range g {
+		e := out[i]
+		m := uint64(int64(math.Float64bits(float64(v))) >> 63) // all ones if x < 0 (or -0)
+		num := math.Float64frombits(math.Float64bits(e)&m | one&^m)
+		out[i] = num / (1 + e)
+	}
+}
+
+// fmax is math.Max, with the common case (distinct, ordered arguments)
+// first.
+func fmax(x, y float64) float64 {
+	if y > x {
+		return y
+	}
+	if x > y {
+		return x
+	}
+	return math.Max(x, y)
 }
 
 func sigmoid(x float64) float64 {

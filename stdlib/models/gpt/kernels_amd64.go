@@ -1,6 +1,9 @@
 package gpt
 
-import "os"
+import (
+	"math"
+	"os"
+)
 
 //go:noescape
 func dot4AVX(a, b *float32, k, ldb int, out *float32)
@@ -10,6 +13,24 @@ func dot1AVX(a, b *float32, k int) float32
 
 //go:noescape
 func mm3x4AVX(a *float32, lda int, b *float32, k int, c *float32, ldc int, nb int, acc int)
+
+//go:noescape
+func dotsAVX(q, k *float32, stride, np, hd int, out *float32)
+
+//go:noescape
+func axpyAVX(dst, x *float32, a float32, n int)
+
+//go:noescape
+func attnBack3AVX(do, qi, dqi, kj, dkj, dvj *float32, pj, dsj float32, n int)
+
+//go:noescape
+func transpose8AVX(dst *float32, ldd int, src *float32, lds int, nb int)
+
+//go:noescape
+func expAVX(dst, src *float64, n int) int
+
+//go:noescape
+func adamAVX(w, gr, m, v *float32, n int, k *float64, decay int)
 
 func cpuid(eax, ecx uint32) (a, b, c, d uint32)
 func xgetbv() uint32
@@ -104,4 +125,99 @@ func dotF32(a, b []float32) float32 {
 	}
 	_ = b[len(a)-1]
 	return dot1AVX(&a[0], &b[0], len(a))
+}
+
+// dotsF32: out[j] = dotF32(q, k[j·stride:]) for j < len(out).
+func dotsF32(q, k []float32, stride int, out []float32) {
+	np, hd := len(out), len(q)
+	if np == 0 {
+		return
+	}
+	if hd == 0 {
+		clear(out)
+		return
+	}
+	_ = k[(np-1)*stride+hd-1]
+	dotsAVX(&q[0], &k[0], stride, np, hd, &out[0])
+}
+
+// axpyF32: dst[d] += a·x[d].
+func axpyF32(dst, x []float32, a float32) {
+	if len(dst) == 0 {
+		return
+	}
+	_ = x[len(dst)-1]
+	axpyAVX(&dst[0], &x[0], a, len(dst))
+}
+
+// attnBack3F32: dvj += pj·do, dqi += dsj·kj, dkj += dsj·qi.
+func attnBack3F32(do, qi, dqi, kj, dkj, dvj []float32, pj, dsj float32) {
+	n := len(do)
+	if n == 0 {
+		return
+	}
+	_, _, _, _, _ = qi[n-1], dqi[n-1], kj[n-1], dkj[n-1], dvj[n-1]
+	attnBack3AVX(&do[0], &qi[0], &dqi[0], &kj[0], &dkj[0], &dvj[0], pj, dsj, n)
+}
+
+// transposeF32 is transpose for float32: 8×8 blocks in registers, the
+// edges element by element.
+func transposeF32(dst, src []float32, rows, cols int) {
+	_ = dst[rows*cols-1]
+	_ = src[rows*cols-1]
+	nb := cols / 8
+	parallelFor((rows+7)/8, 8*cols, func(lo, hi int) {
+		for i := lo * 8; i < min(hi*8, rows); i += 8 {
+			if i+8 <= rows {
+				if nb > 0 {
+					transpose8AVX(&dst[i], rows, &src[i*cols], cols, nb)
+				}
+				for r := i; r < i+8; r++ {
+					for j := nb * 8; j < cols; j++ {
+						dst[j*rows+r] = src[r*cols+j]
+					}
+				}
+				continue
+			}
+			for r := i; r < rows; r++ {
+				for j := 0; j < cols; j++ {
+					dst[j*rows+r] = src[r*cols+j]
+				}
+			}
+		}
+	})
+}
+
+// expF64 sets dst[i] = math.Exp(src[i]), bit for bit.
+func expF64(dst, src []float64) {
+	n := len(src)
+	dst = dst[:n]
+	i := 0
+	for n-i >= 4 {
+		i += expAVX(&dst[i], &src[i], n-i)
+		if n-i >= 4 { // a group math.Exp treats specially
+			for e := i + 4; i < e; i++ {
+				dst[i] = math.Exp(src[i])
+			}
+		}
+	}
+	for ; i < n; i++ {
+		dst[i] = math.Exp(src[i])
+	}
+}
+
+// adamF32 runs adamAVX over the multiple-of-4 prefix of w and returns its
+// length; the caller does the rest.
+func adamF32(w, g, m, v []float32, k *[10]float64, decay bool) int {
+	n := len(w) &^ 3
+	if n == 0 {
+		return 0
+	}
+	_, _, _ = g[n-1], m[n-1], v[n-1]
+	d := 0
+	if decay {
+		d = 1
+	}
+	adamAVX(&w[0], &g[0], &m[0], &v[0], n, &k[0], d)
+	return n
 }

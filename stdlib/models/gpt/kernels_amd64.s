@@ -241,6 +241,361 @@ end:
 	VZEROUPPER
 	RET
 
+// func dotsAVX(q, k *float32, stride, np, hd int, out *float32)
+// out[j] = dot1AVX(q, k+j·stride, hd) for j < np: the scores of one query
+// against np keys, each with exactly dot1AVX's arithmetic.
+TEXT ·dotsAVX(SB), NOSPLIT, $0-48
+	MOVQ q+0(FP), SI
+	MOVQ k+8(FP), DI
+	MOVQ stride+16(FP), R8
+	SHLQ $2, R8
+	MOVQ np+24(FP), R10
+	MOVQ hd+32(FP), CX
+	MOVQ out+40(FP), R9
+	MOVQ CX, DX
+	ANDQ $-8, DX
+drow:
+	TESTQ R10, R10
+	JLE  dend
+	VXORPS Y0, Y0, Y0
+	XORQ AX, AX
+dl8:
+	CMPQ AX, DX
+	JGE  dsum
+	VMOVUPS (SI)(AX*4), Y4
+	VFMADD231PS (DI)(AX*4), Y4, Y0
+	ADDQ $8, AX
+	JMP  dl8
+dsum:
+	HSUM(Y0, X0)
+dtail:
+	CMPQ AX, CX
+	JGE  dput
+	VMOVSS (SI)(AX*4), X4
+	VFMADD231SS (DI)(AX*4), X4, X0
+	INCQ AX
+	JMP  dtail
+dput:
+	VMOVSS X0, (R9)
+	ADDQ $4, R9
+	ADDQ R8, DI
+	DECQ R10
+	JMP  drow
+dend:
+	VZEROUPPER
+	RET
+
+// func axpyAVX(dst, x *float32, a float32, n int)
+// dst[d] += a·x[d]: a rounded product, then a rounded sum (no FMA), as the
+// portable loop computes it.
+TEXT ·axpyAVX(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	VBROADCASTSS a+16(FP), Y0
+	MOVQ n+24(FP), CX
+	XORQ AX, AX
+	MOVQ CX, DX
+	ANDQ $-8, DX
+xl8:
+	CMPQ AX, DX
+	JGE  xtail
+	VMULPS (SI)(AX*4), Y0, Y1
+	VADDPS (DI)(AX*4), Y1, Y1
+	VMOVUPS Y1, (DI)(AX*4)
+	ADDQ $8, AX
+	JMP  xl8
+xtail:
+	CMPQ AX, CX
+	JGE  xdone
+	VMULSS (SI)(AX*4), X0, X1
+	VADDSS (DI)(AX*4), X1, X1
+	VMOVSS X1, (DI)(AX*4)
+	INCQ AX
+	JMP  xtail
+xdone:
+	VZEROUPPER
+	RET
+
+// func attnBack3AVX(do, qi, dqi, kj, dkj, dvj *float32, pj, dsj float32, n int)
+// One (query i, key j) term of the attention backward pass:
+// dvj += pj·do, dqi += dsj·kj, dkj += dsj·qi, each a rounded product then a
+// rounded sum, as the portable loops compute them.
+TEXT ·attnBack3AVX(SB), NOSPLIT, $0-64
+	MOVQ do+0(FP), SI
+	MOVQ qi+8(FP), R8
+	MOVQ dqi+16(FP), R9
+	MOVQ kj+24(FP), R10
+	MOVQ dkj+32(FP), R11
+	MOVQ dvj+40(FP), R12
+	VBROADCASTSS pj+48(FP), Y0
+	VBROADCASTSS dsj+52(FP), Y1
+	MOVQ n+56(FP), CX
+	XORQ AX, AX
+	MOVQ CX, DX
+	ANDQ $-8, DX
+bl8:
+	CMPQ AX, DX
+	JGE  btail
+	VMULPS (SI)(AX*4), Y0, Y2
+	VADDPS (R12)(AX*4), Y2, Y2
+	VMOVUPS Y2, (R12)(AX*4)
+	VMULPS (R10)(AX*4), Y1, Y3
+	VADDPS (R9)(AX*4), Y3, Y3
+	VMOVUPS Y3, (R9)(AX*4)
+	VMULPS (R8)(AX*4), Y1, Y4
+	VADDPS (R11)(AX*4), Y4, Y4
+	VMOVUPS Y4, (R11)(AX*4)
+	ADDQ $8, AX
+	JMP  bl8
+btail:
+	CMPQ AX, CX
+	JGE  bdone
+	VMULSS (SI)(AX*4), X0, X2
+	VADDSS (R12)(AX*4), X2, X2
+	VMOVSS X2, (R12)(AX*4)
+	VMULSS (R10)(AX*4), X1, X3
+	VADDSS (R9)(AX*4), X3, X3
+	VMOVSS X3, (R9)(AX*4)
+	VMULSS (R8)(AX*4), X1, X4
+	VADDSS (R11)(AX*4), X4, X4
+	VMOVSS X4, (R11)(AX*4)
+	INCQ AX
+	JMP  btail
+bdone:
+	VZEROUPPER
+	RET
+
+// func transpose8AVX(dst *float32, ldd int, src *float32, lds int, nb int)
+// Transposes nb 8×8 blocks: the 8 rows of src (stride lds) at columns
+// 8b..8b+7 become rows 8b..8b+7 of dst (stride ldd), columns 0..7.
+TEXT ·transpose8AVX(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ ldd+8(FP), R8
+	SHLQ $2, R8
+	MOVQ src+16(FP), SI
+	MOVQ lds+24(FP), R9
+	SHLQ $2, R9
+	MOVQ nb+32(FP), CX
+	LEAQ (R9)(R9*2), R10 // 3·lds
+	LEAQ (R8)(R8*2), R11 // 3·ldd
+	LEAQ (SI)(R9*4), R12 // src row 4
+	LEAQ (DI)(R8*4), R13 // dst row 4
+tblk:
+	TESTQ CX, CX
+	JLE  tend
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R9*1), Y1
+	VMOVUPS (SI)(R9*2), Y2
+	VMOVUPS (SI)(R10*1), Y3
+	VMOVUPS (R12), Y4
+	VMOVUPS (R12)(R9*1), Y5
+	VMOVUPS (R12)(R9*2), Y6
+	VMOVUPS (R12)(R10*1), Y7
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+	VSHUFPS $0x44, Y10, Y8, Y0
+	VSHUFPS $0xEE, Y10, Y8, Y1
+	VSHUFPS $0x44, Y11, Y9, Y2
+	VSHUFPS $0xEE, Y11, Y9, Y3
+	VSHUFPS $0x44, Y14, Y12, Y4
+	VSHUFPS $0xEE, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xEE, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	VMOVUPS Y8, (DI)
+	VMOVUPS Y9, (DI)(R8*1)
+	VMOVUPS Y10, (DI)(R8*2)
+	VMOVUPS Y11, (DI)(R11*1)
+	VMOVUPS Y12, (R13)
+	VMOVUPS Y13, (R13)(R8*1)
+	VMOVUPS Y14, (R13)(R8*2)
+	VMOVUPS Y15, (R13)(R11*1)
+	ADDQ $32, SI
+	ADDQ $32, R12
+	LEAQ (DI)(R8*8), DI
+	LEAQ (R13)(R8*8), R13
+	DECQ CX
+	JMP  tblk
+tend:
+	VZEROUPPER
+	RET
+
+// Constants of math.Exp's amd64 implementation (math/exp_amd64.s).
+DATA expc<>+0(SB)/8, $1.4426950408889634073599246810018920 // LOG2E
+DATA expc<>+8(SB)/8, $0.69314718055966295651160180568695068359375 // LN2U
+DATA expc<>+16(SB)/8, $0.28235290563031577122588448175013436025525412068e-12 // LN2L
+DATA expc<>+24(SB)/8, $0.0625
+DATA expc<>+32(SB)/8, $2.0
+DATA expc<>+40(SB)/8, $1.0
+DATA expc<>+48(SB)/8, $7.09782712893384e+02 // Overflow
+DATA expc<>+56(SB)/8, $2.4801587301587301587e-5
+DATA expc<>+64(SB)/8, $1.9841269841269841270e-4
+DATA expc<>+72(SB)/8, $1.3888888888888888889e-3
+DATA expc<>+80(SB)/8, $8.3333333333333333333e-3
+DATA expc<>+88(SB)/8, $4.1666666666666666667e-2
+DATA expc<>+96(SB)/8, $1.6666666666666666667e-1
+DATA expc<>+104(SB)/8, $0.5
+GLOBL expc<>(SB), RODATA, $112
+
+// func expAVX(dst, src *float64, n int) int
+// dst[i] = math.Exp(src[i]), four at a time, by exactly the operations of
+// math.Exp's FMA path (each lane rounds as the scalar code does), for
+// groups whose results are normal numbers. It stops at the first group of
+// four with an argument math.Exp treats specially (not finite, overflow, a
+// denormal or zero result) and returns how many elements it wrote; the
+// caller computes that group with math.Exp.
+TEXT ·expAVX(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	ANDQ $-4, CX
+	XORQ AX, AX
+	VBROADCASTSD expc<>+0(SB), Y8
+	VBROADCASTSD expc<>+8(SB), Y9
+	VBROADCASTSD expc<>+16(SB), Y10
+	VBROADCASTSD expc<>+24(SB), Y11
+	VBROADCASTSD expc<>+32(SB), Y12
+	VBROADCASTSD expc<>+40(SB), Y13
+	VBROADCASTSD expc<>+48(SB), Y7
+	MOVQ $1023, BX
+	MOVQ BX, X14
+	VPBROADCASTD X14, X14
+	MOVQ $2047, BX
+	MOVQ BX, X15
+	VPBROADCASTD X15, X15
+	VPXOR X6, X6, X6
+eloop:
+	CMPQ AX, CX
+	JGE  edone
+	VMOVUPD (SI)(AX*8), Y0
+	VCMPPD $0x1E, Y7, Y0, Y5 // x > Overflow
+	VMOVMSKPD Y5, BX
+	TESTQ BX, BX
+	JNE  edone
+	VMULPD Y8, Y0, Y1
+	VCVTPD2DQY Y1, X2
+	VCVTDQ2PD X2, Y1
+	VFNMADD231PD Y9, Y1, Y0
+	VFNMADD231PD Y10, Y1, Y0
+	VMULPD Y11, Y0, Y0
+	VBROADCASTSD expc<>+56(SB), Y1
+	VBROADCASTSD expc<>+64(SB), Y3
+	VFMADD213PD Y3, Y0, Y1
+	VBROADCASTSD expc<>+72(SB), Y3
+	VFMADD213PD Y3, Y0, Y1
+	VBROADCASTSD expc<>+80(SB), Y3
+	VFMADD213PD Y3, Y0, Y1
+	VBROADCASTSD expc<>+88(SB), Y3
+	VFMADD213PD Y3, Y0, Y1
+	VBROADCASTSD expc<>+96(SB), Y3
+	VFMADD213PD Y3, Y0, Y1
+	VBROADCASTSD expc<>+104(SB), Y3
+	VFMADD213PD Y3, Y0, Y1
+	VFMADD213PD Y13, Y0, Y1
+	VMULPD Y1, Y0, Y0
+	VADDPD Y12, Y0, Y1
+	VMULPD Y1, Y0, Y0
+	VADDPD Y12, Y0, Y1
+	VMULPD Y1, Y0, Y0
+	VADDPD Y12, Y0, Y1
+	VMULPD Y1, Y0, Y0
+	VADDPD Y12, Y0, Y1
+	VFMADD213PD Y13, Y1, Y0
+	// ldexp: exponent + bias must be in (0, 0x7FF).
+	VPADDD X14, X2, X3
+	VPCMPGTD X6, X3, X4 // e > 0
+	VPCMPGTD X3, X15, X5 // 0x7FF > e
+	VPAND X5, X4, X4
+	VMOVMSKPS X4, BX
+	CMPQ BX, $15
+	JNE  edone
+	VPMOVZXDQ X3, Y4
+	VPSLLQ $52, Y4, Y4
+	VMULPD Y4, Y0, Y0
+	VMOVUPD Y0, (DI)(AX*8)
+	ADDQ $4, AX
+	JMP  eloop
+edone:
+	MOVQ AX, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func adamAVX(w, gr, m, v *float32, n int, k *float64, decay int)
+// AdamW on n&^3 parameters, four at a time in float64, with exactly the
+// operations (and their order) of the portable loop in adamW.update;
+// k = {scale, b1, 1-b1, b2, 1-b2, c1, c2, lr, lr·wd, 1e-8}.
+TEXT ·adamAVX(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), DI
+	MOVQ gr+8(FP), SI
+	MOVQ m+16(FP), R8
+	MOVQ v+24(FP), R9
+	MOVQ n+32(FP), CX
+	MOVQ k+40(FP), R10
+	MOVQ decay+48(FP), R11
+	VBROADCASTSD 0(R10), Y8
+	VBROADCASTSD 8(R10), Y9
+	VBROADCASTSD 16(R10), Y10
+	VBROADCASTSD 24(R10), Y11
+	VBROADCASTSD 32(R10), Y12
+	VBROADCASTSD 40(R10), Y13
+	VBROADCASTSD 48(R10), Y14
+	VBROADCASTSD 56(R10), Y15
+	VBROADCASTSD 64(R10), Y7
+	VBROADCASTSD 72(R10), Y6
+	ANDQ $-4, CX
+	XORQ AX, AX
+aloop:
+	CMPQ AX, CX
+	JGE  adone
+	VCVTPS2PD (SI)(AX*4), Y0
+	VMULPD Y8, Y0, Y0 // gi
+	VCVTPS2PD (R8)(AX*4), Y1
+	VMULPD Y9, Y1, Y1
+	VMULPD Y10, Y0, Y2
+	VADDPD Y2, Y1, Y1 // m
+	VCVTPS2PD (R9)(AX*4), Y2
+	VMULPD Y11, Y2, Y2
+	VMULPD Y12, Y0, Y3
+	VMULPD Y0, Y3, Y3
+	VADDPD Y3, Y2, Y2 // v
+	VCVTPD2PSY Y1, X3
+	VMOVUPS X3, (R8)(AX*4)
+	VCVTPD2PSY Y2, X3
+	VMOVUPS X3, (R9)(AX*4)
+	VCVTPS2PD (DI)(AX*4), Y3 // p
+	TESTQ R11, R11
+	JEQ  anodecay
+	VMULPD Y3, Y7, Y4
+	VSUBPD Y4, Y3, Y3
+anodecay:
+	VDIVPD Y13, Y1, Y1
+	VMULPD Y1, Y15, Y1
+	VDIVPD Y14, Y2, Y2
+	VSQRTPD Y2, Y2
+	VADDPD Y6, Y2, Y2
+	VDIVPD Y2, Y1, Y1
+	VSUBPD Y1, Y3, Y3
+	VCVTPD2PSY Y3, X3
+	VMOVUPS X3, (DI)(AX*4)
+	ADDQ $4, AX
+	JMP  aloop
+adone:
+	VZEROUPPER
+	RET
+
 // func cpuid(eax, ecx uint32) (a, b, c, d uint32)
 TEXT ·cpuid(SB), NOSPLIT, $0-24
 	MOVL eax+0(FP), AX

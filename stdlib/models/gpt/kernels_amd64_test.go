@@ -49,3 +49,178 @@ func TestMatmulAsmBitExact(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionKernelsBitExact: the vectorized attention and transpose
+// kernels give exactly the bits of the portable loops they replace, for
+// lengths with and without a remainder of 8.
+func TestAttentionKernelsBitExact(t *testing.T) {
+	if !useAsm {
+		t.Skip("no AVX2/FMA")
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	vec := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		return v
+	}
+	same := func(what string, got, want []float32) {
+		t.Helper()
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%s: element %d = %v, want %v", what, i, got[i], want[i])
+			}
+		}
+	}
+	for _, hd := range []int{1, 5, 8, 16, 19, 32, 64} {
+		const np, stride = 13, 70
+		q, k := vec(hd), vec((np-1)*stride+hd)
+		got, want := make([]float32, np), make([]float32, np)
+		dots(q, k, stride, got)
+		for j := range want {
+			want[j] = dot1AVX(&q[0], &k[j*stride], hd)
+		}
+		same("dots", got, want)
+
+		x, a := vec(hd), float32(r.NormFloat64())
+		dst := vec(hd)
+		ref := append([]float32(nil), dst...)
+		axpy(dst, x, a)
+		for d := range ref {
+			ref[d] += a * x[d]
+		}
+		same("axpy", dst, ref)
+
+		do, qi, kj := vec(hd), vec(hd), vec(hd)
+		dqi, dkj, dvj := vec(hd), vec(hd), vec(hd)
+		rq, rk, rv := append([]float32(nil), dqi...), append([]float32(nil), dkj...), append([]float32(nil), dvj...)
+		pj, dsj := float32(r.Float64()), float32(r.NormFloat64())
+		attnBack3(do, qi, dqi, kj, dkj, dvj, pj, dsj)
+		for d := 0; d < hd; d++ {
+			rv[d] += pj * do[d]
+			rq[d] += dsj * kj[d]
+			rk[d] += dsj * qi[d]
+		}
+		same("attnBack3 dv", dvj, rv)
+		same("attnBack3 dq", dqi, rq)
+		same("attnBack3 dk", dkj, rk)
+	}
+	for _, sh := range [][2]int{{1, 1}, {8, 8}, {3, 17}, {17, 3}, {16, 24}, {1016, 256}, {45, 61}} {
+		rows, cols := sh[0], sh[1]
+		src := vec(rows * cols)
+		dst := make([]float32, rows*cols)
+		transpose(dst, src, rows, cols)
+		for i := 0; i < rows; i++ {
+			for j := 0; j < cols; j++ {
+				if dst[j*rows+i] != src[i*cols+j] {
+					t.Fatalf("transpose %v: [%d,%d] wrong", sh, i, j)
+				}
+			}
+		}
+	}
+}
+
+// TestExpBitExact: the vectorized exp returns math.Exp's bits, including
+// around the special cases it hands back to math.Exp.
+func TestExpBitExact(t *testing.T) {
+	if !useAsm {
+		t.Skip("no AVX2/FMA")
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	var xs []float64
+	for i := 0; i < 200000; i++ {
+		switch i % 4 {
+		case 0:
+			xs = append(xs, (r.Float64()*2-1)*800)
+		case 1:
+			xs = append(xs, -r.Float64()*30)
+		case 2:
+			xs = append(xs, r.NormFloat64()*1e-3)
+		default:
+			xs = append(xs, -700-r.Float64()*50)
+		}
+	}
+	ord := []float64{0.5, -1, 2, -3, 0.1, -10, 3, 1}
+	if k := expAVX(&make([]float64, 8)[0], &ord[0], 8); k != 8 { // the vector path runs
+		t.Fatalf("expAVX stopped at %d of 8 ordinary arguments", k)
+	}
+	xs = append(xs, 0, math.Copysign(0, -1), math.Inf(1), math.Inf(-1), math.NaN(), 709.782712893384, 709.79, -708.39, -745.2, -745.1, 1e-300, -1e-300, math.MaxFloat64, -math.MaxFloat64)
+	for off := 0; off < 4; off++ {
+		got := make([]float64, len(xs)-off)
+		expSlice(got, xs[off:])
+		for i, x := range xs[off:] {
+			if w := math.Exp(x); math.Float64bits(got[i]) != math.Float64bits(w) && !(math.IsNaN(w) && math.IsNaN(got[i])) {
+				t.Fatalf("exp(%v) = %v, want %v", x, got[i], w)
+			}
+		}
+	}
+}
+
+// TestAdamBitExact: the vectorized AdamW step gives the portable loop's
+// bits, with and without decay and with a remainder of 4.
+func TestAdamBitExact(t *testing.T) {
+	if !useAsm {
+		t.Skip("no AVX2/FMA")
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	const n = 103
+	vec := func(s float64) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64() * s)
+		}
+		return v
+	}
+	for _, decay := range []bool{false, true} {
+		a := &adamW{o: TrainOptions{Beta1: 0.9, Beta2: 0.95, WeightDecay: 0.1}, decay: make([]bool, n)}
+		for i := range a.decay {
+			a.decay[i] = decay
+		}
+		w, g := vec(1), vec(0.01)
+		m, v := vec(0.001), vec(0.001)
+		for i := range v {
+			v[i] = v[i] * v[i]
+		}
+		w2, m2, v2 := append([]float32(nil), w...), append([]float32(nil), m...), append([]float32(nil), v...)
+		const scale, lr, c1, c2 = 0.7, 1e-3, 0.19, 0.0975
+		b1, b2 := a.o.Beta1, a.o.Beta2
+		k := [10]float64{scale, b1, 1 - b1, b2, 1 - b2, c1, c2, lr, lr * a.o.WeightDecay, 1e-8}
+		a.m, a.v = m, v
+		done := adamF32(w, g, m, v, &k, decay)
+		a.scalar(w, g, done, n, scale, lr, c1, c2)
+		a.m, a.v = m2, v2
+		a.scalar(w2, g, 0, n, scale, lr, c1, c2)
+		for i := range w {
+			if math.Float32bits(w[i]) != math.Float32bits(w2[i]) || m[i] != m2[i] || v[i] != v2[i] {
+				t.Fatalf("decay=%v: parameter %d: w %v m %v v %v, want %v %v %v", decay, i, w[i], m[i], v[i], w2[i], m2[i], v2[i])
+			}
+		}
+		if done != n&^3 {
+			t.Fatalf("vector part %d, want %d", done, n&^3)
+		}
+	}
+}
+
+// TestSigmoidsBitExact: the branch-free SiLU gate equals sigmoid()
+// element by element, signed zeros and overflow included.
+func TestSigmoidsBitExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	g := []float32{0, float32(math.Copysign(0, -1)), 1e-30, -1e-30, 88, -88, 800, -800, float32(math.Inf(1)), float32(math.Inf(-1))}
+	for i := 0; i < 1000; i++ {
+		g = append(g, float32(r.NormFloat64()*5))
+	}
+	out := make([]float64, len(g))
+	sigmoids(out, g)
+	for i, v := range g {
+		if w := sigmoid(float64(v)); math.Float64bits(out[i]) != math.Float64bits(w) {
+			t.Fatalf("sigmoid(%v) = %v, want %v", v, out[i], w)
+		}
+	}
+	nan := []float32{1, float32(math.NaN()), -1}
+	out = make([]float64, 3)
+	sigmoids(out, nan)
+	if out[0] != sigmoid(1) || !math.IsNaN(out[1]) || out[2] != sigmoid(-1) {
+		t.Fatalf("with a NaN: %v", out)
+	}
+}

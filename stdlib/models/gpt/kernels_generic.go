@@ -9,3 +9,10 @@ func mmBlockF32(c, a, b []float32, n, k, i0, i1, j0, j1 int, acc bool) {
 }
 
 func dotF32(a, b []float32) float32 { panic("unreachable") }
+
+func dotsF32(q, k []float32, stride int, out []float32)                 { panic("unreachable") }
+func axpyF32(dst, x []float32, a float32)                               { panic("unreachable") }
+func attnBack3F32(do, qi, dqi, kj, dkj, dvj []float32, pj, dsj float32) { panic("unreachable") }
+func transposeF32(dst, src []float32, rows, cols int)                   { panic("unreachable") }
+func expF64(dst, src []float64)                                         { panic("unreachable") }
+func adamF32(w, g, m, v []float32, k *[10]float64, decay bool) int      { panic("unreachable") }

@@ -159,29 +159,80 @@ type acts[T Float] struct {
 	hq      []T // [Q,D]
 	p       []T // [Q,V] softmax
 	logp    []float64
+	ws      *arena[T]
+}
+
+// arena hands out the buffers of one training step and takes them all back
+// at reset, so that a training loop reuses the same memory every step
+// instead of allocating (and the garbage collector collecting) the
+// activations and gradients anew. A nil arena allocates.
+type arena[T Float] struct {
+	bufs [][]T
+	next int
+}
+
+// raw returns a buffer of n elements whose contents are unspecified: for
+// outputs that are overwritten entirely.
+func (w *arena[T]) raw(n int) []T {
+	if w == nil {
+		return make([]T, n)
+	}
+	if w.next < len(w.bufs) && cap(w.bufs[w.next]) >= n {
+		w.next++
+		return w.bufs[w.next-1][:n]
+	}
+	b := make([]T, n)
+	if w.next < len(w.bufs) {
+		w.bufs[w.next] = b
+	} else {
+		w.bufs = append(w.bufs, b)
+	}
+	w.next++
+	return b
+}
+
+// zeros returns a zeroed buffer of n elements.
+func (w *arena[T]) zeros(n int) []T {
+	if w == nil {
+		return make([]T, n)
+	}
+	b := w.raw(n)
+	clear(b)
+	return b
+}
+
+// reset takes every buffer back (nothing handed out may be used after).
+func (w *arena[T]) reset() {
+	if w != nil {
+		w.next = 0
+	}
 }
 
 // forward runs the model over b and returns, per query, log p(target).
-func (n *net[T]) forward(b *batch) *acts[T] {
+func (n *net[T]) forward(b *batch) *acts[T] { return n.forwardIn(b, nil) }
+
+// forwardIn is forward with the activations in ws (which backward then
+// uses for its own buffers).
+func (n *net[T]) forwardIn(b *batch, ws *arena[T]) *acts[T] {
 	lo := n.lo
 	N, D, H, NH, HD := len(b.tok), lo.D, lo.H, lo.NH, lo.HD
-	a := &acts[T]{N: N, Q: len(b.qRow), probOff: make([]int, N+1)}
+	a := &acts[T]{N: N, Q: len(b.qRow), probOff: make([]int, N+1), ws: ws}
 	for i := 0; i < N; i++ {
 		a.probOff[i+1] = a.probOff[i] + (b.pos[i]+1)*NH
 	}
-	x := make([]T, N*D)
+	x := ws.raw(N * D)
 	emb := n.t(lo.emb, lo.V*D)
 	for i, t := range b.tok {
 		copy(x[i*D:(i+1)*D], emb[t*D:(t+1)*D])
 	}
-	tmp := make([]T, N*D)
+	tmp := ws.raw(N * D)
 	scale := T(1 / math.Sqrt(float64(HD)))
 	for l := range lo.layers {
 		o := &lo.layers[l]
 		la := layerActs[T]{x: x}
-		la.h1, la.r1 = make([]T, N*D), make([]T, N)
+		la.h1, la.r1 = ws.raw(N*D), ws.raw(N)
 		rmsnorm(la.h1, la.r1, x, n.t(o.attnNorm, D), N, D)
-		la.q, la.k, la.v = make([]T, N*D), make([]T, N*D), make([]T, N*D)
+		la.q, la.k, la.v = ws.raw(N*D), ws.raw(N*D), ws.raw(N*D)
 		matmulNT(la.q, la.h1, n.t(o.wq, D*D), N, D, D, false)
 		matmulNT(la.k, la.h1, n.t(o.wk, D*D), N, D, D, false)
 		matmulNT(la.v, la.h1, n.t(o.wv, D*D), N, D, D, false)
@@ -189,76 +240,93 @@ func (n *net[T]) forward(b *batch) *acts[T] {
 			n.rope(la.q, b.pos, false)
 			n.rope(la.k, b.pos, false)
 		}
-		la.att = make([]T, N*D)
-		la.probs = make([]T, a.probOff[N])
+		la.att = ws.raw(N * D)
+		la.probs = ws.raw(a.probOff[N])
 		parallelFor(N, D*16, func(r0, r1 int) {
+			ex := make([]float64, lo.cfg.MaxSeq)
 			for i := r0; i < r1; i++ {
 				s0 := i - b.pos[i]
 				for h := 0; h < NH; h++ {
 					np := b.pos[i] + 1
 					po := a.probOff[i] + h*np
 					attendRow(la.q[i*D+h*HD:i*D+h*HD+HD], la.k[s0*D:], la.v[s0*D:], D, h*HD, np,
-						la.probs[po:po+np], la.att[i*D+h*HD:i*D+h*HD+HD], scale)
+						la.probs[po:po+np], la.att[i*D+h*HD:i*D+h*HD+HD], scale, ex)
 				}
 			}
 		})
 		matmulNT(tmp, la.att, n.t(o.wo, D*D), N, D, D, false)
-		la.x2 = make([]T, N*D)
+		la.x2 = ws.raw(N * D)
 		for i := range la.x2 {
 			la.x2[i] = x[i] + tmp[i]
 		}
-		la.h2, la.r2 = make([]T, N*D), make([]T, N)
+		la.h2, la.r2 = ws.raw(N*D), ws.raw(N)
 		rmsnorm(la.h2, la.r2, la.x2, n.t(o.ffnNorm, D), N, D)
-		la.g, la.u, la.s = make([]T, N*H), make([]T, N*H), make([]T, N*H)
+		la.g, la.u, la.s = ws.raw(N*H), ws.raw(N*H), ws.raw(N*H)
 		matmulNT(la.g, la.h2, n.t(o.w1, H*D), N, H, D, false)
 		matmulNT(la.u, la.h2, n.t(o.w3, H*D), N, H, D, false)
-		la.sg = make([]T, N*H)
+		la.sg = ws.raw(N * H)
 		parallelFor(N, H*8, func(r0, r1 int) {
-			for i := r0 * H; i < r1*H; i++ {
-				g := float64(la.g[i])
-				sg := sigmoid(g)
-				la.sg[i] = T(sg)
-				la.s[i] = T(g*sg) * la.u[i]
+			sg := make([]float64, H)
+			for r := r0; r < r1; r++ {
+				sigmoids(sg, la.g[r*H:(r+1)*H])
+				for i := r * H; i < (r+1)*H; i++ {
+					g, sg := float64(la.g[i]), sg[i-r*H]
+					la.sg[i] = T(sg)
+					la.s[i] = T(g*sg) * la.u[i]
+				}
 			}
 		})
 		matmulNT(tmp, la.s, n.t(o.w2, D*H), N, D, H, false)
-		x = make([]T, N*D)
+		x = ws.raw(N * D)
 		for i := range x {
 			x[i] = la.x2[i] + tmp[i]
 		}
 		a.layers = append(a.layers, la)
 	}
 	a.xf = x
-	a.hf, a.rf = make([]T, N*D), make([]T, N)
+	a.hf, a.rf = ws.raw(N*D), ws.raw(N)
 	rmsnorm(a.hf, a.rf, x, n.t(lo.normF, D), N, D)
 	Q, V := a.Q, lo.V
-	a.hq = make([]T, Q*D)
+	a.hq = ws.raw(Q * D)
 	for q, r := range b.qRow {
 		copy(a.hq[q*D:(q+1)*D], a.hf[r*D:(r+1)*D])
 	}
-	a.p = make([]T, Q*V)
+	a.p = ws.raw(Q * V)
 	matmulNT(a.p, a.hq, n.t(lo.head, V*D), Q, V, D, false)
 	a.logp = make([]float64, Q)
-	for q := 0; q < Q; q++ {
-		a.logp[q] = softmaxLog(a.p[q*V:(q+1)*V], b.qTgt[q])
-	}
+	parallelFor(Q, V*8, func(q0, q1 int) {
+		ex := make([]float64, V)
+		for q := q0; q < q1; q++ {
+			a.logp[q] = softmaxLog(a.p[q*V:(q+1)*V], b.qTgt[q], ex)
+		}
+	})
 	return a
 }
 
-// softmaxLog replaces logits by probabilities and returns log p[tgt].
-func softmaxLog[T Float](z []T, tgt int) float64 {
+// softmaxLog replaces logits by probabilities and returns log p[tgt]; ex
+// is scratch of len(z).
+func softmaxLog[T Float](z []T, tgt int, ex []float64) float64 {
 	mx := math.Inf(-1)
 	for _, v := range z {
-		mx = math.Max(mx, float64(v))
+		mx = fmax(mx, float64(v))
 	}
+	ex = ex[:len(z)]
+	for i, v := range z {
+		ex[i] = float64(v) - mx
+	}
+	expSlice(ex, ex)
 	var sum float64
-	for _, v := range z {
-		sum += math.Exp(float64(v) - mx)
+	for _, e := range ex {
+		sum += e
 	}
 	lse := mx + math.Log(sum)
 	lp := float64(z[tgt]) - mx - math.Log(sum) // same rounding as logSoftmaxAt
 	for i, v := range z {
-		z[i] = T(math.Exp(float64(v) - lse))
+		ex[i] = float64(v) - lse
+	}
+	expSlice(ex, ex)
+	for i, e := range ex {
+		z[i] = T(e)
 	}
 	return lp
 }
@@ -339,17 +407,24 @@ func (n *net[T]) rope(x []T, pos []int, inverse bool) {
 // K and V hold key/value rows with the given stride; the head's slice starts
 // at off. The same function serves training and cached sampling, so both
 // round identically.
-func attendRow[T Float](q, K, V []T, stride, off, np int, probs, out []T, scale T) {
-	hd := len(q)
+//
+// ex is scratch of at least np.
+func attendRow[T Float](q, K, V []T, stride, off, np int, probs, out []T, scale T, ex []float64) {
 	mx := math.Inf(-1)
-	for j := 0; j < np; j++ {
-		s := dot(q, K[j*stride+off:j*stride+off+hd]) * scale
+	probs = probs[:np]
+	dots(q, K[off:], stride, probs)
+	for j, s := range probs {
+		s *= scale
 		probs[j] = s
-		mx = math.Max(mx, float64(s))
+		mx = fmax(mx, float64(s))
 	}
+	ex = ex[:np]
+	for j, p := range probs {
+		ex[j] = float64(p) - mx
+	}
+	expSlice(ex, ex)
 	var sum float64
-	for j := 0; j < np; j++ {
-		e := math.Exp(float64(probs[j]) - mx)
+	for j, e := range ex {
 		probs[j] = T(e)
 		sum += e
 	}
@@ -358,10 +433,7 @@ func attendRow[T Float](q, K, V []T, stride, off, np int, probs, out []T, scale 
 	for j := 0; j < np; j++ {
 		p := T(float64(probs[j]) * inv)
 		probs[j] = p
-		vj := V[j*stride+off : j*stride+off+hd]
-		for d := range out {
-			out[d] += p * vj[d]
-		}
+		axpy(out, V[j*stride+off:], p)
 	}
 }
 
@@ -370,8 +442,9 @@ func (n *net[T]) backward(b *batch, a *acts[T], coef []float64, grad []T) {
 	lo := n.lo
 	N, D, H, V, NH, HD, Q := a.N, lo.D, lo.H, lo.V, lo.NH, lo.HD, a.Q
 	gt := func(off, size int) []T { return grad[off : off+size] }
+	ws := a.ws
 	// d logp[tgt] / d logits = onehot - p.
-	dlog := make([]T, Q*V)
+	dlog := ws.raw(Q * V)
 	for q := 0; q < Q; q++ {
 		c := coef[q]
 		row := dlog[q*V : (q+1)*V]
@@ -380,26 +453,26 @@ func (n *net[T]) backward(b *batch, a *acts[T], coef []float64, grad []T) {
 		}
 		row[b.qTgt[q]] += T(c)
 	}
-	dhq := make([]T, Q*D)
-	matmulNT(dhq, dlog, transposed(n.t(lo.head, V*D), V, D), Q, D, V, false)
-	matmulNT(gt(lo.head, V*D), transposed(dlog, Q, V), transposed(a.hq, Q, D), V, D, Q, true)
-	dhf := make([]T, N*D)
+	dhq := ws.raw(Q * D)
+	matmulNT(dhq, dlog, transposed(ws, n.t(lo.head, V*D), V, D), Q, D, V, false)
+	matmulNT(gt(lo.head, V*D), transposed(ws, dlog, Q, V), transposed(ws, a.hq, Q, D), V, D, Q, true)
+	dhf := ws.zeros(N * D)
 	for q, r := range b.qRow {
 		for j := 0; j < D; j++ {
 			dhf[r*D+j] += dhq[q*D+j]
 		}
 	}
-	dx := make([]T, N*D)
+	dx := ws.zeros(N * D)
 	rmsnormBack(dx, gt(lo.normF, D), dhf, a.xf, a.rf, n.t(lo.normF, D), N, D)
 	scale := T(1 / math.Sqrt(float64(HD)))
 	for l := len(lo.layers) - 1; l >= 0; l-- {
 		o, la := &lo.layers[l], &a.layers[l]
 		// MLP: x_out = x2 + (silu(g)*u)·W2ᵀ
-		ds := make([]T, N*H)
-		matmulNT(ds, dx, transposed(n.t(o.w2, D*H), D, H), N, H, D, false)
-		dxT := transposed(dx, N, D)
-		matmulNT(gt(o.w2, D*H), dxT, transposed(la.s, N, H), D, H, N, true)
-		dg, du := make([]T, N*H), make([]T, N*H)
+		ds := ws.raw(N * H)
+		matmulNT(ds, dx, transposed(ws, n.t(o.w2, D*H), D, H), N, H, D, false)
+		dxT := transposed(ws, dx, N, D)
+		matmulNT(gt(o.w2, D*H), dxT, transposed(ws, la.s, N, H), D, H, N, true)
+		dg, du := ws.raw(N*H), ws.raw(N*H)
 		parallelFor(N, H*4, func(r0, r1 int) {
 			for i := r0 * H; i < r1*H; i++ {
 				g, sg := float64(la.g[i]), float64(la.sg[i])
@@ -407,21 +480,22 @@ func (n *net[T]) backward(b *batch, a *acts[T], coef []float64, grad []T) {
 				dg[i] = ds[i] * la.u[i] * T(sg*(1+g*(1-sg)))
 			}
 		})
-		dh2 := make([]T, N*D)
-		matmulNT(dh2, dg, transposed(n.t(o.w1, H*D), H, D), N, D, H, false)
-		matmulNT(dh2, du, transposed(n.t(o.w3, H*D), H, D), N, D, H, true)
-		h2T := transposed(la.h2, N, D)
-		matmulNT(gt(o.w1, H*D), transposed(dg, N, H), h2T, H, D, N, true)
-		matmulNT(gt(o.w3, H*D), transposed(du, N, H), h2T, H, D, N, true)
+		dh2 := ws.raw(N * D)
+		matmulNT(dh2, dg, transposed(ws, n.t(o.w1, H*D), H, D), N, D, H, false)
+		matmulNT(dh2, du, transposed(ws, n.t(o.w3, H*D), H, D), N, D, H, true)
+		h2T := transposed(ws, la.h2, N, D)
+		matmulNT(gt(o.w1, H*D), transposed(ws, dg, N, H), h2T, H, D, N, true)
+		matmulNT(gt(o.w3, H*D), transposed(ws, du, N, H), h2T, H, D, N, true)
 		// dx now flows to x2 (residual) plus the norm path.
 		rmsnormBack(dx, gt(o.ffnNorm, D), dh2, la.x2, la.r2, n.t(o.ffnNorm, D), N, D)
 		// Attention: x2 = x + att·Woᵀ
-		datt := make([]T, N*D)
-		matmulNT(datt, dx, transposed(n.t(o.wo, D*D), D, D), N, D, D, false)
-		matmulNT(gt(o.wo, D*D), transposed(dx, N, D), transposed(la.att, N, D), D, D, N, true)
-		dq, dk, dv := make([]T, N*D), make([]T, N*D), make([]T, N*D)
+		datt := ws.raw(N * D)
+		matmulNT(datt, dx, transposed(ws, n.t(o.wo, D*D), D, D), N, D, D, false)
+		matmulNT(gt(o.wo, D*D), transposed(ws, dx, N, D), transposed(ws, la.att, N, D), D, D, N, true)
+		dq, dk, dv := ws.zeros(N*D), ws.zeros(N*D), ws.zeros(N*D)
 		S := len(b.start) - 1
 		parallelFor(S*NH, D*64, func(t0, t1 int) {
+			dP := make([]T, lo.cfg.MaxSeq)
 			for t := t0; t < t1; t++ {
 				s, h := t/NH, t%NH
 				off := h * HD
@@ -432,27 +506,16 @@ func (n *net[T]) backward(b *batch, a *acts[T], coef []float64, grad []T) {
 					do := datt[i*D+off : i*D+off+HD]
 					qi := la.q[i*D+off : i*D+off+HD]
 					dqi := dq[i*D+off : i*D+off+HD]
+					dPi := dP[:np]
+					dots(do, la.v[s0*D+off:], D, dPi)
 					var sum float64
-					dP := make([]float64, np)
-					for j := 0; j < np; j++ {
-						r := (s0 + j) * D
-						dP[j] = float64(dot(do, la.v[r+off:r+off+HD]))
-						sum += dP[j] * float64(P[j])
+					for j, v := range dPi {
+						sum += float64(v) * float64(P[j])
 					}
-					for j := 0; j < np; j++ {
-						r := (s0 + j) * D
-						pj := P[j]
-						dvj := dv[r+off : r+off+HD]
-						for d := range dvj {
-							dvj[d] += pj * do[d]
-						}
-						dsj := T(float64(pj)*(dP[j]-sum)) * scale
-						kj := la.k[r+off : r+off+HD]
-						dkj := dk[r+off : r+off+HD]
-						for d := range dqi {
-							dqi[d] += dsj * kj[d]
-							dkj[d] += dsj * qi[d]
-						}
+					for j, pj := range P {
+						r := (s0+j)*D + off
+						dsj := T(float64(pj)*(float64(dPi[j])-sum)) * scale
+						attnBack3(do, qi, dqi, la.k[r:r+HD], dk[r:r+HD], dv[r:r+HD], pj, dsj)
 					}
 				}
 			}
@@ -461,14 +524,14 @@ func (n *net[T]) backward(b *batch, a *acts[T], coef []float64, grad []T) {
 			n.rope(dq, b.pos, true)
 			n.rope(dk, b.pos, true)
 		}
-		dh1 := make([]T, N*D)
-		matmulNT(dh1, dq, transposed(n.t(o.wq, D*D), D, D), N, D, D, false)
-		matmulNT(dh1, dk, transposed(n.t(o.wk, D*D), D, D), N, D, D, true)
-		matmulNT(dh1, dv, transposed(n.t(o.wv, D*D), D, D), N, D, D, true)
-		h1T := transposed(la.h1, N, D)
-		matmulNT(gt(o.wq, D*D), transposed(dq, N, D), h1T, D, D, N, true)
-		matmulNT(gt(o.wk, D*D), transposed(dk, N, D), h1T, D, D, N, true)
-		matmulNT(gt(o.wv, D*D), transposed(dv, N, D), h1T, D, D, N, true)
+		dh1 := ws.raw(N * D)
+		matmulNT(dh1, dq, transposed(ws, n.t(o.wq, D*D), D, D), N, D, D, false)
+		matmulNT(dh1, dk, transposed(ws, n.t(o.wk, D*D), D, D), N, D, D, true)
+		matmulNT(dh1, dv, transposed(ws, n.t(o.wv, D*D), D, D), N, D, D, true)
+		h1T := transposed(ws, la.h1, N, D)
+		matmulNT(gt(o.wq, D*D), transposed(ws, dq, N, D), h1T, D, D, N, true)
+		matmulNT(gt(o.wk, D*D), transposed(ws, dk, N, D), h1T, D, D, N, true)
+		matmulNT(gt(o.wv, D*D), transposed(ws, dv, N, D), h1T, D, D, N, true)
 		rmsnormBack(dx, gt(o.attnNorm, D), dh1, la.x, la.r1, n.t(o.attnNorm, D), N, D)
 	}
 	demb := gt(lo.emb, V*D)
@@ -480,8 +543,8 @@ func (n *net[T]) backward(b *batch, a *acts[T], coef []float64, grad []T) {
 	}
 }
 
-func transposed[T Float](src []T, rows, cols int) []T {
-	dst := make([]T, rows*cols)
+func transposed[T Float](ws *arena[T], src []T, rows, cols int) []T {
+	dst := ws.raw(rows * cols)
 	if rows*cols > 0 {
 		transpose(dst, src, rows, cols)
 	}

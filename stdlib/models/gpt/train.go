@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 )
 
 // SFTExample is one supervised example: the loss covers Target and EOS.
@@ -106,6 +107,7 @@ type adamW struct {
 	o     TrainOptions
 	m, v  []float32
 	decay []bool
+	ends  []int // ascending offsets where decay may change (tensor ends)
 	t     int
 }
 
@@ -115,6 +117,7 @@ func newAdamW(lo *layout, o TrainOptions) *adamW {
 		for i := t.off; i < t.off+t.size; i++ {
 			a.decay[i] = t.decay
 		}
+		a.ends = append(a.ends, t.off+t.size)
 	}
 	return a
 }
@@ -136,20 +139,40 @@ func (a *adamW) update(w, g []float32, lr float64) {
 	c1 := 1 - math.Pow(b1, float64(a.t))
 	c2 := 1 - math.Pow(b2, float64(a.t))
 	wd := a.o.WeightDecay
-	parallelFor(len(w), 16, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			gi := float64(g[i]) * scale
-			m := b1*float64(a.m[i]) + (1-b1)*gi
-			v := b2*float64(a.v[i]) + (1-b2)*gi*gi
-			a.m[i], a.v[i] = float32(m), float32(v)
-			p := float64(w[i])
-			if a.decay[i] {
-				p -= lr * wd * p
+	if useAsm {
+		k := [10]float64{scale, b1, 1 - b1, b2, 1 - b2, c1, c2, lr, lr * wd, 1e-8}
+		parallelFor(len(w), 16, func(lo, hi int) {
+			for lo < hi {
+				e := hi // the run of parameters with lo's decay
+				if j := sort.SearchInts(a.ends, lo+1); j < len(a.ends) {
+					e = min(e, a.ends[j])
+				}
+				lo += adamF32(w[lo:e], g[lo:e], a.m[lo:e], a.v[lo:e], &k, a.decay[lo])
+				a.scalar(w, g, lo, e, scale, lr, c1, c2)
+				lo = e
 			}
-			p -= lr * (m / c1) / (math.Sqrt(v/c2) + 1e-8)
-			w[i] = float32(p)
+		})
+		return
+	}
+	parallelFor(len(w), 16, func(lo, hi int) { a.scalar(w, g, lo, hi, scale, lr, c1, c2) })
+}
+
+// scalar is one AdamW step on parameters [lo,hi).
+func (a *adamW) scalar(w, g []float32, lo, hi int, scale, lr, c1, c2 float64) {
+	b1, b2 := a.o.Beta1, a.o.Beta2
+	wd := a.o.WeightDecay
+	for i := lo; i < hi; i++ {
+		gi := float64(g[i]) * scale
+		m := b1*float64(a.m[i]) + (1-b1)*gi
+		v := b2*float64(a.v[i]) + (1-b2)*gi*gi
+		a.m[i], a.v[i] = float32(m), float32(v)
+		p := float64(w[i])
+		if a.decay[i] {
+			p -= lr * wd * p
 		}
-	})
+		p -= lr * (m / c1) / (math.Sqrt(v/c2) + 1e-8)
+		w[i] = float32(p)
+	}
 }
 
 // scored is one encoded training sequence: tokens (BOS … EOS) and the index
@@ -243,6 +266,7 @@ func TrainSFT(ctx context.Context, base *Model, data []SFTExample, opts TrainOpt
 	opt := newAdamW(m.lo, opts)
 	bt := newBatcher(len(data), opts.Seed)
 	grad := make([]float32, len(m.w))
+	ws := &arena[float32]{}
 	for step := 0; step < opts.Steps; step++ {
 		if err := ctx.Err(); err != nil {
 			return nil, st, err
@@ -251,7 +275,8 @@ func TrainSFT(ctx context.Context, base *Model, data []SFTExample, opts TrainOpt
 		for _, i := range bt.next(opts.BatchSize) {
 			b.addScored(enc[i])
 		}
-		a := m.net.forward(&b)
+		ws.reset()
+		a := m.net.forwardIn(&b, ws)
 		loss, coef := sftLoss(a.logp)
 		clear(grad)
 		m.net.backward(&b, a, coef, grad)
@@ -298,6 +323,7 @@ func TrainDPO(ctx context.Context, policy, reference *Model, data []DPOPair, opt
 	opt := newAdamW(m.lo, opts)
 	bt := newBatcher(len(data), opts.Seed)
 	grad := make([]float32, len(m.w))
+	ws := &arena[float32]{}
 	var accs, margins []float64
 	for step := 0; step < opts.Steps; step++ {
 		if err := ctx.Err(); err != nil {
@@ -310,7 +336,8 @@ func TrainDPO(ctx context.Context, policy, reference *Model, data []DPOPair, opt
 			r0, r1 := b.addScored(enc[i].r)
 			ranges = append(ranges, [2][2]int{{c0, c1}, {r0, r1}})
 		}
-		a := m.net.forward(&b)
+		ws.reset()
+		a := m.net.forwardIn(&b, ws)
 		ref := reference.net.forward(&b)
 		loss, coef, acc, margin := dpoLoss(a.logp, ref.logp, ranges, opts.Beta)
 		clear(grad)
