@@ -26,6 +26,12 @@ fi
 if [ ! -e /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y libopenblas0-pthread >/dev/null
 fi
+# The reference column needs Netlib's reference BLAS (libblas3): without
+# it /usr/lib/x86_64-linux-gnu/blas does not exist and that column would load
+# OpenBLAS through the alternatives link again.
+if [ ! -e /usr/lib/x86_64-linux-gnu/blas/libblas.so.3 ]; then
+	DEBIAN_FRONTEND=noninteractive apt-get install -y libblas3 >/dev/null
+fi
 REF_BLAS=/usr/lib/x86_64-linux-gnu/blas
 STEPS=${STEPS:-20}
 CORES=$(nproc)
