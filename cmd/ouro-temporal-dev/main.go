@@ -29,7 +29,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/ouroloop/ouro/runtime/scaleout/devserver"
+	"github.com/ouroloop/ouro/cmd/internal/devserver"
 )
 
 func main() {

@@ -16,7 +16,7 @@ import (
 
 	"go.temporal.io/server/temporaltest"
 
-	"github.com/ouroloop/ouro/runtime/scaleout/devserver"
+	"github.com/ouroloop/ouro/cmd/internal/devserver"
 )
 
 var (
