@@ -54,6 +54,13 @@ PY
 SERVE_PID=$!
 for _ in $(seq 100); do [ -s "$W/serve.txt" ] && break; sleep 0.1; done
 OURO_URL=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["base_url"])' "$W/serve.txt")
+# The same checkpoints with attention rounded to float16, as Ollama's
+# float16 K/V cache rounds it (it has no float32 one): the column that
+# should match Ollama's where float32 does not.
+"$W/ouro" serve --run latest --store "$STORE" --listen 127.0.0.1:0 --json --float16-attention >"$W/serve16.txt" 2>"$W/serve16.err" &
+SERVE16_PID=$!
+for _ in $(seq 100); do [ -s "$W/serve16.txt" ] && break; sleep 0.1; done
+OURO16_URL=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["base_url"])' "$W/serve16.txt")
 
 mkdir -p "$W/models" "$W/home"
 export OLLAMA_HOST=127.0.0.1:$PORT OLLAMA_MODELS=$W/models
@@ -61,15 +68,16 @@ HOME=$W/home "$OLLAMA" serve >"$W/ollama.log" 2>&1 &
 OLLAMA_PID=$!
 for _ in $(seq 50); do curl -fsS "http://$OLLAMA_HOST/api/version" >/dev/null 2>&1 && break; sleep 0.2; done
 
-accuracy() { # base url, model name
-  "$W/ouro" run bench/ollama/circle --store "$W/eval-store" -var "base_url=$1" -var "model=$2" --progress=none --json |
+accuracy() { # base url, model name, store name (one per server: no answer is reused across them)
+  "$W/ouro" run bench/ollama/circle --store "$W/eval-store-$3" -var "base_url=$1" -var "model=$2" --progress=none --json |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["outputs"]["accuracy"])'
 }
 
 status=0
-printf '%-24s %-10s %-12s %-12s\n' checkpoint builtin "ouro serve" "ollama gguf"
+printf '%-24s %-10s %-12s %-12s %-12s\n' checkpoint builtin "ouro serve" "serve f16" "ollama gguf"
 while IFS=$'\t' read -r model digest measured; do
-  served=$(accuracy "$OURO_URL" "$model")
+  served=$(accuracy "$OURO_URL" "$model" serve)
+  served16=$(accuracy "$OURO16_URL" "$model" serve16)
   name=ouro-$(echo "$digest" | cut -c8-19)
   "$W/ouro" export "$digest" --store "$STORE" --format gguf -o "$W/$name.gguf" >/dev/null
   # Ollama applies repeat_penalty 1.1 over the last 64 tokens by default,
@@ -78,8 +86,8 @@ while IFS=$'\t' read -r model digest measured; do
   # changed: a digit seen in the question was pushed down.)
   printf 'FROM %s\nTEMPLATE {{ .Prompt }}\nPARAMETER repeat_penalty 1\nPARAMETER repeat_last_n 0\n' "$W/$name.gguf" >"$W/Modelfile"
   HOME=$W/home "$OLLAMA" create "$name" -f "$W/Modelfile" >"$W/create.log" 2>&1 || { cat "$W/create.log"; exit 1; }
-  ollama=$(accuracy "http://$OLLAMA_HOST/v1" "$name")
-  printf '%-24s %-10s %-12s %-12s\n' "$model" "$measured" "$served" "$ollama"
+  ollama=$(accuracy "http://$OLLAMA_HOST/v1" "$name" ollama)
+  printf '%-24s %-10s %-12s %-12s %-12s\n' "$model" "$measured" "$served" "$served16" "$ollama"
   if [ "$served" != "$measured" ] || [ "$ollama" != "$measured" ]; then status=1; fi
 done <"$W/measured.tsv"
 if [ $status = 0 ]; then echo "all accuracies equal"; else echo "accuracies differ"; fi

@@ -30,6 +30,7 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 		runRef   string
 		chats    []string
 		asJSON   bool
+		half     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -61,6 +62,11 @@ the same prompt, options and seed. Listens on loopback unless told otherwise.`,
 			}
 			if err := setChatTemplates(ms, chats); err != nil {
 				return err
+			}
+			if half {
+				for i := range ms {
+					ms[i].Model = ms[i].Model.WithFloat16Attention()
+				}
 			}
 			srv, err := serve.New(ms, serve.Options{Log: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
 			if err != nil {
@@ -105,6 +111,7 @@ the same prompt, options and seed. Listens on loopback unless told otherwise.`,
 	cmd.Flags().StringVar(&runRef, "run", "", "serve every builtin model a run produced (its id, a prefix, latest or latest~N), named by stage address")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on (port 0: any free port; --json says which)")
 	cmd.Flags().StringArrayVar(&chats, "chat", nil, `how chat messages become the prompt of model NAME: NAME=TEMPLATE with {user} (and {system}), \n for a newline, e.g. 'star=Q: {user}\nA:' (repeatable; default: as the builtin provider renders messages)`)
+	cmd.Flags().BoolVar(&half, "float16-attention", false, "round queries, keys, values and attention weights to float16, as llama.cpp and Ollama (float16 K/V cache) do, to compare with them; completions then differ from the builtin provider's at near ties")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines: {event: listening, base_url, address, models} once serving, {event: shutting_down} on SIGINT/SIGTERM")
 	return cmd
 }

@@ -153,6 +153,11 @@ func (m *Model) step(caches []*kv, chunks [][]int) [][]float32 {
 			nt.rope(q, pos, false)
 			nt.rope(k, pos, false)
 		}
+		if m.f16 {
+			roundF16(q)
+			roundF16(k)
+			roundF16(v)
+		}
 		for i := range tok {
 			c := caches[rows[i]]
 			c.k[l] = append(c.k[l], k[i*D:(i+1)*D]...)
@@ -165,6 +170,11 @@ func (m *Model) step(caches []*kv, chunks [][]int) [][]float32 {
 				c := caches[rows[i]]
 				np := pos[i] + 1
 				for hh := 0; hh < NH; hh++ {
+					if m.f16 {
+						attendRowF16(q[i*D+hh*HD:i*D+hh*HD+HD], c.k[l], c.v[l], D, hh*HD, np,
+							probs[:np], att[i*D+hh*HD:i*D+hh*HD+HD], scale, ex)
+						continue
+					}
 					attendRow(q[i*D+hh*HD:i*D+hh*HD+HD], c.k[l], c.v[l], D, hh*HD, np,
 						probs[:np], att[i*D+hh*HD:i*D+hh*HD+HD], scale, ex)
 				}
@@ -656,4 +666,51 @@ func (m *Model) LogProb(prompt, continuation string) (float64, []float64, error)
 		total += v
 	}
 	return total, a.logp, nil
+}
+
+// WithFloat16Attention returns the model (weights shared) with a sampler
+// that rounds queries, keys, values and attention weights to IEEE float16,
+// as ggml's CPU kernels do with the float16 K/V cache that llama.cpp and
+// Ollama use (Ollama has no float32 cache). It exists to compare ouro with
+// them: its completions are not the builtin provider's, and training and
+// LogProb are unaffected.
+func (m *Model) WithFloat16Attention() *Model {
+	c := newModel(m.cfg, m.lo, m.w)
+	c.chat, c.f16 = m.chat, true
+	return c
+}
+
+// attendRowF16 is attendRow with the attention weights rounded to float16
+// before they weight the values (ggml converts them to the F16 V cache's
+// type for that product).
+func attendRowF16(q, K, V []float32, stride, off, np int, probs, out []float32, scale float32, ex []float64) {
+	attendRow(q, K, V, stride, off, np, probs, out, scale, ex)
+	roundF16(probs)
+	clear(out)
+	for j := 0; j < np; j++ {
+		axpy(out, V[j*stride+off:], probs[j])
+	}
+}
+
+// roundF16 rounds every value to the nearest float16 (ties to even) and
+// back: 11 significant bits, subnormals below 2^-14, ±Inf beyond 65504.
+func roundF16(xs []float32) {
+	for i, x := range xs {
+		xs[i] = float16Round(x)
+	}
+}
+
+func float16Round(x float32) float32 {
+	a := math.Abs(float64(x))
+	switch {
+	case a != a || a == 0: // NaN or zero
+		return x
+	case a >= 65520: // rounds past the largest float16, 65504
+		return float32(math.Copysign(math.Inf(1), float64(x)))
+	case a < 1.0/16384: // subnormal: multiples of 2^-24
+		return float32(math.RoundToEven(float64(x)*(1<<24)) / (1 << 24))
+	}
+	b := math.Float32bits(x)
+	b += 0xfff + (b>>13)&1 // round the low 13 of 23 mantissa bits to even
+	return math.Float32frombits(b &^ 0x1fff)
 }

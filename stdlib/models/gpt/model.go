@@ -25,6 +25,7 @@ type Model struct {
 	w    []float32
 	net  *net[float32]
 	chat string // ChatTemplate; saved with the weights when set
+	f16  bool   // WithFloat16Attention; never saved
 	once sync.Once
 	dig  string
 }
