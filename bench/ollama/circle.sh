@@ -64,7 +64,11 @@ OURO16_URL=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).rea
 
 mkdir -p "$W/models" "$W/home"
 export OLLAMA_HOST=127.0.0.1:$PORT OLLAMA_MODELS=$W/models
-HOME=$W/home "$OLLAMA" serve >"$W/ollama.log" 2>&1 &
+# Flash attention off: ggml's CPU flash-attention kernel accumulates the
+# weighted values in float16 when the V cache is float16 (Ollama's only
+# precision), which changed 1 of 100 pretrained answers (0.44 vs 0.45 on
+# 2026-12-07); without it every product accumulates in float32.
+OLLAMA_FLASH_ATTENTION=${OLLAMA_FLASH_ATTENTION:-0} HOME=$W/home "$OLLAMA" serve >"$W/ollama.log" 2>&1 &
 OLLAMA_PID=$!
 for _ in $(seq 50); do curl -fsS "http://$OLLAMA_HOST/api/version" >/dev/null 2>&1 && break; sleep 0.2; done
 
