@@ -66,7 +66,7 @@ var initTemplates = []initTemplate{
 	{name: "self_rewarding", title: "Self-Rewarding Language Models",
 		paper: "Yuan et al., Self-Rewarding Language Models, 2024, arXiv:2401.10020",
 		about: "Self-Rewarding LMs (Yuan et al. 2024): the model judges its own answers; iterative DPO on best/worst pairs",
-		quick: []string{"-var", "seed_steps=20", "-var", "dpo_steps=5", "-var", "iterations=1", "-var", "prompts=5", "-var", "responses=2"}},
+		quick: []string{"-var", "seeds=2", "-var", "labeled=10", "-var", "answerer_steps=10", "-var", "seed_steps=20", "-var", "dpo_epochs=1", "-var", "iterations=1", "-var", "prompts=5", "-var", "responses=2"}},
 	{name: "spin", title: "SPIN: Self-Play Fine-Tuning",
 		paper: "Chen et al., Self-Play Fine-Tuning Converts Weak Language Models to Strong Language Models, ICML 2024, arXiv:2401.01335",
 		about: "SPIN (Chen et al. 2024): DPO of the data's answers over the model's own, iterated",
