@@ -254,12 +254,17 @@ func (m *memoLM) generateSamples(ctx context.Context, ss SampleStreamer, reqs []
 	}
 	var mu sync.Mutex
 	var putErr error
+	got := make([][]bool, len(miss))
+	for j := range miss {
+		got[j] = make([]bool, len(reqKeys[missIdx[j]]))
+	}
 	err = ss.GenerateSamples(ctx, miss, want, func(j, i int, c Completion) {
 		ri := missIdx[j]
 		b, _ := json.Marshal(c)
 		perr := m.memo.Put(reqKeys[ri][i][:], b)
 		mu.Lock()
 		out[ri][i] = c
+		got[j][i] = true
 		if perr != nil && putErr == nil {
 			putErr = perr
 		}
@@ -277,7 +282,28 @@ func (m *memoLM) generateSamples(ctx context.Context, ss SampleStreamer, reqs []
 	if putErr != nil {
 		return nil, 0, putErr
 	}
+	// A provider that returns without a wanted sample is a defect in it;
+	// an empty completion must not stand in for the sample.
+	for j, lack := range want {
+		for _, i := range lack {
+			if !got[j][i] {
+				return nil, 0, &RequestError{Request: missIdx[j], Sample: i, Last: i, Prompt: shortPrompt(reqs[missIdx[j]].Prompt), Err: errors.New("the provider returned without this sample")}
+			}
+		}
+	}
 	return out, len(miss), nil
+}
+
+// shortPrompt is the first 80 runes of a prompt, for an error message.
+func shortPrompt(p string) string {
+	n := 0
+	for i := range p {
+		if n == 80 {
+			return p[:i] + "…"
+		}
+		n++
+	}
+	return p
 }
 
 // countingLM reports, per stage, how many requests were answered from the

@@ -190,3 +190,32 @@ func TestMemoRenumbersRequestError(t *testing.T) {
 		t.Fatalf("err = %#v", err)
 	}
 }
+
+// skippingLM streams every wanted sample but sample 1.
+type skippingLM struct{ flakyLM }
+
+func (s *skippingLM) GenerateSamples(_ context.Context, reqs []GenRequest, want [][]int, done func(j, i int, c Completion), _ func(ServerStats)) error {
+	for j, lack := range want {
+		for _, i := range lack {
+			if i != 1 {
+				done(j, i, Completion{Text: reqs[j].Prompt + "!", FinishReason: "stop"})
+			}
+		}
+	}
+	return nil
+}
+
+// TestMemoRefusesAMissingSample: a provider that returns without a wanted
+// sample fails the call naming the request and sample, instead of an empty
+// completion standing in for it; what it did return is memoised.
+func TestMemoRefusesAMissingSample(t *testing.T) {
+	memo := &mapMemo{m: map[string][]byte{}}
+	m := &memoLM{lm: &skippingLM{}, memo: memo}
+	_, err := m.Generate(context.Background(), []GenRequest{{Prompt: "a", N: 1}, {Prompt: "b", N: 3}})
+	if err == nil || err.Error() != `request 1 ("b"), sample 1: the provider returned without this sample` {
+		t.Fatalf("err = %v", err)
+	}
+	if len(memo.m) != 3 {
+		t.Fatalf("%d memo entries, want 3 (a's sample and b's samples 0 and 2)", len(memo.m))
+	}
+}

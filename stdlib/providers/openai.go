@@ -457,60 +457,71 @@ func (l *OpenAILM) samples(ctx context.Context, j int, r runtime.GenRequest, wan
 		return &runtime.RequestError{Model: l.name(), Request: j, Sample: first, Last: last, Prompt: promptPrefix(RequestPrompt(r)), Err: l.scrub(err)}
 	}
 	for _, i := range want {
-		if !missing[i] {
-			continue
-		}
-		k := l.maxN()
-		if k == 1 || r.N == 1 {
-			// One sample per request, without n.
-			fanOut := r.N > 1
-			a, err := l.send(ctx, r, base+uint64(i), 1, fanOut, report)
-			if err != nil {
-				return fail(i, i, err)
+		// A short answer teaches maxN and leaves i missing (when the
+		// answer started below i): ask again with what was learnt.
+		for missing[i] {
+			if err := l.sample(ctx, j, r, i, base, missing, done, report, fail); err != nil {
+				return err
 			}
-			done(j, i, a[0])
-			delete(missing, i)
-			continue
 		}
-		// The samples of i's run: from 0 when nothing is known (so sample i
-		// does not depend on which samples were memoised), else from the
-		// multiple of k below i.
-		lo, n := 0, r.N
-		if k > 1 {
-			lo = i / k * k
-			n = min(k, r.N-lo)
-		}
-		a, err := l.send(ctx, r, base+uint64(lo), n, false, report)
+	}
+	return nil
+}
+
+// sample sends one request that answers sample i of request j (and any
+// other missing samples its choices cover), deleting what it answered
+// from missing.
+func (l *OpenAILM) sample(ctx context.Context, j int, r runtime.GenRequest, i int, base uint64, missing map[int]bool, done func(j, i int, c runtime.Completion), report func(runtime.ServerStats), fail func(first, last int, err error) error) error {
+	k := l.maxN()
+	if k == 1 || r.N == 1 {
+		// One sample per request, without n.
+		fanOut := r.N > 1
+		a, err := l.send(ctx, r, base+uint64(i), 1, fanOut, report)
 		if err != nil {
-			var apiErr *apiError
-			if !errors.As(err, &apiErr) || apiErr.StatusCode < 400 || apiErr.StatusCode >= 500 {
-				return fail(lo, lo+n-1, err)
-			}
-			// Refused: llama.cpp's server answers n > 1 with 400 ("Only
-			// one completion choice is allowed"). If i alone goes
-			// through, the server does not take n.
-			one, err1 := l.send(ctx, r, base+uint64(i), 1, true, report)
-			if err1 != nil {
-				return fail(i, i, err1)
-			}
-			l.learnN(1)
-			report(runtime.ServerStats{NIgnored: true})
-			done(j, i, one[0])
-			delete(missing, i)
-			continue
+			return fail(i, i, err)
 		}
-		for c, comp := range a {
-			if missing[lo+c] {
-				done(j, lo+c, comp)
-				delete(missing, lo+c)
-			}
+		done(j, i, a[0])
+		delete(missing, i)
+		return nil
+	}
+	// The samples of i's run: from 0 when nothing is known (so sample i
+	// does not depend on which samples were memoised), else from the
+	// multiple of k below i.
+	lo, n := 0, r.N
+	if k > 1 {
+		lo = i / k * k
+		n = min(k, r.N-lo)
+	}
+	a, err := l.send(ctx, r, base+uint64(lo), n, false, report)
+	if err != nil {
+		var apiErr *apiError
+		if !errors.As(err, &apiErr) || apiErr.StatusCode < 400 || apiErr.StatusCode >= 500 {
+			return fail(lo, lo+n-1, err)
 		}
-		if len(a) < n {
-			// A capability, not a fault: not retried. The missing samples
-			// go out on their own (the loop goes on with maxN ≤ len(a)).
-			l.learnN(len(a))
-			report(runtime.ServerStats{NIgnored: true})
+		// Refused: llama.cpp's server answers n > 1 with 400 ("Only
+		// one completion choice is allowed"). If i alone goes
+		// through, the server does not take n.
+		one, err1 := l.send(ctx, r, base+uint64(i), 1, true, report)
+		if err1 != nil {
+			return fail(i, i, err1)
 		}
+		l.learnN(1)
+		report(runtime.ServerStats{NIgnored: true})
+		done(j, i, one[0])
+		delete(missing, i)
+		return nil
+	}
+	for c, comp := range a {
+		if missing[lo+c] {
+			done(j, lo+c, comp)
+			delete(missing, lo+c)
+		}
+	}
+	if len(a) < n {
+		// A capability, not a fault: not retried. The caller asks again
+		// for what is still missing, with maxN ≤ len(a).
+		l.learnN(len(a))
+		report(runtime.ServerStats{NIgnored: true})
 	}
 	return nil
 }

@@ -30,11 +30,18 @@ func sampleRequests(n int) []runtime.GenRequest {
 // collect runs GenerateSamples for every sample and adds up the reports.
 func collect(t *testing.T, l *OpenAILM, reqs []runtime.GenRequest) ([][]runtime.Completion, runtime.ServerStats) {
 	t.Helper()
+	return collectFrom(t, l, reqs, 0)
+}
+
+// collectFrom runs GenerateSamples for samples from, from+1, … of each
+// request, as a resumed run asks for what the memo lacks.
+func collectFrom(t *testing.T, l *OpenAILM, reqs []runtime.GenRequest, from int) ([][]runtime.Completion, runtime.ServerStats) {
+	t.Helper()
 	out := make([][]runtime.Completion, len(reqs))
 	want := make([][]int, len(reqs))
 	for j, r := range reqs {
 		out[j] = make([]runtime.Completion, r.N)
-		for i := range r.N {
+		for i := from; i < r.N; i++ {
 			want[j] = append(want[j], i)
 		}
 	}
@@ -114,6 +121,54 @@ func TestOpenAIServersAgree(t *testing.T) {
 			}
 			if len(seen) != 18 {
 				t.Fatalf("%d distinct samples of 18", len(seen))
+			}
+		})
+	}
+}
+
+// TestOpenAIResumedSamples: a run resumed with sample 0 of every item
+// memoised asks each server for samples 1 and 2 only and gets the samples
+// an uninterrupted run got. Before anything is learnt about n the first
+// request still asks from sample 0 (so `ouro serve`, which honours n,
+// answers as the builtin provider would); a server that ignores or refuses
+// n costs that one request, and every later one asks for a missing sample.
+func TestOpenAIResumedSamples(t *testing.T) {
+	reqs := sampleRequests(6)
+	for _, c := range []struct {
+		mode     string
+		requests int
+	}{
+		{"", 6},                 // n=3 from sample 0 per item
+		{"ignore", 1 + 2 + 5*2}, // item 0: n=3 (sample 0 again), samples 1 and 2; then 2 each
+		{"reject", 1 + 2 + 5*2}, // item 0: the refused n=3, samples 1 and 2; then 2 each
+	} {
+		t.Run(c.mode, func(t *testing.T) {
+			full := newFake(func(string) int { return 0 })
+			full.nMode = c.mode
+			s := httptest.NewServer(full)
+			defer s.Close()
+			l, _, _ := openFake(t, s.URL, map[string]cty.Value{"concurrency": cty.NumberIntVal(1)})
+			want, _ := collect(t, l, reqs)
+
+			resumed := newFake(func(string) int { return 0 })
+			resumed.nMode = c.mode
+			s2 := httptest.NewServer(resumed)
+			defer s2.Close()
+			l2, _, waits := openFake(t, s2.URL, map[string]cty.Value{"concurrency": cty.NumberIntVal(1)})
+			got, st := collectFrom(t, l2, reqs, 1)
+			for j := range reqs {
+				if got[j][0] != (runtime.Completion{}) {
+					t.Fatalf("item %d: sample 0 reported though not wanted", j)
+				}
+				if !reflect.DeepEqual(got[j][1:], want[j][1:]) {
+					t.Fatalf("item %d: resumed samples %v, want %v", j, got[j][1:], want[j][1:])
+				}
+			}
+			if resumed.count() != c.requests {
+				t.Errorf("%d requests, want %d", resumed.count(), c.requests)
+			}
+			if len(*waits) != 0 || st.Retries != 0 {
+				t.Errorf("retried (%v, %d)", *waits, st.Retries)
 			}
 		})
 	}
