@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/ouroloop/ouro/lang/fuzztest"
 )
 
 // FuzzCompile feeds arbitrary bytes to the parser and the compiler: whatever
@@ -13,6 +15,7 @@ import (
 //
 //	go test -run='^$' -fuzz=FuzzCompile -fuzztime=3m ./compiler/
 func FuzzCompile(f *testing.F) {
+	fuzztest.NoMinimize(f)
 	var seeds []string
 	for _, pat := range []string{"../examples/*/*.loop.hcl", "testdata/errors/*.loop.hcl"} {
 		m, _ := filepath.Glob(pat)

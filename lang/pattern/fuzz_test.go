@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/ouroloop/ouro/lang/fuzztest"
 )
 
 var fuzzPatterns = []string{
@@ -19,6 +21,7 @@ var fuzzPatterns = []string{
 }
 
 func FuzzParse(f *testing.F) {
+	fuzztest.NoMinimize(f)
 	for _, s := range fuzzPatterns {
 		f.Add(s)
 	}
@@ -56,6 +59,7 @@ func FuzzParse(f *testing.F) {
 }
 
 func FuzzMatch(f *testing.F) {
+	fuzztest.NoMinimize(f)
 	texts := []string{
 		"Answer: -3.5e2", "Reasoning: x\nConfidence: 3", "{alpha} [] \\",
 		`a [{"x": [1, "}"]}] tail`, "Q: what? A: four", "答え：42", "x \xff\xfe",

@@ -12,6 +12,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
+	"github.com/ouroloop/ouro/lang/fuzztest"
 	"github.com/ouroloop/ouro/runtime/dataset"
 	"github.com/ouroloop/ouro/runtime/lineexpr"
 	"github.com/ouroloop/ouro/stdlib/funcs"
@@ -187,6 +188,7 @@ func TestDifferential(t *testing.T) {
 }
 
 func FuzzLineExpr(f *testing.F) {
+	fuzztest.NoMinimize(f)
 	for _, s := range []string{`item.n > 0.5`, `upper(item.s)`, `"${item.i}-${item.s}"`, `item.m != null && item.m > 3`} {
 		f.Add(s, uint64(1))
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ouroloop/ouro/compiler"
+	"github.com/ouroloop/ouro/lang/fuzztest"
 	"github.com/ouroloop/ouro/runtime/runtimetest"
 	"github.com/ouroloop/ouro/runtime/store"
 )
@@ -54,6 +55,7 @@ func fuzzDataset(t *testing.T, env *runtimetest.Env, name string, data []byte) {
 }
 
 func FuzzDatasetJSONL(f *testing.F) {
+	fuzztest.NoMinimize(f)
 	for _, s := range []string{
 		`{"question": "1+1", "answer": 2}` + "\n" + `{"question": "ü", "answer": null}`,
 		`{"question": "a\"b\\c\u00e9\n", "answer": 1e-7}`,
@@ -69,6 +71,7 @@ func FuzzDatasetJSONL(f *testing.F) {
 }
 
 func FuzzDatasetCSV(f *testing.F) {
+	fuzztest.NoMinimize(f)
 	for _, s := range []string{
 		"question,answer\n1+1,2\nü,\n",
 		"question,answer\n\"a,\"\"b\"\"\nc\",1e-7\n",
@@ -85,6 +88,7 @@ func FuzzDatasetCSV(f *testing.F) {
 }
 
 func FuzzDatasetParquet(f *testing.F) {
+	fuzztest.NoMinimize(f)
 	var buf bytes.Buffer
 	if err := parquet.Write(&buf, []pqRow{{"1+1", 2}, {"ünï", 3.5}, {"t\xffo", 1e-7}}); err != nil {
 		f.Fatal(err)

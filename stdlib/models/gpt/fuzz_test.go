@@ -3,8 +3,9 @@ package gpt
 import (
 	"bytes"
 	"encoding/binary"
-	"flag"
 	"testing"
+
+	"github.com/ouroloop/ouro/lang/fuzztest"
 )
 
 // fuzzConfigs are the real checkpoints FuzzLoad starts from: small (so that
@@ -22,23 +23,12 @@ var fuzzConfigs = []Config{
 // allocation: TestLoadAllocatesAsBytesArrive); whatever loads saves, reloads
 // to the same digest and scores text.
 func FuzzLoad(f *testing.F) {
-	// Go minimizes every input that expands coverage before it joins the
-	// corpus, removing each span of bytes in turn: O(n²) runs of the target.
-	// An input derived from these 1.2–5 kB checkpoints rarely survives losing
-	// bytes (its header length and tensor sizes fix its length), so one
-	// minimization is up to 10⁶ runs, 40 s and more with no execs reported:
-	// the stall of issue 15 item 8. In 30 s from these seeds (docs/fuzzing.md):
-	// 219 new inputs without minimization, 108 with 500 runs each, 22 with
-	// 1 s each. So unless -fuzzminimizetime is given, FuzzLoad does not
-	// minimize; a crasher is kept as found (pass -fuzzminimizetime 60s to
-	// minimize one).
-	set := false
-	flag.Visit(func(fl *flag.Flag) { set = set || fl.Name == "test.fuzzminimizetime" })
-	if !set {
-		if err := flag.Set("test.fuzzminimizetime", "0"); err != nil {
-			f.Fatal(err)
-		}
-	}
+	// An input derived from these 1.2–5 kB checkpoints rarely survives
+	// losing bytes (its header length and tensor sizes fix its length), so
+	// one minimization was up to 10⁶ runs and 40 s: the stall of issue 15
+	// item 8. In 30 s from these seeds (docs/fuzzing.md): 219 new inputs
+	// without minimization, 108 with 500 runs each, 22 with 1 s each.
+	fuzztest.NoMinimize(f)
 
 	for i, cfg := range fuzzConfigs {
 		m, err := New(cfg, uint64(i+1))
