@@ -44,9 +44,9 @@ done
 printf 'FROM %s\nTEMPLATE {{ .Prompt }}\n' "$W/model.gguf" >"$W/Modelfile"
 "$OLLAMA" create ouro-export -f "$W/Modelfile" >"$W/create.log" 2>&1 || { cat "$W/create.log"; exit 1; }
 status=0
-"$W/ollamacheck" compare -checkpoint "$W/model.safetensors" -url "http://$OLLAMA_HOST" -model ouro-export -n 20 -max-tokens 24 || status=1
+"$W/ollamacheck" compare -checkpoint "$W/model.safetensors" -url "http://$OLLAMA_HOST" -model ouro-export -n 21 -max-tokens 24 || status=1
 # A short budget, so completions also end by length.
-"$W/ollamacheck" compare -checkpoint "$W/model.safetensors" -url "http://$OLLAMA_HOST" -model ouro-export -n 20 -max-tokens 4 | tail -1 || status=1
+"$W/ollamacheck" compare -checkpoint "$W/model.safetensors" -url "http://$OLLAMA_HOST" -model ouro-export -n 21 -max-tokens 4 | tail -1 || status=1
 # Which runner served the model: llama.cpp's (llama_model_loader lines) or
 # Ollama's Go engine.
 if grep -q 'llama_model_loader' "$W/serve.log"; then echo "runner: llama.cpp (compatibility)"; else echo "runner: ollama engine"; fi

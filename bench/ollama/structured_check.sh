@@ -20,6 +20,7 @@ OLLAMA=${OURO_OLLAMA_CACHE:-$HOME/.cache/ouro-ollama}/bin/ollama
 
 W=$(mktemp -d)
 cleanup() {
+  [ -n "${KEEP_LOG:-}" ] && cp "$W/ollama.log" "$KEEP_LOG"
   if [ -n "${OLLAMA_PID:-}" ]; then kill "$OLLAMA_PID" 2>/dev/null || true; wait "$OLLAMA_PID" 2>/dev/null || true; fi
   rm -rf "$W"
 }
@@ -43,7 +44,7 @@ HOME=$W/home "$OLLAMA" create ouro-structured -f "$W/Modelfile" >"$W/create.log"
 cp -r bench/ollama/structured "$W/spec"
 "$W/ouro" run "$W/spec" --store "$W/store" --progress=none \
   -var "checkpoint=$W/model.safetensors" -var "base_url=http://$OLLAMA_HOST/v1" \
-  -var model=ouro-structured -var "out=$W/out" >"$W/run.txt" 2>&1 || { cat "$W/run.txt"; exit 1; }
+  -var model=ouro-structured -var "out=$W/out" >"$W/run.txt" 2>&1 || { cat "$W/run.txt"; tail -n 40 "$W/ollama.log"; exit 1; }
 "$W/ouro" show latest --store "$W/store" >"$W/show.txt"
 grep -iE 'invalid|warn|schema' "$W/show.txt" "$W/run.txt" || true
 

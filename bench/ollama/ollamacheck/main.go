@@ -100,10 +100,14 @@ func train(args []string) {
 
 // prompts are held-out tasks of the training mix plus free text the model
 // never saw (its greedy continuations are arbitrary, which is the point:
-// they test the two implementations, not the model).
+// they test the two implementations, not the model). The seventh free text
+// is prompt 20, so -n 21 and more include it.
 func prompts(n int) []string {
 	r := rand.New(rand.NewPCG(99, 100))
-	free := []string{"Hello, world! ", "The quick brown fox", "x = 1 + 2 * 3;\n", "  two  spaces ", "{\"a\": [1, 2]}", "~`!@#$%^&*()_+-=[]{}|;':\",./<>?"}
+	free := []string{"Hello, world! ", "The quick brown fox", "x = 1 + 2 * 3;\n", "  two  spaces ", "{\"a\": [1, 2]}", "~`!@#$%^&*()_+-=[]{}|;':\",./<>?",
+		// Characters outside the vocabulary: ouro's UNK; the byte-fallback
+		// pieces of the export in llama.cpp (without them it aborts).
+		"tab\there\r\n"}
 	var out []string
 	for i := 0; len(out) < n; i++ {
 		switch {

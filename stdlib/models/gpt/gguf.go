@@ -37,6 +37,11 @@ const (
 	tokenTypeNormal  = 1
 	tokenTypeUnknown = 2
 	tokenTypeControl = 3
+	tokenTypeByte    = 6
+
+	// byteTokens is the number of byte-fallback pieces <0x00> … <0xFF>
+	// after the characters (see ggufTensors).
+	byteTokens = 256
 
 	// spmSpace is the character SentencePiece writes for a space.
 	spmSpace = '\u2581'
@@ -90,12 +95,31 @@ func (m *Model) shape(name string) []int {
 // ggufTensors lists the tensors under llama.cpp's names, in llama.cpp's
 // order. ouro's Q and K rows are already in the interleaved (adjacent
 // pairs) order llama.cpp's normal RoPE mode expects, so nothing is permuted.
+//
+// The embedding and output matrices get byteTokens more rows, each a copy
+// of UNK's: llama.cpp's SentencePiece tokenizer has no unknown token for a
+// character outside the vocabulary, it spells the character's UTF-8 bytes
+// as <0xXX> pieces, and aborts the whole server (std::out_of_range) when
+// those pieces are missing, as Ollama v0.17.4 did on a tab. With them, a
+// character outside the vocabulary is one UNK-like token per byte: exactly
+// ouro's UNK for an ASCII one (tab, CR), one per byte for a longer one.
 func (m *Model) ggufTensors() []ggufTensor {
 	var out []ggufTensor
 	add := func(gname, oname string) {
 		out = append(out, ggufTensor{name: gname, shape: m.shape(oname), data: m.tensor(oname)})
 	}
-	add("token_embd.weight", "tok_embeddings.weight")
+	addVocab := func(gname, oname string) {
+		shape, data := m.shape(oname), m.tensor(oname)
+		dim := shape[1]
+		unk := data[tokUNK*dim : (tokUNK+1)*dim]
+		ext := make([]float32, 0, len(data)+byteTokens*dim)
+		ext = append(ext, data...)
+		for range byteTokens {
+			ext = append(ext, unk...)
+		}
+		out = append(out, ggufTensor{name: gname, shape: []int{shape[0] + byteTokens, dim}, data: ext})
+	}
+	addVocab("token_embd.weight", "tok_embeddings.weight")
 	for l := 0; l < m.cfg.Layers; l++ {
 		g, o := fmt.Sprintf("blk.%d.", l), fmt.Sprintf("layers.%d.", l)
 		add(g+"attn_norm.weight", o+"attention_norm.weight")
@@ -109,13 +133,14 @@ func (m *Model) ggufTensors() []ggufTensor {
 		add(g+"ffn_up.weight", o+"feed_forward.w3.weight")
 	}
 	add("output_norm.weight", "norm.weight")
-	add("output.weight", "output.weight")
+	addVocab("output.weight", "output.weight")
 	return out
 }
 
 // spmPieces is the vocabulary as SentencePiece pieces: the specials, then
 // each character, a space written as U+2581 (SentencePiece replaces spaces
-// with it before looking pieces up, and back when decoding).
+// with it before looking pieces up, and back when decoding), then the
+// byte-fallback pieces <0x00> … <0xFF> (ggufTensors).
 func (m *Model) spmPieces() ([]string, error) {
 	out := append([]string(nil), specialPieces[:]...)
 	for _, r := range m.tok.runes {
@@ -127,6 +152,9 @@ func (m *Model) spmPieces() ([]string, error) {
 		default:
 			out = append(out, string(r))
 		}
+	}
+	for b := range byteTokens {
+		out = append(out, fmt.Sprintf("<0x%02X>", b))
 	}
 	return out, nil
 }
@@ -150,6 +178,9 @@ func (m *Model) ggufMetadata() ([]ggufKV, error) {
 	}
 	types[tokPAD], types[tokBOS], types[tokEOS] = tokenTypeControl, tokenTypeControl, tokenTypeControl
 	types[tokUNK] = tokenTypeUnknown
+	for i := len(types) - byteTokens; i < len(types); i++ {
+		types[i] = tokenTypeByte
+	}
 	c := m.cfg
 	u := func(n int) uint32 { return uint32(n) }
 	kvs := []ggufKV{
@@ -157,7 +188,7 @@ func (m *Model) ggufMetadata() ([]ggufKV, error) {
 		{"general.name", "ouro-gpt"},
 		{"general.description", "ouro builtin model " + m.Digest()},
 		{"general.file_type", uint32(0)}, // all F32
-		{"llama.vocab_size", u(m.lo.V)},
+		{"llama.vocab_size", u(m.lo.V + byteTokens)},
 		{"llama.context_length", u(c.MaxSeq)},
 		{"llama.embedding_length", u(c.Dim)},
 		{"llama.block_count", u(c.Layers)},
@@ -188,8 +219,9 @@ func (m *Model) ggufMetadata() ([]ggufKV, error) {
 // WriteGGUF writes the model as a GGUF v3 file for llama.cpp and Ollama:
 // architecture "llama", float32 tensors under llama.cpp's names, and the
 // character vocabulary as a SentencePiece vocabulary (PAD, BOS, EOS, UNK as
-// <pad>, <s>, </s>, <unk>, then one piece per character, a space as U+2581;
-// BOS added, no EOS, no space prefix). A NoPE model is an error wrapping
+// <pad>, <s>, </s>, <unk>, then one piece per character, a space as U+2581,
+// then 256 byte-fallback pieces that act as UNK; BOS added, no EOS, no
+// space prefix). A NoPE model is an error wrapping
 // ErrNotExportable. The bytes depend only on the model.
 func (m *Model) WriteGGUF(w io.Writer) error {
 	if err := m.exportable("gguf"); err != nil {

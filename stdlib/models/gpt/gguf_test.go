@@ -47,7 +47,7 @@ func TestGGUFParsedByIndependentReader(t *testing.T) {
 	}
 
 	a := gf.Architecture()
-	V := uint64(len([]rune(cfg.Vocab)) + 4)
+	V := uint64(len([]rune(cfg.Vocab)) + 4 + byteTokens) // with the byte-fallback pieces
 	checks := []struct {
 		what      string
 		got, want any
@@ -97,6 +97,10 @@ func TestGGUFParsedByIndependentReader(t *testing.T) {
 	scores := meta("tokenizer.ggml.scores").ValueArray().ValuesFloat32()
 	wantTokens := []string{"<pad>", "<s>", "</s>", "<unk>", "a", "b", "▁", "c", "\n", "=", "+", "é"}
 	wantTypes := []int32{3, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1}
+	for b := range 256 {
+		wantTokens = append(wantTokens, fmt.Sprintf("<0x%02X>", b))
+		wantTypes = append(wantTypes, 6) // LLAMA_TOKEN_TYPE_BYTE
+	}
 	// gguf-parser-go trims white space from every string it reads (its
 	// ReadString ends in bytes.TrimSpace), so "\n" comes back as "";
 	// llama.cpp reads the bytes as they are, checked below in the raw file.
@@ -170,16 +174,23 @@ func TestGGUFParsedByIndependentReader(t *testing.T) {
 			t.Errorf("%s: offset %d not aligned to 32", ti.Name, ti.Offset)
 		}
 		data := m.tensor(w[0])
+		params += uint64(len(data))
+		if ti.Name == "token_embd.weight" || ti.Name == "output.weight" {
+			// The byte-fallback rows: copies of UNK's.
+			unk := data[3*48 : 4*48]
+			for range 256 {
+				data = append(data[:len(data):len(data)], unk...)
+			}
+		}
 		start := gf.TensorDataStartOffset + int64(ti.Offset)
 		for i, f := range data {
 			if got := binary.LittleEndian.Uint32(raw[start+int64(4*i):]); got != math.Float32bits(f) {
 				t.Fatalf("%s[%d] = %#x, want %#x", ti.Name, i, got, math.Float32bits(f))
 			}
 		}
-		params += uint64(len(data))
 	}
-	if params != uint64(m.NumParams()) || uint64(gf.ModelParameters) != params {
-		t.Errorf("parameters: %d in tensors, %d by the parser, model has %d", params, gf.ModelParameters, m.NumParams())
+	if params != uint64(m.NumParams()) || uint64(gf.ModelParameters) != params+2*256*48 {
+		t.Errorf("parameters: %d in ouro's tensors, %d by the parser (want 2×256×48 more for the byte rows), model has %d", params, gf.ModelParameters, m.NumParams())
 	}
 	if int64(len(raw)) != gf.TensorDataStartOffset+int64(alignUp(lastEnd(gf), 32)) {
 		t.Errorf("file is %d bytes, tensor data ends at %d", len(raw), gf.TensorDataStartOffset+int64(lastEnd(gf)))
@@ -224,7 +235,7 @@ func TestGGUFDeterministicAndDefaultVocab(t *testing.T) {
 	}
 	kv, _ := gf.Header.MetadataKV.Get("tokenizer.ggml.tokens")
 	tokens := kv.ValueArray().ValuesString()
-	if len(tokens) != m.VocabSize() || tokens[4] != "" /* "\n", trimmed by the parser */ || tokens[5] != "▁" || tokens[6] != "!" || tokens[len(tokens)-1] != "~" {
+	if len(tokens) != m.VocabSize()+256 || tokens[4] != "" /* "\n", trimmed by the parser */ || tokens[5] != "▁" || tokens[6] != "!" || tokens[len(tokens)-257] != "~" || tokens[len(tokens)-1] != "<0xFF>" {
 		t.Errorf("default vocabulary: %d tokens, %q", len(tokens), tokens[:8])
 	}
 }
