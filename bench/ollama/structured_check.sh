@@ -10,7 +10,8 @@
 # responses are documents of the schema and how many equal the builtin
 # provider's. Exits non-zero when a chat response (the endpoint where
 # Ollama takes response_format) is not a document of the schema.
-# Environment: OURO_OLLAMA_CACHE, PORT (default 11481). See
+# Environment: OURO_OLLAMA_CACHE, PORT (default 11481), MAX_TOKENS (default
+# 40). See
 # bench/ollama/README.md for what it printed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -44,7 +45,7 @@ HOME=$W/home "$OLLAMA" create ouro-structured -f "$W/Modelfile" >"$W/create.log"
 cp -r bench/ollama/structured "$W/spec"
 "$W/ouro" run "$W/spec" --store "$W/store" --progress=none \
   -var "checkpoint=$W/model.safetensors" -var "base_url=http://$OLLAMA_HOST/v1" \
-  -var model=ouro-structured -var "out=$W/out" >"$W/run.txt" 2>&1 || { cat "$W/run.txt"; tail -n 40 "$W/ollama.log"; exit 1; }
+  -var model=ouro-structured -var "out=$W/out" -var "max_tokens=${MAX_TOKENS:-40}" >"$W/run.txt" 2>&1 || { cat "$W/run.txt"; tail -n 40 "$W/ollama.log"; exit 1; }
 "$W/ouro" show latest --store "$W/store" >"$W/show.txt"
 grep -iE 'invalid|warn|schema' "$W/show.txt" "$W/run.txt" || true
 

@@ -184,6 +184,9 @@ func (*Generate) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 					if node != nil {
 						v, err := parseResponse(s.comps[i], node)
 						if err != nil {
+							if invalid == 0 && onInvalid != "fail" {
+								x.Warn("%v", responseProblem(first+j, s.prompt, i, err))
+							}
 							invalid++
 							switch onInvalid {
 							case "fail":

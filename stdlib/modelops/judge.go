@@ -69,7 +69,7 @@ func (*Judge) Run(ctx context.Context, x *runtime.Exec) (cty.Value, error) {
 					if err != nil {
 						v = cty.NullVal(node.Type())
 						if unparsed == 0 {
-							x.Warn("%v", responseError(x, ri, s.prompt, i, err))
+							x.Warn("%v", responseProblem(ri, s.prompt, i, err))
 						}
 					} else {
 						f, _ = v.GetAttr("score").AsBigFloat().Float64()

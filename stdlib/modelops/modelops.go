@@ -480,8 +480,15 @@ func responseNode(x *runtime.Exec) (*structured.Node, error) {
 // says why it is not one, and that max_tokens cut it when it did.
 func parseResponse(c runtime.Completion, n *structured.Node) (cty.Value, error) {
 	v, err := structured.Decode(c.Text, n)
-	if err != nil && c.FinishReason == "length" {
+	switch {
+	case err == nil:
+	case c.FinishReason == "length":
 		err = fmt.Errorf("%w (the completion stopped at max_tokens, finish_reason \"length\", before the document was complete)", err)
+	case c.FinishReason == "stop":
+		// A server that constrains decoding to the schema ends a
+		// completion only after a complete document, or on a stop
+		// sequence.
+		err = fmt.Errorf("%w (the completion ended with finish_reason \"stop\" before the document was complete: a stop sequence matched, or the server does not constrain decoding to the schema on this endpoint, as Ollama's /v1/completions ignores response_format; docs/providers.md#structured-output-schema)", err)
 	}
 	return v, err
 }
@@ -489,5 +496,11 @@ func parseResponse(c runtime.Completion, n *structured.Node) (cty.Value, error) 
 // responseError names the record, the sample and the prompt of a response
 // that is not a document of the schema.
 func responseError(x *runtime.Exec, rec int, prompt string, sample int, err error) error {
-	return fmt.Errorf("%s: record %d (%q), sample %d: %w", addr(x), rec+1, promptPrefix(prompt), sample, err)
+	return fmt.Errorf("%s: %w", addr(x), responseProblem(rec, prompt, sample, err))
+}
+
+// responseProblem is responseError without the stage, for a warning (the
+// run names the stage of a warning itself).
+func responseProblem(rec int, prompt string, sample int, err error) error {
+	return fmt.Errorf("record %d (%q), sample %d: %w", rec+1, promptPrefix(prompt), sample, err)
 }

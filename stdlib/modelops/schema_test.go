@@ -105,25 +105,52 @@ func TestGenerateSchema(t *testing.T) {
 	}
 }
 
-func TestGenerateSchemaLength(t *testing.T) {
-	h := newHarness(t)
-	x := h.exec("generate", map[string]cty.Value{"model": fakeModel(), "input": h.dataset(problems(1))},
-		map[string]string{"prompt": `"Q ${item.question}"`})
-	x.Schemas = map[string]cty.Type{"schema": answerSchema}
-	x.OpenModel = func(context.Context, cty.Value) (runtime.LM, error) { return lengthLM{}, nil }
-	_, err := (&modelops.Generate{}).Run(ctx, x)
-	if err == nil || !strings.Contains(err.Error(), `record 1 ("Q 0+0"), sample 0: the response is not JSON`) || !strings.Contains(err.Error(), "stopped at max_tokens") {
-		t.Fatalf("err = %v", err)
+// TestGenerateSchemaEnded: an incomplete document says why it ended: cut
+// by max_tokens, or ended by the server, which a server that constrains to
+// the schema does only on a stop sequence (Ollama's /v1/completions, which
+// ignores response_format, answers "qfdf"). With on_invalid = "null" the
+// first such response is a warning.
+func TestGenerateSchemaEnded(t *testing.T) {
+	for _, tc := range []struct {
+		lm        endedLM
+		onInvalid string
+		want      string
+	}{
+		{endedLM{`{"answer":12`, "length"}, "fail", `record 1 ("Q 0+0"), sample 0: the response is not JSON`},
+		{endedLM{`{"answer":12`, "length"}, "fail", "stopped at max_tokens"},
+		{endedLM{`qfdf`, "stop"}, "fail", `finish_reason "stop" before the document was complete: a stop sequence matched, or the server does not constrain`},
+		{endedLM{`qfdf`, "stop"}, "null", `finish_reason "stop" before the document was complete`},
+	} {
+		h := newHarness(t)
+		x := h.exec("generate", map[string]cty.Value{"model": fakeModel(), "input": h.dataset(problems(2)), "on_invalid": cty.StringVal(tc.onInvalid)},
+			map[string]string{"prompt": `"Q ${item.question}"`})
+		x.Schemas = map[string]cty.Type{"schema": answerSchema}
+		x.OpenModel = func(context.Context, cty.Value) (runtime.LM, error) { return tc.lm, nil }
+		_, err := (&modelops.Generate{}).Run(ctx, x)
+		if tc.onInvalid == "fail" {
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%+v: err = %v, want %q", tc.lm, err, tc.want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The run names a warning's stage; the text starts at the record.
+		if len(x.Warnings) != 1 || !strings.HasPrefix(x.Warnings[0], `record 1 ("Q 0+0"), sample 0: `) || !strings.Contains(x.Warnings[0], tc.want) || x.Counts["invalid_responses"] != 2 {
+			t.Errorf("%+v: warnings %q, counts %v", tc.lm, x.Warnings, x.Counts)
+		}
 	}
 }
 
-type lengthLM struct{}
+// endedLM answers every request with one completion: text, ended by finish.
+type endedLM struct{ text, finish string }
 
-func (lengthLM) Identity() string { return "length" }
-func (lengthLM) Generate(_ context.Context, reqs []runtime.GenRequest) ([][]runtime.Completion, error) {
+func (l endedLM) Identity() string { return "ended " + l.finish }
+func (l endedLM) Generate(_ context.Context, reqs []runtime.GenRequest) ([][]runtime.Completion, error) {
 	out := make([][]runtime.Completion, len(reqs))
 	for i := range reqs {
-		out[i] = []runtime.Completion{{Text: `{"answer":12`, FinishReason: "length"}}
+		out[i] = []runtime.Completion{{Text: l.text, FinishReason: l.finish}}
 	}
 	return out, nil
 }

@@ -24,6 +24,12 @@ variable "out" {
   description = "Folder for the exported records."
 }
 
+variable "max_tokens" {
+  type        = number
+  default     = 40
+  description = "Token budget per completion."
+}
+
 model "local" {
   provider   = "builtin"
   checkpoint = var.checkpoint
@@ -53,7 +59,7 @@ stage "generate" "local" {
   input       = dataset.prompts
   prompt      = item.prompt
   temperature = 0
-  max_tokens  = 40
+  max_tokens  = var.max_tokens
   schema      = object({ answer = number, word = string })
   on_invalid  = "null"
 }
@@ -63,7 +69,7 @@ stage "generate" "chat" {
   input       = dataset.prompts
   prompt      = item.prompt
   temperature = 0
-  max_tokens  = 40
+  max_tokens  = var.max_tokens
   schema      = object({ answer = number, word = string })
   on_invalid  = "null"
 }
@@ -73,7 +79,7 @@ stage "generate" "completions" {
   input       = dataset.prompts
   prompt      = item.prompt
   temperature = 0
-  max_tokens  = 40
+  max_tokens  = var.max_tokens
   schema      = object({ answer = number, word = string })
   on_invalid  = "null"
 }
