@@ -6,10 +6,13 @@
 #
 #   bash bench/ollama/structured_check.sh
 #
+# The checkpoint (ollamacheck train -json) has learnt to answer "json
+# WORD" with the document; the other prompts are text it never saw.
 # Prints, per prompt, the three completions; then per endpoint how many
 # responses are documents of the schema and how many equal the builtin
-# provider's. Exits non-zero when a chat response (the endpoint where
-# Ollama takes response_format) is not a document of the schema.
+# provider's. Exits non-zero unless the chat endpoint (where Ollama takes
+# response_format) gives the builtin provider's document for every json
+# prompt.
 # Environment: OURO_OLLAMA_CACHE, PORT (default 11481), MAX_TOKENS (default
 # 40). See
 # bench/ollama/README.md for what it printed.
@@ -29,7 +32,9 @@ trap cleanup EXIT
 
 go build -o "$W/ouro" ./cmd/ouro
 go build -o "$W/ollamacheck" ./bench/ollama/ollamacheck
-"$W/ollamacheck" train -o "$W/model.safetensors"
+# The checkpoint also learns the json task (prompts.jsonl's first 16
+# prompts), so its greedy answers are documents without any constraint.
+"$W/ollamacheck" train -json -steps 1500 -o "$W/model.safetensors"
 "$W/ouro" export "$W/model.safetensors" --format gguf -o "$W/model.gguf" >/dev/null
 
 mkdir -p "$W/models" "$W/home" "$W/out"
@@ -68,5 +73,10 @@ for i in range(n):
         print(f"   {c:12} {'valid' if ok else 'INVALID':8} {'same' if eq else 'differs':8} {r['completion']!r}")
 for c in cols:
     print(f"{c:12} {valid[c]:2} of {n} documents of the schema, {same[c]:2} of {n} equal to the builtin provider's")
-sys.exit(0 if valid["chat"] == n else 1)
+# The prompts of the task the checkpoint learnt: the chat endpoint must
+# give the builtin provider's documents exactly.
+task = [i for i in range(n) if recs["local"][i]["prompt"].startswith("json ")]
+equal = sum(recs["chat"][i]["completion"] == recs["local"][i]["completion"] for i in task)
+print(f"json task: chat equal to the builtin provider on {equal} of {len(task)} prompts")
+sys.exit(0 if equal == len(task) else 1)
 PY

@@ -66,10 +66,19 @@ func example(r *rand.Rand) gpt.SFTExample {
 	return gpt.SFTExample{Prompt: "copy " + a + " " + b + "\n", Target: a + " " + b + "\n" + a}
 }
 
+// jsonExample is the task structured_check.sh's checkpoint also learns:
+// a word's length and its reverse as the compact JSON document of
+// bench/ollama/structured's schema.
+func jsonExample(r *rand.Rand) gpt.SFTExample {
+	w := word(r, 3, 8)
+	return gpt.SFTExample{Prompt: "json " + w + "\n", Target: fmt.Sprintf(`{"answer":%d,"word":"%s"}`, len(w), reverse(w))}
+}
+
 func train(args []string) {
 	fs := flag.NewFlagSet("train", flag.ExitOnError)
 	out := fs.String("o", "model.safetensors", "checkpoint to write")
 	steps := fs.Int("steps", 400, "SFT steps")
+	withJSON := fs.Bool("json", false, "add the json task (a third of the data)")
 	fs.Parse(args)
 	m, err := gpt.New(gpt.Config{Layers: 2, Dim: 64, Heads: 4, MaxSeq: 128}, 1)
 	if err != nil {
@@ -78,7 +87,11 @@ func train(args []string) {
 	r := rand.New(rand.NewPCG(1, 2))
 	data := make([]gpt.SFTExample, 4000)
 	for i := range data {
-		data[i] = example(r)
+		if *withJSON && i%3 == 2 {
+			data[i] = jsonExample(r)
+		} else {
+			data[i] = example(r)
+		}
 	}
 	t0 := time.Now()
 	m, st, err := gpt.TrainSFT(context.Background(), m, data, gpt.TrainOptions{Steps: *steps, BatchSize: 32, LR: 3e-3, Warmup: 20, Seed: 1})
