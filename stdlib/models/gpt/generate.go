@@ -684,12 +684,9 @@ func (m *Model) WithFloat16Attention() *Model {
 // before they weight the values (ggml converts them to the F16 V cache's
 // type for that product).
 func attendRowF16(q, K, V []float32, stride, off, np int, probs, out []float32, scale float32, ex []float64) {
-	attendRow(q, K, V, stride, off, np, probs, out, scale, ex)
-	roundF16(probs)
-	clear(out)
-	for j := 0; j < np; j++ {
-		axpy(out, V[j*stride+off:], probs[j])
-	}
+	attendWeights(q, K, stride, off, np, probs, scale, ex)
+	roundF16(probs[:np])
+	weighValues(V, stride, off, probs[:np], out)
 }
 
 // roundF16 rounds every value to the nearest float16 (ties to even) and

@@ -410,6 +410,13 @@ func (n *net[T]) rope(x []T, pos []int, inverse bool) {
 //
 // ex is scratch of at least np.
 func attendRow[T Float](q, K, V []T, stride, off, np int, probs, out []T, scale T, ex []float64) {
+	attendWeights(q, K, stride, off, np, probs, scale, ex)
+	weighValues(V, stride, off, probs[:np], out)
+}
+
+// attendWeights sets probs[:np] to the attention weights of q over the np
+// keys (softmax of the scaled dot products).
+func attendWeights[T Float](q, K []T, stride, off, np int, probs []T, scale T, ex []float64) {
 	mx := math.Inf(-1)
 	probs = probs[:np]
 	dots(q, K[off:], stride, probs)
@@ -429,10 +436,15 @@ func attendRow[T Float](q, K, V []T, stride, off, np int, probs, out []T, scale 
 		sum += e
 	}
 	inv := 1 / sum
+	for j := range probs {
+		probs[j] = T(float64(probs[j]) * inv)
+	}
+}
+
+// weighValues sets out to the sum of the value rows weighted by probs.
+func weighValues[T Float](V []T, stride, off int, probs, out []T) {
 	clear(out)
-	for j := 0; j < np; j++ {
-		p := T(float64(probs[j]) * inv)
-		probs[j] = p
+	for j, p := range probs {
 		axpy(out, V[j*stride+off:], p)
 	}
 }
