@@ -66,10 +66,10 @@ func (c *compiler) graph() *Graph {
 		case tVar:
 			label = "var " + n.name
 		case tModule:
-			label = "module " + n.name
+			label = "module " + label
 		case tGroup:
 			label = n.name + "[*]"
-			if n.memberKind == tModel || n.memberKind == tDataset {
+			if n.memberKind == tModel || n.memberKind == tDataset || n.memberKind == tModule {
 				label = kindNames[n.memberKind] + " " + label
 			}
 		}

@@ -3,6 +3,7 @@ package compiler
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -63,22 +64,35 @@ type scope struct {
 // addr is the instance's address: module.eval, module.a.module.b.
 func (s *scope) addr() string { return strings.TrimSuffix(s.prefix, ".") }
 
-// declareModule declares an instance of module m called from scope caller:
-// one node per variable, the module's own objects, and the instance node.
+// declareModule declares module block m called from scope caller: one
+// instance, or with `count` or `for_each` one instance per key and the group
+// (module.eval, the tuple or object of the instances' output objects), the
+// way declareRepeated expands a stage. An instance's arguments see count.index
+// or each.key and each.value; the module's own objects do not (they see its
+// variables).
 func (c *compiler) declareModule(caller *scope, m *lang.Module) {
-	addr := caller.prefix + "module." + m.Name
-	if m.Count != nil || m.ForEach != nil {
-		rng := m.Count
-		if rng == nil {
-			rng = m.ForEach
-		}
-		c.errorf(rng.Range().Ptr(), "Repeated module", "`count` and `for_each` on a module block are not supported yet: declare one module block per instance (docs/decisions.md).")
+	base := caller.prefix + "module." + m.Name
+	if !m.Repeated() {
+		c.declareModuleInstance(caller, m, base, nil, nil)
+		return
 	}
+	insts, forEach, ok := c.instances(base, m.Repeat)
+	g := &tnode{addr: base, kind: tGroup, name: m.Name, decl: m.DeclRange, forEach: forEach, failed: !ok, memberKind: tModule}
+	for _, in := range insts {
+		g.members = append(g.members, c.declareModuleInstance(caller, m, base+in.key, in, g))
+	}
+	c.add(g)
+}
+
+// declareModuleInstance declares the instance addr of module m: one node
+// per variable, the module's own objects, and the instance node, which it
+// returns. in and g are the instance and its group when the block is
+// repeated.
+func (c *compiler) declareModuleInstance(caller *scope, m *lang.Module, addr string, in *instance, g *tnode) *tnode {
 	if m.Config == nil {
 		// Not loaded (reported by lang): a node whose value is dynamic, so
 		// module.x.y does not cascade into more errors.
-		c.add(&tnode{addr: addr, kind: tModule, name: m.Name, decl: m.DeclRange})
-		return
+		return c.add(&tnode{addr: addr, kind: tModule, name: m.Name, decl: m.DeclRange, inst: in, group: g})
 	}
 	ms := &scope{prefix: addr + ".", cfg: m.Config, call: m, parent: caller, static: map[string]cty.Value{}}
 	if rel, err := filepath.Rel(c.root.cfg.Dir, m.Config.Dir); err == nil {
@@ -113,10 +127,10 @@ func (c *compiler) declareModule(caller *scope, m *lang.Module) {
 		given[a.Name] = a
 	}
 	for _, v := range m.Config.Variables {
-		n := &tnode{addr: ms.prefix + "var." + v.Name, kind: tVar, name: v.Name, decl: v.DeclRange, mod: caller, call: ms, variable: v}
+		n := &tnode{addr: ms.prefix + "var." + v.Name, kind: tVar, name: v.Name, decl: v.DeclRange, mod: caller, call: ms, variable: v, inst: in, group: g}
 		if a, ok := given[v.Name]; ok {
 			n.exprs = []*texpr{{expr: a.Expr}}
-			if val, ok := c.staticArg(caller, a.Expr, v); ok {
+			if val, ok := c.staticArg(caller, a.Expr, v, in); ok {
 				ms.static[v.Name] = val
 			}
 		} else if v.Default != cty.NilVal {
@@ -129,29 +143,35 @@ func (c *compiler) declareModule(caller *scope, m *lang.Module) {
 		c.add(n)
 	}
 	c.declareScope(ms)
-	c.add(&tnode{addr: addr, kind: tModule, name: m.Name, decl: m.DeclRange, mod: caller, call: ms})
+	return c.add(&tnode{addr: addr, kind: tModule, name: m.Name, decl: m.DeclRange, mod: caller, call: ms, inst: in, group: g})
 }
 
 // staticArg is the value of a module argument when it is known before the
-// run: made of constants and the caller's static variables only. It reports
+// run: made of constants, the caller's static variables and the instance's
+// count.index or each (in, nil when the block is not repeated). It reports
 // nothing; a wrong type is reported when the argument is type-checked.
-func (c *compiler) staticArg(caller *scope, expr hcl.Expression, v *lang.Variable) (cty.Value, bool) {
+func (c *compiler) staticArg(caller *scope, expr hcl.Expression, v *lang.Variable, in *instance) (cty.Value, bool) {
 	if v.Kind != "" {
 		return cty.NilVal, false
 	}
+	vars := map[string]cty.Value{"var": cty.ObjectVal(caller.static)}
+	in.scopeVars(vars)
 	for _, t := range expr.Variables() {
 		name, _, _ := traversalHead(t)
-		if t.RootName() != "var" {
-			return cty.NilVal, false
-		}
-		if x, ok := caller.static[name]; !ok || x == cty.NilVal {
+		switch t.RootName() {
+		case "var":
+			if x, ok := caller.static[name]; !ok || x == cty.NilVal {
+				return cty.NilVal, false
+			}
+		case "count", "each":
+			if _, ok := vars[t.RootName()]; !ok {
+				return cty.NilVal, false // reported when the argument is resolved
+			}
+		default:
 			return cty.NilVal, false
 		}
 	}
-	val, d := expr.Value(&hcl.EvalContext{
-		Variables: map[string]cty.Value{"var": cty.ObjectVal(caller.static)},
-		Functions: c.opts.Functions,
-	})
+	val, d := expr.Value(&hcl.EvalContext{Variables: vars, Functions: c.opts.Functions})
 	if d.HasErrors() || !val.IsWhollyKnown() {
 		return cty.NilVal, false
 	}
@@ -297,6 +317,18 @@ func (c *compiler) resolveModule(n *tnode, t hcl.Traversal, r *ref) bool {
 	s := n.mod
 	r.target = s.prefix + "module." + r.name
 	mn := c.nodes[r.target]
+	if mn != nil && mn.kind == tGroup && mn.memberKind == tModule {
+		// module.M[i].x: the instance's output x. checkInstanceRef (by the
+		// caller) checks the index; a splat's attribute is not part of
+		// the traversal.
+		if len(mn.members) == 0 || len(t) < 4 {
+			return true
+		}
+		if _, ok := t[2].(hcl.TraverseIndex); !ok {
+			return true
+		}
+		return c.checkModuleOutput(mn.members[0], r, t[3], "module."+r.name+indexString(t[2].(hcl.TraverseIndex).Key))
+	}
 	if mn == nil || mn.kind != tModule {
 		var names []string
 		for _, m := range s.cfg.Modules {
@@ -305,11 +337,17 @@ func (c *compiler) resolveModule(n *tnode, t hcl.Traversal, r *ref) bool {
 		c.undeclared(r.rng, "module", "module", r.name, names)
 		return false
 	}
-	if mn.call == nil || len(t) < 3 {
+	if len(t) < 3 {
 		return true
 	}
-	a, ok := t[2].(hcl.TraverseAttr)
-	if !ok {
+	return c.checkModuleOutput(mn, r, t[2], "module."+r.name)
+}
+
+// checkModuleOutput checks that step, read from module instance mn (written
+// as shown), names one of its outputs.
+func (c *compiler) checkModuleOutput(mn *tnode, r *ref, step hcl.Traverser, shown string) bool {
+	a, ok := step.(hcl.TraverseAttr)
+	if mn.call == nil || !ok {
 		return true
 	}
 	var outs []string
@@ -321,7 +359,7 @@ func (c *compiler) resolveModule(n *tnode, t hcl.Traversal, r *ref) bool {
 	}
 	detail := fmt.Sprintf("Module %q (source %q) has no output named %q.", r.name, mn.call.call.Source, a.Name)
 	if sg := suggest(a.Name, outs); sg != "" {
-		detail += fmt.Sprintf(" Did you mean module.%s.%s?", r.name, sg)
+		detail += fmt.Sprintf(" Did you mean %s.%s?", shown, sg)
 	} else if len(outs) > 0 {
 		detail += fmt.Sprintf(" Its outputs: %s.", strings.Join(outs, ", "))
 	} else {
@@ -329,6 +367,19 @@ func (c *compiler) resolveModule(n *tnode, t hcl.Traversal, r *ref) bool {
 	}
 	c.errorf(hcl.RangeBetween(r.rng, a.SrcRange).Ptr(), "Reference to undeclared module output", "%s", detail)
 	return false
+}
+
+// indexString writes an instance key as an index: [0], ["a"].
+func indexString(k cty.Value) string {
+	switch {
+	case !k.IsKnown() || k.IsNull():
+		return "[…]"
+	case k.Type() == cty.String:
+		return "[" + strconv.Quote(k.AsString()) + "]"
+	case k.Type() == cty.Number:
+		return "[" + k.AsBigFloat().Text('g', -1) + "]"
+	}
+	return "[…]"
 }
 
 // resolveModuleVar resolves var.NAME inside a module instance: the node of
@@ -354,7 +405,7 @@ func (c *compiler) resolveModuleVar(n *tnode, e *texpr, r *ref) bool {
 // varNode is the plan node of a module's variable: the caller's argument,
 // or the default written as a literal.
 func (c *compiler) varNode(n *tnode) *Node {
-	pn := &Node{Address: n.addr, Kind: KindVariable, Name: n.name, Round: -1, Module: n.call.addr()}
+	pn := &Node{Address: n.addr, Kind: KindVariable, Name: n.name, Round: -1, Module: n.call.addr(), Instance: c.instance(n)}
 	if len(n.exprs) > 0 {
 		pn.Expr = c.expr(n.exprs[0], "", 0)
 		return pn
@@ -367,7 +418,7 @@ func (c *compiler) varNode(n *tnode) *Node {
 // moduleNode is the plan node of a module instance: an object expression
 // of its outputs, `{ "score" = output["score"] }`.
 func (c *compiler) moduleNode(n *tnode) *Node {
-	pn := &Node{Address: n.addr, Kind: KindModule, Name: n.name, Round: -1, Module: n.mod.addr()}
+	pn := &Node{Address: n.addr, Kind: KindModule, Name: n.name, Round: -1, Module: n.mod.addr(), Instance: c.instance(n)}
 	var b strings.Builder
 	refs := map[string]string{}
 	b.WriteString("{")

@@ -99,3 +99,76 @@ func TestModuleSharesCacheAcrossSpecs(t *testing.T) {
 		t.Fatalf("after editing the module: %v", after)
 	}
 }
+
+// TestCountedModule: `count` on a module block makes one instance per
+// index, each with its own arguments (count.index), read through an index
+// or a splat; an instance has the same stage keys as a single module block
+// given the same arguments, so another spec takes it from the cache.
+func TestCountedModule(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{
+		"shared/pick/pick.loop.hcl":    moduleSpec + "\noutput \"double\" {\n  value = var.k * 2\n}\n",
+		"shared/pick/data/extra.jsonl": "{\"x\": 1}\n{\"x\": 2}\n{\"x\": 3}\n",
+		"a/spec.loop.hcl": `module "pick" {
+  count  = 3
+  source = "../shared/pick"
+  k      = count.index + 1
+}
+
+module "keyed" {
+  for_each = { two = 2 }
+  source   = "../shared/pick"
+  k        = each.value
+}
+
+output "doubles" {
+  value = module.pick[*].double
+}
+
+output "second" {
+  value = module.pick[1].double + module.keyed["two"].double
+}
+`,
+		"b/spec.loop.hcl": "module \"one\" {\n  source = \"../shared/pick\"\n  k      = 2\n}\n",
+	})
+	store := filepath.Join(root, "store")
+	var out, errb bytes.Buffer
+	if code := run([]string{"run", "--json", "--progress=none", "--store", store, filepath.Join(root, "a")}, &out, &errb); code != 0 {
+		t.Fatalf("ouro run: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	var r struct {
+		Stages  []struct{ Address, Status, Key string }
+		Outputs map[string]json.RawMessage
+	}
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("--json: %v\n%s", err, out.String())
+	}
+	st, key := map[string]string{}, map[string]string{}
+	for _, s := range r.Stages {
+		st[s.Address], key[s.Address] = s.Status, s.Key
+	}
+	for _, a := range []string{"module.pick[0].stage.few", "module.pick[1].stage.few", "module.pick[2].stage.few", `module.keyed["two"].stage.few`} {
+		if st[a] != "ran" && st[a] != "cached" {
+			t.Errorf("%s: status %q; stages %v", a, st[a], st)
+		}
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, r.Outputs["doubles"]); err != nil || compact.String() != "[2,4,6]" {
+		t.Errorf("doubles = %s, want [2,4,6]", r.Outputs["doubles"])
+	}
+	if got := string(r.Outputs["second"]); got != "8" {
+		t.Errorf("second = %s, want 8", got)
+	}
+	// Instances with other arguments have other keys; module.pick[1] and
+	// module.keyed["two"] compute the same thing, under the same key, as
+	// does a single block with k = 2 in another spec.
+	if key["module.pick[0].stage.few"] == key["module.pick[1].stage.few"] {
+		t.Errorf("module.pick[0] and [1] (k = 1, 2) share key %s", key["module.pick[0].stage.few"])
+	}
+	if a, b := key["module.pick[1].stage.few"], key[`module.keyed["two"].stage.few`]; a != b || a == "" {
+		t.Errorf("module.pick[1] and module.keyed[\"two\"] (both k = 2): keys %q and %q", a, b)
+	}
+	if got := runStatuses(t, filepath.Join(root, "b"), store)["module.one.stage.few"]; got != "cached" {
+		t.Errorf("module.one.stage.few (k = 2) in another spec: %s, want cached", got)
+	}
+}

@@ -47,9 +47,54 @@ module "not_dataset" {
 
 module "counted" {
   source    = "./score"
-  count     = 2 # ERROR: not supported yet
+  count     = 2
+  problems  = dataset.problems
+  threshold = count.index + 1
+}
+
+module "keyed" {
+  source    = "./score"
+  for_each  = { low = 1, high = 2 }
+  problems  = dataset.problems
+  threshold = each.value
+}
+
+module "counted_bad_arg" {
+  source    = "./score"
+  count     = 2
+  problems  = dataset.problems
+  threshold = count.index + each.value # ERROR: This block has `count`: use count.index.
+}
+
+module "counted_from_stage" {
+  source    = "./score"
+  count     = length(module.ok.kept) # ERROR: `count` must be known before anything runs
   problems  = dataset.problems
   threshold = 1
+}
+
+output "counted_labels" {
+  value = module.counted[*].label
+}
+
+output "keyed_label" {
+  value = module.keyed["low"].label
+}
+
+output "counted_bare" {
+  value = module.counted.label # ERROR: Use an index for one (module.counted[0], module.counted[count.index]) or a splat for a tuple of all (module.counted[*].label).
+}
+
+output "counted_out_of_range" {
+  value = module.counted[2].label # ERROR: module.counted has count = 2, so there is no module.counted[2]
+}
+
+output "counted_no_such_output" {
+  value = module.counted[1].lable # ERROR: Did you mean module.counted[1].label?
+}
+
+output "keyed_no_such_key" {
+  value = module.keyed["lo"].label # ERROR: Did you mean "low"?
 }
 
 output "label" {
