@@ -69,6 +69,14 @@ type tnode struct {
 	stage *lang.Stage
 	queue string // stages: `resources { queue }`, the task queue of a distributed run
 
+	// unroll is the loop whose rounds repeat the node: a loop's stages,
+	// and every node of a module block inside a loop. loop (above) is set
+	// only where the node's expressions are in the loop's scope (they may
+	// read round, state and the round's stages): a loop's stages, and a
+	// loop module's variables, instance and group, not the module's own
+	// objects.
+	unroll *lang.Loop
+
 	inst  *instance // an instance of a repeated block; nil otherwise
 	group *tnode    // an instance's group
 
@@ -318,7 +326,7 @@ func (c *compiler) declareScope(s *scope) {
 			base = "loop." + st.Loop.Name + "." + base
 		}
 		c.declareRepeated(base, st.Repeat, func(addr string) *tnode {
-			n := c.add(&tnode{addr: addr, kind: tStage, name: st.Name, loop: st.Loop, decl: st.DeclRange, op: st.Operator, stage: st})
+			n := c.add(&tnode{addr: addr, kind: tStage, name: st.Name, loop: st.Loop, unroll: st.Loop, decl: st.DeclRange, op: st.Operator, stage: st})
 			c.declareStage(n, st)
 			return n
 		})
@@ -327,7 +335,9 @@ func (c *compiler) declareScope(s *scope) {
 		declareStage(st)
 	}
 	for _, m := range s.cfg.Modules {
-		c.declareModule(s, m)
+		if m.Loop == nil {
+			c.declareModule(s, m)
+		}
 	}
 	for _, l := range s.cfg.Loops {
 		if s.prefix != "" {
@@ -344,6 +354,19 @@ func (c *compiler) declareScope(s *scope) {
 		}
 		for _, st := range l.Stages {
 			declareStage(st)
+		}
+		for _, m := range l.Modules {
+			// Every node of the instance repeats with the rounds; those
+			// evaluated in the caller's scope (its arguments, the
+			// instance, the group) are in the loop's scope too.
+			saved := len(c.order)
+			c.declareModule(s, m)
+			for _, n := range c.order[saved:] {
+				n.unroll = l
+				if n.mod == s && (n.kind == tVar || n.kind == tModule || n.kind == tGroup) {
+					n.loop = l
+				}
+			}
 		}
 		if l.Next != nil {
 			c.add(&tnode{addr: p + ".next", kind: tNext, name: l.Name, loop: l, decl: l.Next.Range(), exprs: []*texpr{{expr: l.Next}}})

@@ -55,37 +55,58 @@ func (c *compiler) passEmit() {
 	}
 
 	for _, n := range c.topo {
-		switch n.kind {
-		case tLocal:
-			c.emit(&Node{Address: n.addr, Kind: KindLocal, Name: n.name, Round: -1, Expr: c.expr(n.exprs[0], "", 0)}, n)
-		case tVar:
-			c.emit(c.varNode(n), n)
-		case tModule:
-			c.emit(c.moduleNode(n), n)
-		case tModel:
-			c.emit(&Node{Address: n.addr, Kind: KindModel, Name: n.name, Provider: n.op, Round: -1, Params: c.params(n, "", 0), Instance: c.instance(n), Module: n.mod.addr(), Dir: n.mod.dir}, n)
-		case tDataset:
-			c.emit(&Node{Address: n.addr, Kind: KindDataset, Name: n.name, Operator: "dataset", Round: -1, Params: c.params(n, "", 0), Instance: c.instance(n), Module: n.mod.addr(), Dir: n.mod.dir}, n)
-		case tStage:
-			if n.loop == nil {
-				c.emit(&Node{Address: n.addr, Kind: KindStage, Name: n.name, Operator: n.op, Round: -1, Queue: n.queue, Params: c.params(n, "", 0), Instance: c.instance(n), Module: n.mod.addr(), Dir: n.mod.dir}, n)
-			}
-		case tGroup:
-			if n.loop == nil {
-				c.emit(c.groupNode(n, "", 0), n)
-			}
-		case tOutput:
-			if len(n.exprs) > 0 {
-				c.emit(&Node{Address: n.addr, Kind: KindOutput, Name: n.name, Round: -1, Expr: c.expr(n.exprs[0], "", 0), Module: n.mod.addr()}, n)
-				if n.mod == c.root {
-					p.Outputs = append(p.Outputs, n.addr)
-				}
-			}
-		case tLoop:
+		if n.kind == tLoop {
 			c.emitLoop(n)
+			continue
+		}
+		if n.unroll != nil {
+			continue // emitted once per round by emitLoop
+		}
+		if pn := c.objectNode(n, "", 0); pn != nil {
+			c.emit(pn, n)
+			if n.kind == tOutput && n.mod == c.root {
+				p.Outputs = append(p.Outputs, n.addr)
+			}
 		}
 	}
 	c.applyMoved(p, c.cfg.Moved)
+}
+
+// objectNode is the plan node of a local, module variable, module instance,
+// model, dataset, stage, group or output: at top level when loop is "",
+// else in round `round` of loop `loop` (its address, its references and
+// its module's address mapped into the round). It is nil for the other
+// kinds, and for an output without a value.
+func (c *compiler) objectNode(n *tnode, loop string, round int) *Node {
+	var pn *Node
+	switch n.kind {
+	case tLocal:
+		pn = &Node{Address: n.addr, Kind: KindLocal, Name: n.name, Round: -1, Expr: c.expr(n.exprs[0], loop, round)}
+	case tVar:
+		pn = c.varNode(n, loop, round)
+	case tModule:
+		pn = c.moduleNode(n, loop, round)
+	case tModel:
+		pn = &Node{Address: n.addr, Kind: KindModel, Name: n.name, Provider: n.op, Round: -1, Params: c.params(n, loop, round), Instance: c.instance(n), Module: n.mod.addr(), Dir: n.mod.dir}
+	case tDataset:
+		pn = &Node{Address: n.addr, Kind: KindDataset, Name: n.name, Operator: "dataset", Round: -1, Params: c.params(n, loop, round), Instance: c.instance(n), Module: n.mod.addr(), Dir: n.mod.dir}
+	case tStage:
+		pn = &Node{Address: n.addr, Kind: KindStage, Name: n.name, Operator: n.op, Round: -1, Queue: n.queue, Params: c.params(n, loop, round), Instance: c.instance(n), Module: n.mod.addr(), Dir: n.mod.dir}
+	case tGroup:
+		return c.groupNode(n, loop, round) // maps itself
+	case tOutput:
+		if len(n.exprs) == 0 {
+			return nil
+		}
+		pn = &Node{Address: n.addr, Kind: KindOutput, Name: n.name, Round: -1, Expr: c.expr(n.exprs[0], loop, round), Module: n.mod.addr()}
+	default:
+		return nil
+	}
+	if loop != "" {
+		pn.Address, pn.Loop, pn.Round = c.inRound(n.addr, loop, round), loop, round
+		pn.Module = c.inRound(pn.Module, loop, round)
+	}
+	return pn
 }
 
 // instance is the plan form of a node's instance, nil when it is none.
@@ -136,8 +157,8 @@ func (c *compiler) checkPlanSize() bool {
 	// stages included.
 	perRound := map[*lang.Loop]int{}
 	for _, n := range c.topo {
-		if n.loop != nil && (n.kind == tStage || n.kind == tGroup) {
-			perRound[n.loop]++
+		if n.unroll != nil {
+			perRound[n.unroll]++
 		}
 	}
 	for _, l := range c.cfg.Loops {
@@ -176,9 +197,9 @@ func (c *compiler) emitLoop(ln *tnode) {
 	for _, s := range ln.loop.Stages {
 		info.Stages = append(info.Stages, s.Name)
 	}
-	var stages []*tnode
+	var stages []*tnode // the nodes each round repeats, in topological order
 	for _, n := range c.topo {
-		if (n.kind == tStage || n.kind == tGroup) && n.loop == ln.loop {
+		if n.unroll == ln.loop && n.kind != tLoop {
 			stages = append(stages, n)
 		}
 	}
@@ -215,19 +236,20 @@ func (c *compiler) emitLoop(ln *tnode) {
 			ids.State = stateAddr(r)
 		}
 		for _, s := range stages {
-			if s.kind == tGroup {
-				g := c.groupNode(s, name, r)
-				g.Gate = gate
-				c.emit(g, s)
-				ids.Stages = append(ids.Stages, g.Address)
-				loopNode.Deps = append(loopNode.Deps, g.Address)
+			pn := c.objectNode(s, name, r)
+			if pn == nil {
 				continue
 			}
-			addr := c.inRound(s.addr, name, r)
-			c.emit(&Node{Address: addr, Kind: KindStage, Name: s.name, Operator: s.op, Loop: name, Round: r, Gate: gate, Queue: s.queue, Params: c.params(s, name, r), Instance: c.instance(s)}, s)
-			ids.Stages = append(ids.Stages, addr)
+			pn.Gate = gate
+			c.emit(pn, s)
+			// The round's own results: its stages and modules (a loop
+			// module's own objects are read through its instance).
+			if s.loop != ln.loop || (s.kind != tStage && s.kind != tGroup && s.kind != tModule) {
+				continue
+			}
+			ids.Stages = append(ids.Stages, pn.Address)
 			if s.inst == nil {
-				loopNode.Deps = append(loopNode.Deps, addr)
+				loopNode.Deps = append(loopNode.Deps, pn.Address)
 			}
 		}
 		if until != nil {

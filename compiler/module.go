@@ -72,6 +72,9 @@ func (s *scope) addr() string { return strings.TrimSuffix(s.prefix, ".") }
 // variables).
 func (c *compiler) declareModule(caller *scope, m *lang.Module) {
 	base := caller.prefix + "module." + m.Name
+	if m.Loop != nil {
+		base = "loop." + m.Loop.Name + "." + base
+	}
 	if !m.Repeated() {
 		c.declareModuleInstance(caller, m, base, nil, nil)
 		return
@@ -316,6 +319,21 @@ func (c *compiler) typecheckModule(n *tnode) {
 func (c *compiler) resolveModule(n *tnode, t hcl.Traversal, r *ref) bool {
 	s := n.mod
 	r.target = s.prefix + "module." + r.name
+	if n.loop != nil && c.nodes["loop."+n.loop.Name+"."+r.target] != nil {
+		// A module of the same loop: this round's instance.
+		if n.kind == tInit || n.kind == tRounds {
+			c.errorf(r.rng.Ptr(), "Reference to a later round", "The %s of loop %q cannot use module.%s: the loop's modules run after it is set. Only `next` carries a round's results into the following round.", map[nodeKind]string{tInit: "round-0 state", tRounds: "round count"}[n.kind], n.loop.Name, r.name)
+			return false
+		}
+		r.target = "loop." + n.loop.Name + "." + r.target
+	} else if c.nodes[r.target] == nil && s.prefix == "" {
+		for _, l := range c.cfg.Loops {
+			if c.nodes["loop."+l.Name+".module."+r.name] != nil {
+				c.errorf(r.rng.Ptr(), "Reference to a module inside a loop", "module.%s runs once per round of loop %q, so it has no single value here. Read one round with loop.%s.rounds[i].%s, or carry values out with the loop's state (loop.%s.state).", r.name, l.Name, l.Name, r.name, l.Name)
+				return false
+			}
+		}
+	}
 	mn := c.nodes[r.target]
 	if mn != nil && mn.kind == tGroup && mn.memberKind == tModule {
 		// module.M[i].x: the instance's output x. checkInstanceRef (by the
@@ -404,10 +422,10 @@ func (c *compiler) resolveModuleVar(n *tnode, e *texpr, r *ref) bool {
 
 // varNode is the plan node of a module's variable: the caller's argument,
 // or the default written as a literal.
-func (c *compiler) varNode(n *tnode) *Node {
+func (c *compiler) varNode(n *tnode, loop string, round int) *Node {
 	pn := &Node{Address: n.addr, Kind: KindVariable, Name: n.name, Round: -1, Module: n.call.addr(), Instance: c.instance(n)}
 	if len(n.exprs) > 0 {
-		pn.Expr = c.expr(n.exprs[0], "", 0)
+		pn.Expr = c.expr(n.exprs[0], loop, round)
 		return pn
 	}
 	src := string(hclwrite.TokensForValue(n.val).Bytes())
@@ -417,7 +435,7 @@ func (c *compiler) varNode(n *tnode) *Node {
 
 // moduleNode is the plan node of a module instance: an object expression
 // of its outputs, `{ "score" = output["score"] }`.
-func (c *compiler) moduleNode(n *tnode) *Node {
+func (c *compiler) moduleNode(n *tnode, loop string, round int) *Node {
 	pn := &Node{Address: n.addr, Kind: KindModule, Name: n.name, Round: -1, Module: n.mod.addr(), Instance: c.instance(n)}
 	var b strings.Builder
 	refs := map[string]string{}
@@ -428,7 +446,7 @@ func (c *compiler) moduleNode(n *tnode) *Node {
 				b.WriteString(",")
 			}
 			fmt.Fprintf(&b, " %q = output[%q]", o.Name, o.Name)
-			refs["output."+o.Name] = n.call.prefix + "output." + o.Name
+			refs["output."+o.Name] = c.inRound(n.call.prefix+"output."+o.Name, loop, round)
 		}
 	}
 	b.WriteString(" }")

@@ -292,7 +292,7 @@ func (c *compiler) declareRepeated(base string, rep lang.Repeat, mk func(addr st
 		c.order = c.order[:saved]
 		first = probe
 	}
-	g := &tnode{addr: base, kind: tGroup, name: first.name, loop: first.loop, decl: first.decl, op: first.op,
+	g := &tnode{addr: base, kind: tGroup, name: first.name, loop: first.loop, unroll: first.unroll, decl: first.decl, op: first.op,
 		members: members, forEach: forEach, failed: !ok, memberKind: first.kind}
 	for _, m := range members {
 		m.group = g
@@ -303,7 +303,7 @@ func (c *compiler) declareRepeated(base string, rep lang.Repeat, mk func(addr st
 // clone is a fresh instance node of the same block: same declaration and
 // decoded expressions, nothing resolved or checked yet.
 func (n *tnode) clone(addr string) *tnode {
-	m := &tnode{addr: addr, kind: n.kind, name: n.name, loop: n.loop, decl: n.decl, sig: n.sig, op: n.op, stage: n.stage, queue: n.queue, mod: n.mod}
+	m := &tnode{addr: addr, kind: n.kind, name: n.name, loop: n.loop, unroll: n.unroll, decl: n.decl, sig: n.sig, op: n.op, stage: n.stage, queue: n.queue, mod: n.mod}
 	m.exprs = make([]*texpr, len(n.exprs))
 	for i, e := range n.exprs {
 		m.exprs[i] = &texpr{name: e.name, param: e.param, expr: e.expr, src: e.source()}

@@ -84,6 +84,11 @@ func (c *compiler) passResolve() {
 					c.depend(n, d, nil)
 				}
 			}
+			for _, m := range n.loop.Modules {
+				if d := c.nodes[p+".module."+m.Name]; d != nil {
+					c.depend(n, d, nil)
+				}
+			}
 		}
 	}
 }
@@ -116,7 +121,7 @@ func traversalHead(t hcl.Traversal) (name string, rng hcl.Range, ok bool) {
 func (c *compiler) resolve(n *tnode, e *texpr, t hcl.Traversal) {
 	root := t.RootName()
 	perItem := e.param != nil && e.param.Mode == ModePerItem
-	inRound := n.loop != nil && (n.kind == tStage || n.kind == tNext || n.kind == tUntil)
+	inRound := n.loop != nil && (n.kind == tStage || n.kind == tNext || n.kind == tUntil || n.kind == tVar)
 	add := func(r *ref) {
 		e.refs = append(e.refs, r)
 		if r.target != "" {

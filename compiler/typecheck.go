@@ -102,6 +102,11 @@ func (c *compiler) typecheckNode(n *tnode) {
 				round[s.Name] = sn.typ
 			}
 		}
+		for _, m := range n.loop.Modules {
+			if mn := c.nodes["loop."+n.name+".module."+m.Name]; mn != nil && mn.typ != cty.NilType {
+				round[m.Name] = mn.typ
+			}
+		}
 		n.typ = cty.Object(map[string]cty.Type{
 			"rounds": cty.List(cty.Object(round)),
 			"state":  stateType,

@@ -66,6 +66,16 @@ func DatasetType(elem cty.Type) cty.Type {
 			}
 			return nil
 		},
+		// dataset(any), the type of a dataset whose records are known only
+		// at run time (a source without a schema), takes every dataset: a
+		// loop's round object or state declared with it holds the run's
+		// concrete dataset.
+		ConversionTo: func(src cty.Type) func(cty.Value, cty.Path) (any, error) {
+			if elem != cty.DynamicPseudoType || !IsDatasetType(src) {
+				return nil
+			}
+			return func(v cty.Value, _ cty.Path) (any, error) { return v.EncapsulatedValue(), nil }
+		},
 	})
 	actual, _ := datasetTypes.LoadOrStore(key, t)
 	return actual.(cty.Type)

@@ -127,6 +127,9 @@ type Loop struct {
 	Next   hcl.Expression // state for the following round; nil when absent
 	Until  hcl.Expression // stop condition evaluated after each round; nil when absent
 	Stages []*Stage
+	// Modules are the module blocks inside the loop, run once per round;
+	// Config.Modules holds them too.
+	Modules []*Module
 
 	DeclRange hcl.Range
 	NameRange hcl.Range

@@ -105,6 +105,10 @@ func decodeFiles(files []*hcl.File) (*Config, hcl.Diagnostics) {
 				for _, s := range l.Stages {
 					addName("stage", s.Name, s.NameRange)
 				}
+				for _, m := range l.Modules {
+					addName("module", m.Name, m.NameRange)
+					cfg.Modules = append(cfg.Modules, m)
+				}
 				cfg.Loops = append(cfg.Loops, l)
 			case "output":
 				o, d := decodeOutput(b)
@@ -300,6 +304,7 @@ var loopSchema = &hcl.BodySchema{
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "stage", LabelNames: []string{"operator", "name"}},
+		{Type: "module", LabelNames: []string{"name"}},
 	},
 }
 
@@ -327,6 +332,13 @@ func decodeLoop(b *hcl.Block) (*Loop, hcl.Diagnostics) {
 		})
 	}
 	for _, sb := range content.Blocks {
+		if sb.Type == "module" {
+			m, d := decodeModule(sb)
+			diags = append(diags, d...)
+			m.Loop = l
+			l.Modules = append(l.Modules, m)
+			continue
+		}
 		l.Stages = append(l.Stages, decodeStage(sb, l))
 	}
 	return l, diags

@@ -28,6 +28,9 @@ type Module struct {
 	Repeat
 	// Config is the module's decoded spec; nil when it could not be loaded.
 	Config *Config
+	// Loop is the loop the block is in (its instance runs once per round);
+	// nil at top level.
+	Loop *Loop
 
 	DeclRange   hcl.Range
 	NameRange   hcl.Range

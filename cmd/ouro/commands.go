@@ -154,16 +154,22 @@ func newPlanCmd(stdout, stderr io.Writer) *cobra.Command {
 // writePlanText prints the plan for people: top-level nodes, then each
 // loop round by round, each node with its operator and what it reads.
 func writePlanText(w io.Writer, p *compiler.Plan) {
+	// A round's nodes: its state, stages, modules (their objects
+	// included) and until, in plan order.
 	inLoop := map[string]bool{}
+	rounds := map[string][][]*compiler.Node{}
 	for _, l := range p.Loops {
-		for _, r := range l.Round {
-			for _, s := range r.Stages {
-				inLoop[s] = true
-			}
-			inLoop[r.State] = true
-			inLoop[r.Until] = true
-		}
+		rounds[l.Name] = make([][]*compiler.Node, len(l.Round))
 		inLoop[l.FinalState] = true
+	}
+	for _, n := range p.Nodes {
+		if n.Loop == "" || n.Kind == compiler.KindLoop || inLoop[n.Address] {
+			continue
+		}
+		if rs := rounds[n.Loop]; n.Round >= 0 && n.Round < len(rs) {
+			rs[n.Round] = append(rs[n.Round], n)
+			inLoop[n.Address] = true
+		}
 	}
 	line := func(indent string, n *compiler.Node, short string) {
 		what := string(n.Kind)
@@ -201,19 +207,10 @@ func writePlanText(w io.Writer, p *compiler.Plan) {
 			fmt.Fprint(w, " (stops early when `until` holds)")
 		}
 		fmt.Fprintln(w)
-		for i, r := range l.Round {
+		for i := range l.Round {
 			fmt.Fprintf(w, "  round %d\n", i)
-			var ids []string
-			if r.State != "" {
-				ids = append(ids, r.State)
-			}
-			ids = append(ids, r.Stages...)
-			if r.Until != "" {
-				ids = append(ids, r.Until)
-			}
-			for _, id := range ids {
-				n := p.Node(id)
-				short := strings.TrimPrefix(id, fmt.Sprintf("loop.%s[%d].", l.Name, i))
+			for _, n := range rounds[l.Name][i] {
+				short := strings.TrimPrefix(n.Address, fmt.Sprintf("loop.%s[%d].", l.Name, i))
 				line("    ", n, short)
 			}
 		}

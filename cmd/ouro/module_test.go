@@ -172,3 +172,98 @@ output "second" {
 		t.Errorf("module.one.stage.few (k = 2) in another spec: %s, want cached", got)
 	}
 }
+
+// TestModuleInLoop: a module block inside a loop runs once per round, its
+// arguments in the round's scope (state, round, the round's other
+// modules); rounds[i].M is its outputs; `until` may read it, and rounds
+// after the stop skip its stages; instances with equal arguments share keys
+// across rounds; a second run is all cached.
+func TestModuleInLoop(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{
+		"shared/pick/pick.loop.hcl":    moduleSpec + "\noutput \"double\" {\n  value = var.k * 2\n}\n",
+		"shared/pick/data/extra.jsonl": "{\"x\": 1}\n{\"x\": 2}\n{\"x\": 3}\n",
+		"a/spec.loop.hcl": `loop "l" {
+  rounds = 3
+  state  = { k = 1 }
+
+  module "pick" {
+    source = "../shared/pick"
+    k      = state.k
+  }
+
+  module "twice" {
+    count  = 2
+    source = "../shared/pick"
+    k      = module.pick.double + count.index
+  }
+
+  next  = { k = state.k + 1 }
+  until = module.pick.double >= 4
+}
+
+output "doubles" {
+  value = [for r in loop.l.rounds : r.pick.double]
+}
+
+output "twice" {
+  value = [for r in loop.l.rounds : r.twice[*].double]
+}
+`,
+	})
+	spec, store := filepath.Join(root, "a"), filepath.Join(root, "store")
+	runJSON := func() (map[string]string, map[string]string, map[string]string) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := run([]string{"run", "--json", "--progress=none", "--store", store, spec}, &out, &errb); code != 0 {
+			t.Fatalf("ouro run: exit %d\n%s%s", code, out.String(), errb.String())
+		}
+		var r struct {
+			Stages  []struct{ Address, Status, Key string }
+			Outputs map[string]json.RawMessage
+		}
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			t.Fatalf("--json: %v\n%s", err, out.String())
+		}
+		st, key, outs := map[string]string{}, map[string]string{}, map[string]string{}
+		for _, s := range r.Stages {
+			st[s.Address], key[s.Address] = s.Status, s.Key
+		}
+		for name, raw := range r.Outputs {
+			var b bytes.Buffer
+			if err := json.Compact(&b, raw); err != nil {
+				t.Fatal(err)
+			}
+			outs[name] = b.String()
+		}
+		return st, key, outs
+	}
+	st, key, outs := runJSON()
+	if outs["doubles"] != "[2,4]" || outs["twice"] != "[[4,6],[8,10]]" {
+		t.Errorf("outputs %v, want doubles [2,4], twice [[4,6],[8,10]]", outs)
+	}
+	for _, a := range []string{"loop.l[0].module.pick.stage.few", "loop.l[1].module.pick.stage.few", "loop.l[1].module.twice[1].stage.few"} {
+		if st[a] != "ran" && st[a] != "cached" {
+			t.Errorf("%s: %q", a, st[a])
+		}
+	}
+	if st["loop.l[2].module.pick.stage.few"] != "skipped" {
+		t.Errorf("round 2 after the stop: %q, want skipped; stages %v", st["loop.l[2].module.pick.stage.few"], st)
+	}
+	// Round 1's pick and round 0's twice[0] both have k = 2.
+	if a, b := key["loop.l[1].module.pick.stage.few"], key["loop.l[0].module.twice[0].stage.few"]; a != b || a == "" {
+		t.Errorf("equal arguments in two rounds: keys %q and %q", a, b)
+	}
+	if key["loop.l[0].module.pick.stage.few"] == key["loop.l[1].module.pick.stage.few"] {
+		t.Error("rounds with k = 1 and k = 2 share a key")
+	}
+	again, _, outs2 := runJSON()
+	for a, s := range again {
+		if s == "ran" {
+			t.Errorf("second run ran %s", a)
+		}
+	}
+	if outs2["doubles"] != outs["doubles"] || outs2["twice"] != outs["twice"] {
+		t.Errorf("second run outputs %v, first %v", outs2, outs)
+	}
+}

@@ -113,3 +113,42 @@ stage "filter" "typed" {
   input = module.ok.kept
   where = item.sourc == "a" # ERROR: This object does not have an attribute named "sourc"
 }
+
+loop "rounds" {
+  rounds = 2
+  state  = { threshold = 1 }
+
+  module "each_round" {
+    source    = "./score"
+    problems  = dataset.problems
+    threshold = state.threshold + round
+  }
+
+  module "counted_each_round" {
+    source    = "./score"
+    count     = 2
+    problems  = module.each_round.kept
+    threshold = count.index
+  }
+
+  next = { threshold = state.threshold + 1 }
+}
+
+loop "too_early" {
+  rounds = 1
+  state  = { n = module.early.label } # ERROR: cannot use module.early
+
+  module "early" {
+    source    = "./score"
+    problems  = dataset.problems
+    threshold = 1
+  }
+}
+
+output "round_labels" {
+  value = [for r in loop.rounds.rounds : [r.each_round.label, r.counted_each_round[1].label]]
+}
+
+output "loop_module_outside" {
+  value = module.each_round.label # ERROR: runs once per round of loop "rounds"
+}
