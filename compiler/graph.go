@@ -76,6 +76,8 @@ func (c *compiler) graph() *Graph {
 		loop := ""
 		if n.loop != nil && n.kind != tLoop {
 			loop = n.loop.Name
+		} else if n.unroll != nil {
+			loop = n.unroll.Name // a loop module's own objects
 		}
 		g.Nodes = append(g.Nodes, GraphNode{ID: n.addr, Label: label, Kind: kindNames[n.kind], Loop: loop})
 	}
