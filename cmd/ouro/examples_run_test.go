@@ -86,7 +86,7 @@ func TestExamplesValidateBothScales(t *testing.T) {
 var quickRuns = map[string][]string{
 	"self_consistency": {"-var", "pretrain_steps=20", "-var", "doublings=1", "-var", "questions=5"},
 	"rest_em":          {"-var", "seeds=2", "-var", "pretrain_steps=20", "-var", "tune_steps=10", "-var", "iterations=1", "-var", "problems=10"},
-	"spin":             {"-var", "sft_steps=20", "-var", "dpo_steps=5", "-var", "iterations=1", "-var", "problems=10"},
+	"spin":             {"-var", "seeds=2", "-var", "sft_steps=20", "-var", "dpo_epochs=1", "-var", "iterations=1", "-var", "problems=10"},
 	"self_instruct":    {"-var", "pretrain_steps=20", "-var", "tune_steps=5", "-var", "rounds=1", "-var", "proposals=1"},
 	"self_rewarding":   {"-var", "seeds=2", "-var", "labeled=10", "-var", "answerer_steps=10", "-var", "seed_steps=20", "-var", "dpo_epochs=1", "-var", "iterations=1", "-var", "prompts=5", "-var", "responses=2"},
 	"self_refine":      {"-var", "pretrain_steps=20", "-var", "max_iterations=1", "-var", "questions=5"},

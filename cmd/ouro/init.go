@@ -70,7 +70,7 @@ var initTemplates = []initTemplate{
 	{name: "spin", title: "SPIN: Self-Play Fine-Tuning",
 		paper: "Chen et al., Self-Play Fine-Tuning Converts Weak Language Models to Strong Language Models, ICML 2024, arXiv:2401.01335",
 		about: "SPIN (Chen et al. 2024): DPO of the data's answers over the model's own, iterated",
-		quick: []string{"-var", "sft_steps=20", "-var", "dpo_steps=5", "-var", "iterations=1", "-var", "problems=10"}},
+		quick: []string{"-var", "seeds=2", "-var", "sft_steps=20", "-var", "dpo_epochs=1", "-var", "iterations=1", "-var", "problems=10"}},
 	{name: "star", title: "STaR: Self-Taught Reasoner",
 		paper: "Zelikman et al., STaR: Bootstrapping Reasoning With Reasoning, NeurIPS 2022, arXiv:2203.14465",
 		about: "STaR (Zelikman et al. 2022): keep the rationales that reach the right answer, fine-tune, repeat",

@@ -6,6 +6,11 @@
 # (human answer, self-generated answer) pair becomes a preference pair with
 # the human answer preferred; a DPO-style update against p_t as the
 # reference gives p_{t+1}. No reward model, no new human data.
+#
+# Everything runs for var.seeds independently initialised models. The
+# control arm is the paper's comparison: continued SFT on the same SFT data,
+# the same optimizer steps (batch, learning rate) per iteration, so a gain
+# over it comes from the self-play pairs and not from training longer.
 
 variable "scale" {
   type    = string
@@ -28,6 +33,12 @@ variable "trainer" {
   description = "Who runs the SFT stage: builtin, or command (examples/trainers/trl_sft.py)."
 }
 
+variable "seeds" {
+  type        = number
+  default     = 5
+  description = "Independent runs (model init); every arm runs for each."
+}
+
 variable "iterations" {
   type    = number
   default = 3
@@ -35,8 +46,8 @@ variable "iterations" {
 
 variable "problems" {
   type        = number
-  default     = 500
-  description = "SFT prompts answered by the model each iteration."
+  default     = 2000
+  description = "SFT prompts (of data/train.jsonl); the model answers the same prompts each iteration."
 }
 
 variable "sft_steps" {
@@ -45,15 +56,22 @@ variable "sft_steps" {
   description = "Steps of the initial SFT (the weak model SPIN starts from)."
 }
 
-variable "dpo_steps" {
-  type    = number
-  default = 150
+variable "dpo_epochs" {
+  type        = number
+  default     = 2
+  description = "DPO passes over the iteration's pairs."
+}
+
+variable "dpo_beta" {
+  type        = number
+  default     = 10
+  description = "DPO's β. At 0.1 and 1 the policy drifts from the reference and the answers collapse (see the README)."
 }
 
 variable "dpo_lr" {
   type        = number
-  default     = 0.000001
-  description = "DPO learning rate (at 3e-5 and above the update destroys the short answers; see the README)."
+  default     = 0.0001
+  description = "DPO (and control SFT) learning rate."
 }
 
 settings {
@@ -72,23 +90,25 @@ dataset "test" {
 
 # One builtin block for both scales: a fresh model here, a checkpoint there.
 model "local" {
+  count      = var.seeds
   provider   = "builtin"
   checkpoint = var.scale == "cluster" ? var.base_checkpoint : null
   layers     = 2
   dim        = 64
   max_seq    = 32
-  seed       = 3
+  seed       = 3 + count.index
 }
 
-# SPIN starts from a supervised fine-tuned model: SFT on the same data
-# (fewer steps than it takes to master it).
+# SPIN starts from a supervised fine-tuned model: SFT on the data whose
+# prompts SPIN then uses (fewer steps than it takes to master it).
 stage "sample" "sft_data" {
   input = dataset.train
   n     = var.problems
 }
 
 stage "sft" "sft" {
-  base          = model.local
+  count         = var.seeds
+  base          = model.local[count.index]
   data          = stage.sft_data
   prompt        = "Q: ${item.question}\nA:"
   target        = " ${item.answer}"
@@ -99,8 +119,11 @@ stage "sft" "sft" {
   command       = var.trainer == "command" ? ["python3", "../trainers/trl_sft.py"] : null
 }
 
+# Round 0: greedy exact-match accuracy of each SFT model (the loop's "eval"
+# and "control_eval" are the same stage for later rounds).
 stage "evaluate" "eval0" {
-  model       = stage.sft.model
+  count       = var.seeds
+  model       = stage.sft[count.index].model
   input       = dataset.test
   prompt      = "Q: ${item.question}\nA:"
   temperature = 0
@@ -112,11 +135,12 @@ stage "evaluate" "eval0" {
 
 loop "spin" {
   rounds = var.iterations
-  state  = { policy = stage.sft.model }
+  state  = { policies = stage.sft[*].model, controls = stage.sft[*].model }
 
   # The opponent: the current model answers the SFT prompts.
   stage "generate" "synthetic" {
-    model       = state.policy
+    count       = var.seeds
+    model       = state.policies[count.index]
     input       = stage.sft_data
     prompt      = "Q: ${item.question}\nA:"
     temperature = 1.0
@@ -128,31 +152,35 @@ loop "spin" {
   # Pairs: the human answer is chosen, the model's is rejected (pairs where
   # the model already wrote the human answer carry no signal).
   stage "map" "pairs" {
-    input  = stage.synthetic
+    count  = var.seeds
+    input  = stage.synthetic[count.index]
     fields = { chosen = " ${item.answer}", rejected = item.completion }
   }
 
   stage "filter" "informative" {
-    input = stage.pairs
+    count = var.seeds
+    input = stage.pairs[count.index]
     where = item.chosen != item.rejected
   }
 
   # The main player: a DPO-style update against the current model.
   stage "dpo" "update" {
-    base          = state.policy
-    reference     = state.policy
-    data          = stage.informative
+    count         = var.seeds
+    base          = state.policies[count.index]
+    reference     = state.policies[count.index]
+    data          = stage.informative[count.index]
     prompt        = item.prompt
     chosen        = item.chosen
     rejected      = item.rejected
-    beta          = 0.1
-    steps         = var.dpo_steps
+    beta          = var.dpo_beta
+    epochs        = var.dpo_epochs
     batch_size    = 16
     learning_rate = var.dpo_lr
   }
 
   stage "evaluate" "eval" {
-    model       = stage.update.model
+    count       = var.seeds
+    model       = stage.update[count.index].model
     input       = dataset.test
     prompt      = "Q: ${item.question}\nA:"
     temperature = 0
@@ -162,15 +190,54 @@ loop "spin" {
     metrics     = { accuracy = fraction(scores) }
   }
 
-  next = { policy = stage.update.model }
+  # Control arm: continued SFT on the same SFT data, the same steps at the
+  # same batch and learning rate as this iteration's DPO update.
+  stage "sft" "control" {
+    count         = var.seeds
+    base          = state.controls[count.index]
+    data          = stage.sft_data
+    prompt        = "Q: ${item.question}\nA:"
+    target        = " ${item.answer}"
+    steps         = max(1, ceil(var.dpo_epochs * stage.update[count.index].examples / 16))
+    batch_size    = 16
+    learning_rate = var.dpo_lr
+    seed          = round
+  }
+
+  stage "evaluate" "control_eval" {
+    count       = var.seeds
+    model       = stage.control[count.index].model
+    input       = dataset.test
+    prompt      = "Q: ${item.question}\nA:"
+    temperature = 0
+    max_tokens  = 8
+    stop        = ["\n"]
+    score       = extract_int(item.completion) == item.answer
+    metrics     = { accuracy = fraction(scores) }
+  }
+
+  next = { policies = stage.update[*].model, controls = stage.control[*].model }
 }
 
 output "accuracy" {
-  description = "Held-out greedy accuracy: the SFT model, then every SPIN iteration."
-  value       = concat([stage.eval0.metrics.accuracy], loop.spin.rounds[*].eval.metrics.accuracy)
+  description = "Held-out greedy accuracy: the SFT models, then every SPIN iteration, one entry per seed."
+  value       = concat([stage.eval0[*].metrics.accuracy], [for r in loop.spin.rounds : r.eval[*].metrics.accuracy])
+}
+
+output "accuracy_mean" {
+  value = concat([mean(stage.eval0[*].metrics.accuracy)], [for r in loop.spin.rounds : mean(r.eval[*].metrics.accuracy)])
+}
+
+output "accuracy_control" {
+  description = "Control arm (the same steps of continued SFT on the SFT data), per iteration, one entry per seed."
+  value       = [for r in loop.spin.rounds : r.control_eval[*].metrics.accuracy]
+}
+
+output "accuracy_control_mean" {
+  value = [for r in loop.spin.rounds : mean(r.control_eval[*].metrics.accuracy)]
 }
 
 output "pairs" {
-  description = "Informative pairs (model answer differs from the human one) per iteration."
-  value       = loop.spin.rounds[*].update.examples
+  description = "Informative pairs (model answer differs from the human one) per iteration, one entry per seed."
+  value       = [for r in loop.spin.rounds : r.update[*].examples]
 }
