@@ -2,12 +2,12 @@ package store
 
 import (
 	"bufio"
-	"math/rand/v2"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"

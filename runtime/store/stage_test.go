@@ -16,7 +16,9 @@ func stageFor(i int, d Digest) *StageEntry {
 		Result: []byte(fmt.Sprintf(`{"d":%q}`, d)), Blobs: []Digest{d}, Created: time.Unix(int64(i), 0).UTC()}
 }
 
-func stageContent(i int) []byte { return []byte(fmt.Sprintf("stage %d result %s", i, strings.Repeat("x", i%97))) }
+func stageContent(i int) []byte {
+	return []byte(fmt.Sprintf("stage %d result %s", i, strings.Repeat("x", i%97)))
+}
 
 // TestPutStageGroupCommit stores entries from many goroutines at once,
 // holding each batch's transaction until more callers have queued: they
