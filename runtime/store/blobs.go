@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Digest names a blob by its content: "sha256:" followed by 64 lower-case hex digits.
@@ -342,8 +343,10 @@ func (b *DiskBlobs) noteName(dir string) {
 
 // SyncNames makes the name of every blob committed before the call durable:
 // it fsyncs each directory a blob was renamed into since the last call,
-// once. It returns only when all of them are synced, also when another
-// SyncNames is syncing some of them.
+// once, several at a time (the file system merges the device flushes of
+// concurrent fsyncs; one after another, each would wait for its own). It
+// returns only when all of them are synced, also when another SyncNames is
+// syncing some of them.
 func (b *DiskBlobs) SyncNames() error {
 	b.syncMu.Lock()
 	defer b.syncMu.Unlock()
@@ -359,19 +362,36 @@ func (b *DiskBlobs) SyncNames() error {
 		dirs = append(dirs, d)
 	}
 	sort.Strings(dirs)
-	for i, d := range dirs {
-		if err := syncDir(d); err != nil {
-			for _, left := range dirs[i:] {
-				b.noteName(left)
+	errs := make([]error, len(dirs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(len(dirs), maxSyncNames) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < len(dirs); i = int(next.Add(1)) - 1 {
+				errs[i] = syncDir(dirs[i])
 			}
-			return fmt.Errorf("store: sync blob names: %w", err)
-		}
-		if testHookBlobs != nil {
+		}()
+	}
+	wg.Wait()
+	var first error
+	for i, d := range dirs {
+		switch {
+		case errs[i] != nil:
+			b.noteName(d) // synced by the next call
+			if first == nil {
+				first = fmt.Errorf("store: sync blob names: %w", errs[i])
+			}
+		case testHookBlobs != nil:
 			testHookBlobs("syncdir", d)
 		}
 	}
-	return nil
+	return first
 }
+
+// maxSyncNames is how many directories SyncNames fsyncs at once.
+const maxSyncNames = 16
 
 func (w *diskWriter) Abort() error {
 	if w.done {
