@@ -148,6 +148,9 @@ type nodeState struct {
 	waits  int
 	users  []*nodeState
 	stop   bool // until nodes: the loop stopped here
+	// release gives back the node's parallelism slot (nil if it holds
+	// none; idempotent). runStage calls it before storing the entry.
+	release func()
 }
 
 type run struct {
@@ -451,15 +454,21 @@ func (r *run) execute(ctx context.Context) {
 			if heavy {
 				select {
 				case sem <- struct{}{}:
+					held := true
+					s.release = func() {
+						if held {
+							held = false
+							<-sem
+						}
+					}
 				case <-ctx.Done():
 				}
 			}
 			r.step(ctx, s)
 			if heavy {
 				r.settle(s)
-				select {
-				case <-sem:
-				default:
+				if s.release != nil {
+					s.release()
 				}
 			}
 			finish(s)
@@ -844,6 +853,12 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 	}
 	entry := &store.StageEntry{Key: p.key, Address: n.Address, Operator: name, Version: version,
 		Params: p.params, Inputs: p.inputs, Result: enc, Blobs: blobs, Created: time.Now().UTC(), Duration: s.run.Duration}
+	// The operator is done: let another stage run while the entry is
+	// committed (PutStage groups concurrent commits). Nothing reads this
+	// stage's result before step returns and finish schedules its users.
+	if s.release != nil {
+		s.release()
+	}
 	if err := r.opts.Store.PutStage(entry); err != nil {
 		return err
 	}

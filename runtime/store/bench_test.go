@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -90,4 +91,64 @@ func BenchmarkMemoPut(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
+}
+
+// BenchmarkPutStage stores stage entries from j goroutines at once, as a
+// run with parallelism j does: "fresh-blob" commits a new blob for each
+// entry first (the first run of a stage that writes a dataset),
+// "entry-only" stores the entry alone.
+func BenchmarkPutStage(b *testing.B) {
+	for _, mode := range []string{"fresh-blob", "entry-only"} {
+		for _, j := range []int{1, 2, 8} {
+			b.Run(fmt.Sprintf("%s/j=%d", mode, j), func(b *testing.B) {
+				s, err := Open(b.TempDir(), Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer s.Close()
+				var next atomic.Int64
+				var wg sync.WaitGroup
+				errs := make(chan error, j)
+				b.ResetTimer()
+				for g := 0; g < j; g++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for {
+							i := next.Add(1)
+							if i > int64(b.N) {
+								return
+							}
+							if err := putBenchStage(s, int(i), mode == "fresh-blob"); err != nil {
+								errs <- err
+								return
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				b.StopTimer()
+				close(errs)
+				if err := <-errs; err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "stages/s")
+			})
+		}
+	}
+}
+
+func putBenchStage(s *Store, i int, blob bool) error {
+	e := &StageEntry{Key: fmt.Sprintf("sha256:%064x", i), Address: fmt.Sprintf("stage.s%d", i), Operator: "map", Version: 1}
+	if blob {
+		d, err := s.PutBytes([]byte(fmt.Sprintf("{\"ouro_dataset\":1}\n{\"n\":%d}\n", i)))
+		if err != nil {
+			return err
+		}
+		e.Blobs = []Digest{d}
+		e.Result = []byte(fmt.Sprintf(`{"dataset":%q}`, d))
+	} else {
+		e.Result = []byte(fmt.Sprintf(`{"n":%d}`, i))
+	}
+	return s.PutStage(e)
 }

@@ -10,7 +10,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Digest names a blob by its content: "sha256:" followed by 64 lower-case hex digits.
@@ -61,7 +64,9 @@ var ErrNotFound = errors.New("not found")
 // its digest; Abort discards it. Exactly one of them must be called.
 type BlobWriter interface {
 	io.Writer
-	// Commit makes the blob durable and returns its digest and size.
+	// Commit makes the blob durable and returns its digest and size. (A
+	// Store's blobs: the content is durable and the name visible; the
+	// name is durable before any index write that follows.)
 	Commit() (Digest, int64, error)
 	// Abort discards the blob. It is a no-op after Commit.
 	Abort() error
@@ -91,7 +96,20 @@ type BlobAdmin interface {
 type DiskBlobs struct {
 	root string // .../blobs
 	tmp  string // .../tmp
+
+	// deferNames makes Commit leave the fsync of the blob's directory to
+	// SyncNames. A Store sets it and calls SyncNames before every index
+	// write, so many blobs renamed into a directory cost one fsync of it.
+	deferNames bool
+	namesMu    sync.Mutex          // guards unsynced
+	unsynced   map[string]struct{} // directories renamed into since the last SyncNames
+	syncMu     sync.Mutex          // held by SyncNames while it fsyncs
 }
+
+// testHookBlobs, when set (by tests), is called after a blob's rename
+// ("rename", the blob's path) and after each directory fsync of SyncNames
+// ("syncdir", the directory).
+var testHookBlobs func(event, path string)
 
 var _ BlobAdmin = (*DiskBlobs)(nil)
 
@@ -243,7 +261,9 @@ func (w *diskWriter) Write(p []byte) (int, error) {
 }
 
 // Commit fsyncs the temp file, renames it to its content path and fsyncs the
-// directory. If the blob already exists the temp file is dropped.
+// directory, or, when names are deferred (a Store's blobs), leaves that
+// fsync to the next SyncNames. If the blob already exists the temp file is
+// dropped.
 func (w *diskWriter) Commit() (Digest, int64, error) {
 	if w.done {
 		return "", 0, errors.New("store: blob already committed or aborted")
@@ -263,6 +283,10 @@ func (w *diskWriter) Commit() (Digest, int64, error) {
 	if _, err := os.Stat(dst); err == nil {
 		w.f.Close()
 		os.Remove(tmp)
+		// Another Commit may have renamed it and not yet noted its
+		// directory: note it again, so the name is synced before any
+		// entry naming this blob.
+		w.blobs.noteName(filepath.Dir(dst))
 		return d, w.n, nil
 	}
 	if err := w.f.Chmod(0o444); err != nil {
@@ -290,11 +314,84 @@ func (w *diskWriter) Commit() (Digest, int64, error) {
 		os.Remove(tmp)
 		return "", 0, fmt.Errorf("store: commit blob: %w", err)
 	}
+	if testHookBlobs != nil {
+		testHookBlobs("rename", dst)
+	}
+	if w.blobs.deferNames {
+		w.blobs.noteName(dir)
+		return d, w.n, nil
+	}
 	if err := syncDir(dir); err != nil {
 		return "", 0, fmt.Errorf("store: commit blob: %w", err)
 	}
 	return d, w.n, nil
 }
+
+// noteName records that dir holds a blob name not yet fsynced (only when
+// names are deferred).
+func (b *DiskBlobs) noteName(dir string) {
+	if !b.deferNames {
+		return
+	}
+	b.namesMu.Lock()
+	if b.unsynced == nil {
+		b.unsynced = map[string]struct{}{}
+	}
+	b.unsynced[dir] = struct{}{}
+	b.namesMu.Unlock()
+}
+
+// SyncNames makes the name of every blob committed before the call durable:
+// it fsyncs each directory a blob was renamed into since the last call,
+// once, several at a time (the file system merges the device flushes of
+// concurrent fsyncs; one after another, each would wait for its own). It
+// returns only when all of them are synced, also when another SyncNames is
+// syncing some of them.
+func (b *DiskBlobs) SyncNames() error {
+	b.syncMu.Lock()
+	defer b.syncMu.Unlock()
+	b.namesMu.Lock()
+	pending := b.unsynced
+	b.unsynced = nil
+	b.namesMu.Unlock()
+	if len(pending) == 0 {
+		return nil
+	}
+	dirs := make([]string, 0, len(pending))
+	for d := range pending {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	errs := make([]error, len(dirs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(len(dirs), maxSyncNames) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < len(dirs); i = int(next.Add(1)) - 1 {
+				errs[i] = syncDir(dirs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	var first error
+	for i, d := range dirs {
+		switch {
+		case errs[i] != nil:
+			b.noteName(d) // synced by the next call
+			if first == nil {
+				first = fmt.Errorf("store: sync blob names: %w", errs[i])
+			}
+		case testHookBlobs != nil:
+			testHookBlobs("syncdir", d)
+		}
+	}
+	return first
+}
+
+// maxSyncNames is how many directories SyncNames fsyncs at once.
+const maxSyncNames = 16
 
 func (w *diskWriter) Abort() error {
 	if w.done {

@@ -16,11 +16,14 @@
 //	dir/tmp/                     blobs being written; emptied at Open
 //	dir/runs.pending             runs recorded by a ReadOnly open; imported at the next writable Open
 //
-// Durability. A blob is written to dir/tmp, fsynced, renamed into place and its
-// directory fsynced before Commit returns, and PutStage refuses an entry whose
-// blobs are missing, so no key ever points at a half-written blob. Index
-// writes use Badger with synchronous writes: when PutStage, PutRun or
-// Memo.Flush returns, the data is on disk. Memo.Put only queues; the queue is
+// Durability. A blob is written to dir/tmp, fsynced and renamed into place
+// before Commit returns; its directory is fsynced (DiskBlobs.SyncNames, once
+// per directory for all the blobs renamed into it) before the next index
+// write, and PutStage refuses an entry whose blobs are missing, so no key
+// ever points at a half-written or unsynced blob. Index writes use Badger
+// with synchronous writes: when PutStage, PutRun or Memo.Flush returns, the
+// data is on disk. Concurrent PutStage calls are committed together, in one
+// synced transaction (stage.go). Memo.Put only queues; the queue is
 // flushed at least every 100 ms, when it grows large, by Flush and by Close,
 // so a kill -9 loses at most the memo entries of the last interval. A store
 // opened ReadOnly writes only PutRunSameAs records, to dir/runs.pending,

@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -46,6 +49,33 @@ func TestHelperProcess(t *testing.T) {
 	case "hold":
 		fmt.Println("locked")
 		select {}
+	case "stages":
+		// Store stage entries with fresh blobs from 8 goroutines until
+		// killed, saying which PutStage calls returned.
+		from, _ := strconv.Atoi(os.Getenv("OURO_STORE_FROM"))
+		var next atomic.Int64
+		next.Store(int64(from))
+		var mu sync.Mutex
+		fmt.Println("storing")
+		for g := 0; g < 8; g++ {
+			go func() {
+				for {
+					i := int(next.Add(1))
+					d, err := s.PutBytes(stageContent(i))
+					if err == nil {
+						err = s.PutStage(stageFor(i, d))
+					}
+					mu.Lock()
+					if err != nil {
+						fmt.Println("error:", err)
+						os.Exit(2)
+					}
+					fmt.Println("stored", i)
+					mu.Unlock()
+				}
+			}()
+		}
+		select {}
 	case "gc":
 		fmt.Println("collecting")
 		if _, err := s.GC(1); err != nil {
@@ -61,12 +91,14 @@ func TestHelperProcess(t *testing.T) {
 		for i := 0; i < durable; i++ {
 			m.Put([]byte(fmt.Sprint("req-", i)), []byte(fmt.Sprint("resp-", i)))
 		}
-		if err := m.Flush(); err != nil {
+		// The blob's name is made durable by the next index write: the
+		// flush.
+		d, err := s.PutBytes([]byte("committed blob"))
+		if err != nil {
 			fmt.Println("error:", err)
 			os.Exit(2)
 		}
-		d, err := s.PutBytes([]byte("committed blob"))
-		if err != nil {
+		if err := m.Flush(); err != nil {
 			fmt.Println("error:", err)
 			os.Exit(2)
 		}
@@ -345,5 +377,77 @@ func TestOpenAfterEmptyLogs(t *testing.T) {
 			t.Fatalf("GetRun after reopen: %v, %v", r, err)
 		}
 		s.Close()
+	}
+}
+
+// TestKill9DuringGroupCommit kills a process storing stage entries with
+// fresh blobs from 8 goroutines (so PutStage commits them in groups) at
+// random points, and checks after each kill that every PutStage that
+// returned is there with its blob intact, and that nothing is half
+// stored: every entry's blobs are present and hash to their names.
+func TestKill9DuringGroupCommit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("subprocesses")
+	}
+	dir := t.TempDir()
+	for round := 0; round < 4; round++ {
+		from := round * 1_000_000
+		cmd, out := startHelper(t, "stages", dir, fmt.Sprint("OURO_STORE_FROM=", from))
+		if line, err := out.ReadString('\n'); err != nil || line != "storing\n" {
+			t.Fatalf("child said %q, %v", line, err)
+		}
+		killAt := rand.IntN(300) // returned calls to wait for before the kill
+		stored := map[int]bool{}
+		readLine := func() bool {
+			line, err := out.ReadString('\n')
+			if err != nil {
+				return false
+			}
+			var i int
+			if _, err := fmt.Sscanf(line, "stored %d", &i); err != nil {
+				t.Fatalf("child said %q", line)
+			}
+			stored[i] = true
+			return true
+		}
+		for len(stored) < killAt && readLine() {
+		}
+		time.Sleep(time.Duration(rand.IntN(3000)) * time.Microsecond)
+		kill9(t, cmd)
+		for readLine() { // lines written before the kill
+		}
+
+		s, err := Open(dir, Options{})
+		if err != nil {
+			t.Fatalf("round %d: reopen after kill -9: %v", round, err)
+		}
+		for i := range stored {
+			want := stageFor(i, DigestOf(stageContent(i)))
+			e, ok, err := s.GetStage(want.Key)
+			if err != nil || !ok {
+				t.Fatalf("round %d: stage %d returned from PutStage but is lost: %v %v", round, i, ok, err)
+			}
+			if string(e.Result) != string(want.Result) {
+				t.Fatalf("round %d: stage %d = %s, want %s", round, i, e.Result, want.Result)
+			}
+			r, err := s.OpenBlob(want.Blobs[0])
+			if err != nil {
+				t.Fatalf("round %d: blob of stage %d: %v", round, i, err)
+			}
+			b, _ := io.ReadAll(r)
+			r.Close()
+			if string(b) != string(stageContent(i)) {
+				t.Fatalf("round %d: blob of stage %d changed", round, i)
+			}
+		}
+		if dmg, err := s.Verify(); err != nil || len(dmg) != 0 {
+			t.Fatalf("round %d: Verify after kill -9: %v %v", round, dmg, err)
+		}
+		st, err := s.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		t.Logf("round %d: killed after %d returned calls (aimed at %d); %d stage entries in the store", round, len(stored), killAt, st.Stages.Count)
 	}
 }

@@ -301,6 +301,9 @@ func (m *Memo) Flush() error {
 }
 
 func (m *Memo) write(batch map[[32]byte][]byte) error {
+	if err := m.s.blobs.SyncNames(); err != nil {
+		return err
+	}
 	wb := m.s.db.NewWriteBatch()
 	defer wb.Cancel()
 	for h, v := range batch {

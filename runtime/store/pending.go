@@ -34,6 +34,9 @@ func (s *Store) appendPending(sr storedRun) error {
 	if err != nil {
 		return err
 	}
+	if err := s.blobs.SyncNames(); err != nil {
+		return err
+	}
 	p := s.pendingPath()
 	_, statErr := os.Stat(p)
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -59,6 +61,12 @@ func (s *Store) StageResult(key string) (json.RawMessage, bool, error) {
 
 // PutStage stores e under e.Key and makes it the latest entry for e.Address,
 // in one transaction. Every blob in e.Blobs must already be committed.
+//
+// Concurrent calls are committed together (group commit): the first caller
+// to find no commit under way leads, writing every queued entry in one
+// synced transaction after the names of their blobs are synced
+// (DiskBlobs.SyncNames); the others wait. When PutStage returns, the entry
+// is in the fsynced write-ahead log, as without grouping.
 func (s *Store) PutStage(e *StageEntry) error {
 	if e.Key == "" {
 		return errors.New("store: PutStage: empty key")
@@ -79,18 +87,147 @@ func (s *Store) PutStage(e *StageEntry) error {
 	if err != nil {
 		return err
 	}
-	return s.update(func(txn *badger.Txn) error {
-		if err := bumpGeneration(txn); err != nil {
-			return err
+	return s.stages.commit(s, &stageWrite{e: e, val: val, done: make(chan stageDone, 1)})
+}
+
+// Group commit of stage entries (PutStage).
+const (
+	maxStageBatch      = 256     // entries in one transaction
+	maxStageBatchBytes = 1 << 20 // encoded entries in one transaction (a single larger one goes alone)
+)
+
+// stageCommits queues PutStage's entries for the leader to write.
+type stageCommits struct {
+	mu      sync.Mutex
+	queue   []*stageWrite
+	leading bool         // a leader is writing batches; new entries wait in queue
+	batches atomic.Int64 // transactions written, for tests
+}
+
+type stageWrite struct {
+	e    *StageEntry
+	val  []byte
+	done chan stageDone
+}
+
+// stageDone is what a waiting PutStage is told: its entry's outcome, or
+// that it leads now (its entry is first in the queue).
+type stageDone struct {
+	err  error
+	lead bool
+}
+
+// testHookStageBatch, when set (by tests), is called inside the
+// transaction that writes a batch, before it sets the entries' keys.
+var testHookStageBatch func(batch []*StageEntry)
+
+// commit queues w and returns when its entry is written. A caller that
+// finds no leader leads: it writes batches from the front of the queue
+// until its own entry is written, then hands the lead to the first entry
+// still queued, so that no caller leads for longer than its own commit.
+func (c *stageCommits) commit(s *Store, w *stageWrite) error {
+	c.mu.Lock()
+	c.queue = append(c.queue, w)
+	if c.leading {
+		c.mu.Unlock()
+		if d := <-w.done; !d.lead {
+			return d.err
 		}
-		if err := txn.Set(stageKey(e.Key), val); err != nil {
-			return err
+	} else {
+		c.leading = true
+		c.mu.Unlock()
+	}
+	var mine error
+	for written := false; ; {
+		c.mu.Lock()
+		batch := c.take()
+		c.mu.Unlock()
+		errs := s.writeStages(batch)
+		for i, b := range batch {
+			if b == w {
+				mine, written = errs[i], true
+				continue
+			}
+			b.done <- stageDone{err: errs[i]}
 		}
-		if e.Address != "" {
-			return txn.Set(key(prefixAddress, e.Address), []byte(e.Key))
+		c.mu.Lock()
+		if len(c.queue) == 0 {
+			c.leading = false
+			c.mu.Unlock()
+			return mine
 		}
-		return nil
+		if written {
+			next := c.queue[0]
+			c.mu.Unlock()
+			next.done <- stageDone{lead: true}
+			return mine
+		}
+		c.mu.Unlock()
+	}
+}
+
+// take removes the next batch from the front of the queue. c.mu is held.
+func (c *stageCommits) take() []*stageWrite {
+	n, size := 0, 0
+	for n < len(c.queue) && n < maxStageBatch {
+		size += len(c.queue[n].val)
+		if n > 0 && size > maxStageBatchBytes {
+			break
+		}
+		n++
+	}
+	batch := append([]*stageWrite(nil), c.queue[:n]...)
+	c.queue = append(c.queue[:0], c.queue[n:]...)
+	return batch
+}
+
+// writeStages writes a batch of entries in one transaction (update syncs
+// the blob names first) and returns each entry's error. If the
+// transaction fails, each entry is written on its own, so that one bad
+// entry fails only its own PutStage.
+func (s *Store) writeStages(batch []*stageWrite) []error {
+	s.stages.batches.Add(1)
+	errs := make([]error, len(batch))
+	err := s.update(func(txn *badger.Txn) error {
+		if testHookStageBatch != nil {
+			entries := make([]*StageEntry, len(batch))
+			for i, w := range batch {
+				entries[i] = w.e
+			}
+			testHookStageBatch(entries)
+		}
+		return setStages(txn, batch)
 	})
+	if err == nil || len(batch) == 1 {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	for i, w := range batch {
+		errs[i] = s.writeStages([]*stageWrite{w})[0]
+	}
+	return errs
+}
+
+// setStages sets the entries of batch, in order (a later entry for an
+// address wins, as with one PutStage after another), and replaces the
+// generation once.
+func setStages(txn *badger.Txn, batch []*stageWrite) error {
+	if err := bumpGeneration(txn); err != nil {
+		return err
+	}
+	for _, w := range batch {
+		if err := txn.Set(stageKey(w.e.Key), w.val); err != nil {
+			return err
+		}
+		if w.e.Address != "" {
+			if err := txn.Set(key(prefixAddress, w.e.Address), []byte(w.e.Key)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // LastForAddress returns the latest entry stored for a stage address, so the

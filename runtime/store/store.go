@@ -99,6 +99,7 @@ type Store struct {
 	lock     *fileLock
 	log      *slog.Logger
 	memo     *Memo
+	stages   stageCommits // PutStage's group commit
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -142,6 +143,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Blob names are synced once per directory before each index write
+	// (update, the memo's batches, PutStage's group commits) and at Close.
+	s.blobs.deferNames = true
 	if !opts.ReadOnly {
 		if err := s.blobs.cleanTmp(); err != nil {
 			return nil, fmt.Errorf("store: clean tmp: %w", err)
@@ -349,11 +353,13 @@ func (s *Store) Blobs() BlobStore { return s.blobs }
 // Close flushes the memo, closes the index and releases the lock.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		var err error
+		err := s.blobs.SyncNames()
 		if s.cancel != nil {
 			s.cancel()
 			s.wg.Wait()
-			err = s.memo.Flush()
+			if ferr := s.memo.Flush(); err == nil {
+				err = ferr
+			}
 		}
 		if s.db != nil {
 			if cerr := s.db.Close(); err == nil {
@@ -428,8 +434,13 @@ func (s *Store) Stat(d Digest) (int64, error) { return s.blobs.Stat(d) }
 
 // --- index helpers -------------------------------------------------------
 
-// update runs fn in a read-write transaction, retrying on conflicts.
+// update runs fn in a read-write transaction, retrying on conflicts. It
+// first makes the names of the blobs committed so far durable, so that no
+// record it writes can name a blob a crash would lose.
 func (s *Store) update(fn func(txn *badger.Txn) error) error {
+	if err := s.blobs.SyncNames(); err != nil {
+		return err
+	}
 	var err error
 	for attempt := 0; attempt < 10; attempt++ {
 		err = s.db.Update(fn)

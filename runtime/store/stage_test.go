@@ -1,0 +1,205 @@
+package store
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// stageFor is the entry TestPutStageGroupCommit and the kill test store
+// for i, naming blob d.
+func stageFor(i int, d Digest) *StageEntry {
+	return &StageEntry{Key: fmt.Sprintf("sha256:%064x", i), Address: fmt.Sprintf("stage.s%d", i), Operator: "map", Version: 1,
+		Result: []byte(fmt.Sprintf(`{"d":%q}`, d)), Blobs: []Digest{d}, Created: time.Unix(int64(i), 0).UTC()}
+}
+
+func stageContent(i int) []byte {
+	return []byte(fmt.Sprintf("stage %d result %s", i, strings.Repeat("x", i%97)))
+}
+
+// TestPutStageGroupCommit stores entries from many goroutines at once,
+// holding each batch's transaction until more callers have queued: they
+// are written in fewer transactions than calls, every call returns, and
+// after a reopen every entry, its address and its blob are there.
+func TestPutStageGroupCommit(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const callers, each = 16, 20
+	var queued sync.WaitGroup
+	queued.Add(callers)
+	first := make(chan struct{})
+	var once sync.Once
+	testHookStageBatch = func([]*StageEntry) {
+		// The first batch waits until every caller has started, so the
+		// others queue behind it.
+		once.Do(func() { queued.Wait(); close(first) })
+	}
+	defer func() { testHookStageBatch = nil }()
+	var wg sync.WaitGroup
+	errs := make(chan error, callers*each)
+	for g := 0; g < callers; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k < each; k++ {
+				i := g*each + k
+				d, err := s.PutBytes(stageContent(i))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if k == 0 {
+					queued.Done()
+				}
+				if err := s.PutStage(stageFor(i, d)); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	batches := s.stages.batches.Load()
+	if batches >= callers*each {
+		t.Fatalf("%d calls written in %d transactions, want fewer", callers*each, batches)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d calls in %d transactions", callers*each, batches)
+
+	s, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; i < callers*each; i++ {
+		want := stageFor(i, DigestOf(stageContent(i)))
+		e, ok, err := s.LastForAddress(want.Address)
+		if err != nil || !ok {
+			t.Fatalf("entry %d after reopen: %v %v", i, ok, err)
+		}
+		if e.Key != want.Key || string(e.Result) != string(want.Result) || len(e.Blobs) != 1 || e.Blobs[0] != want.Blobs[0] {
+			t.Fatalf("entry %d after reopen = %+v, want %+v", i, e, want)
+		}
+	}
+	if dmg, err := s.Verify(); err != nil || len(dmg) != 0 {
+		t.Fatalf("Verify after reopen: %v %v", dmg, err)
+	}
+}
+
+// TestPutStageSameAddressInOneBatch: entries for one address in one batch
+// leave the address at the last of them, as one PutStage after another.
+func TestPutStageSameAddressInOneBatch(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var batch []*stageWrite
+	for i := 0; i < 3; i++ {
+		e := &StageEntry{Key: fmt.Sprintf("k%d", i), Address: "stage.a", Created: time.Unix(1, 0)}
+		val, err := encodeJSON(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch = append(batch, &stageWrite{e: e, val: val})
+	}
+	for i, err := range s.writeStages(batch) {
+		if err != nil {
+			t.Fatalf("entry %d: %v", i, err)
+		}
+	}
+	e, ok, err := s.LastForAddress("stage.a")
+	if err != nil || !ok || e.Key != "k2" {
+		t.Fatalf("LastForAddress = %+v %v %v, want k2", e, ok, err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, ok, err := s.GetStage(fmt.Sprintf("k%d", i)); err != nil || !ok {
+			t.Fatalf("k%d: %v %v", i, ok, err)
+		}
+	}
+}
+
+// TestPutStageSyncsBlobNamesFirst: a blob is renamed and its directory
+// fsynced before the transaction that writes the entry naming it, and the
+// directories are synced once each per batch.
+func TestPutStageSyncsBlobNamesFirst(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var mu sync.Mutex
+	var events []string
+	note := func(ev string) { mu.Lock(); events = append(events, ev); mu.Unlock() }
+	testHookBlobs = func(event, path string) { note(event + " " + path) }
+	testHookStageBatch = func(batch []*StageEntry) {
+		for _, e := range batch {
+			note("entry " + e.Key)
+		}
+	}
+	defer func() { testHookBlobs, testHookStageBatch = nil, nil }()
+
+	// Two blobs in one directory (their digests share the first byte).
+	var ds []Digest
+	for i := 0; len(ds) < 2; i++ {
+		d := DigestOf(stageContent(i))
+		if len(ds) == 1 && d.Hex()[:2] != ds[0].Hex()[:2] {
+			continue
+		}
+		if _, err := s.PutBytes(stageContent(i)); err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	e := &StageEntry{Key: "k", Address: "stage.a", Blobs: ds}
+	if err := s.PutStage(e); err != nil {
+		t.Fatal(err)
+	}
+	p0, _ := s.blobs.Path(ds[0])
+	p1, _ := s.blobs.Path(ds[1])
+	want := []string{"rename " + p0, "rename " + p1, "syncdir " + filepath.Dir(p0), "entry k"}
+	if strings.Join(events, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(events, "\n"), strings.Join(want, "\n"))
+	}
+
+	// A blob already stored, committed again, is synced again before the
+	// next entry naming it (another Commit may have renamed it unsynced).
+	events = nil
+	if _, err := s.PutBytes(stageContent(0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutStage(&StageEntry{Key: "k2", Blobs: ds[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"syncdir " + filepath.Dir(p0), "entry k2"}
+	if strings.Join(events, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(events, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestDiskBlobsSyncAtCommit: a DiskBlobs of its own (no Store) fsyncs the
+// directory in Commit and leaves nothing for SyncNames.
+func TestDiskBlobsSyncAtCommit(t *testing.T) {
+	dir := t.TempDir()
+	b, err := NewDiskBlobs(filepath.Join(dir, "blobs"), filepath.Join(dir, "tmp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PutBytes(b, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.unsynced) != 0 {
+		t.Fatalf("unsynced directories after Commit: %v", b.unsynced)
+	}
+}
