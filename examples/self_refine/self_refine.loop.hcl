@@ -60,6 +60,12 @@ variable "critic_problems" {
   description = "Other training problems: the drafter's own drafts on them are the feedback and revision examples."
 }
 
+variable "critic_examples" {
+  type        = number
+  default     = 400
+  description = "Feedback examples per verdict class (right drafts, wrong drafts)."
+}
+
 variable "draft_steps" {
   type        = number
   default     = 800
@@ -173,9 +179,18 @@ stage "map" "labeled_drafts" {
   drop = ["prompt", "completion", "sample", "finish_reason"]
 }
 
+# As many right drafts as wrong ones (up to var.critic_examples each), so
+# the critic cannot score by always giving the common verdict.
+stage "sample" "critic_drafts" {
+  count = var.seeds
+  input = stage.labeled_drafts[count.index]
+  by    = item.label == "DONE"
+  n     = var.critic_examples
+}
+
 stage "map" "critique_ex" {
   count  = var.seeds
-  input  = stage.labeled_drafts[count.index]
+  input  = stage.critic_drafts[count.index]
   fields = { p = "Q: ${item.question}\nA: ${item.draft}\nFeedback:", t = " ${item.label}" }
   drop   = ["question", "answer", "draft", "label"]
 }
