@@ -74,7 +74,7 @@ variable "draft_steps" {
 
 variable "role_steps" {
   type        = number
-  default     = 400
+  default     = 1200
   description = "SFT steps on the three roles, continuing from the drafter."
 }
 
