@@ -84,6 +84,16 @@ variable "role_lr" {
   description = "Learning rate of the role SFT (0.003, the drafter's, undid the answers)."
 }
 
+variable "feedback" {
+  type        = string
+  default     = "direction"
+  description = "What the feedback on a wrong draft says: direction (too high, too low) or digit (\"ones 7\": the right last digit; \"tens off\": the last digit is right, the rest is not)."
+  validation {
+    condition     = contains(["direction", "digit"], var.feedback)
+    error_message = "feedback must be direction or digit."
+  }
+}
+
 variable "teach_all_answers" {
   type        = bool
   default     = true
@@ -169,14 +179,23 @@ stage "generate" "own_drafts" {
   stop        = ["\n"]
 }
 
+stage "map" "own_values" {
+  count  = var.seeds
+  input  = stage.own_drafts[count.index]
+  fields = { draft = trimspace(item.completion), value = coalesce(extract_int(item.completion), -1) }
+  drop   = ["prompt", "completion", "sample", "finish_reason"]
+}
+
 stage "map" "labeled_drafts" {
   count = var.seeds
-  input = stage.own_drafts[count.index]
+  input = stage.own_values[count.index]
   fields = {
-    draft = trimspace(item.completion)
-    label = coalesce(extract_int(item.completion), -1) == item.answer ? "DONE" : (coalesce(extract_int(item.completion), -1) > item.answer ? "too high" : "too low")
+    label = (item.value == item.answer ? "DONE"
+      : var.feedback == "direction" ? (item.value > item.answer ? "too high" : "too low")
+      : item.value % 10 != item.answer % 10 ? "ones ${item.answer % 10}"
+    : "tens off")
   }
-  drop = ["prompt", "completion", "sample", "finish_reason"]
+  drop = ["value"]
 }
 
 # As many right drafts as wrong ones (up to var.critic_examples each), so
