@@ -86,7 +86,7 @@ variable "role_lr" {
 
 variable "feedback" {
   type        = string
-  default     = "direction"
+  default     = "digit"
   description = "What the feedback on a wrong draft says: direction (too high, too low) or digit (\"ones 7\": the right last digit; \"tens off\": the last digit is right, the rest is not)."
   validation {
     condition     = contains(["direction", "digit"], var.feedback)
@@ -340,12 +340,15 @@ loop "k" {
     max_tokens = 1
     score      = extract_int(item.refined) == item.answer
     metrics = {
-      iterations     = round + 1
-      draft          = fraction([for it in items : extract_int(it.draft) == it.answer])
-      refined        = fraction(scores)
-      right_drafts   = count_true([for it in items : extract_int(it.draft) == it.answer])
-      right_accepted = count_true([for it in items : extract_int(it.draft) == it.answer ? contains_str(it.history[0].feedback, "DONE") : false])
-      wrong_flagged  = count_true([for it in items : extract_int(it.draft) == it.answer ? false : !contains_str(it.history[0].feedback, "DONE")])
+      iterations       = round + 1
+      draft            = fraction([for it in items : extract_int(it.draft) == it.answer])
+      refined          = fraction(scores)
+      right_drafts     = count_true([for it in items : extract_int(it.draft) == it.answer])
+      right_accepted   = count_true([for it in items : extract_int(it.draft) == it.answer ? contains_str(it.history[0].feedback, "DONE") : false])
+      wrong_flagged    = count_true([for it in items : extract_int(it.draft) == it.answer ? false : !contains_str(it.history[0].feedback, "DONE")])
+      draft_ones_right = count_true([for it in items : try(extract_int(it.draft) % 10 == it.answer % 10, false)])
+      ones_told        = count_true([for it in items : can(regex("ones [0-9]", it.history[0].feedback))])
+      ones_told_right  = count_true([for it in items : try(tonumber(regex("ones ([0-9])", it.history[0].feedback)[0]) == it.answer % 10, false)])
     }
   }
 
@@ -404,5 +407,10 @@ output "critic" {
     right_drafts   = m.right_drafts
     right_accepted = m.right_accepted
     wrong_flagged  = m.wrong_flagged
+    # With feedback = "digit": drafts whose last digit is right, and
+    # critiques that name a last digit ("ones 7"), and of them the right one.
+    draft_ones_right = m.draft_ones_right
+    ones_told        = m.ones_told
+    ones_told_right  = m.ones_told_right
   }]
 }
