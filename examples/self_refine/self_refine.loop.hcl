@@ -9,7 +9,9 @@
 # iteration count: "generic feedback" (the revision sees a fixed phrase
 # instead of the model's critique, the paper's ablation) and "sample more"
 # (as many answers as Self-Refine writes, without feedback, the paper's
-# control).
+# control). By default the feedback on a wrong draft names the right last
+# digit ("ones 7") or says the last digit is right and the rest is not
+# ("tens off"); -var feedback=direction says "too high" or "too low".
 
 variable "scale" {
   type    = string
@@ -167,7 +169,7 @@ stage "sft" "drafter" {
 
 # The paper's feedback is about the model's own outputs: sample the
 # drafter's answers to problems it did not train on, and label each with
-# the feedback the truth gives ("DONE", "too high", "too low").
+# the feedback the truth gives ("DONE", or what is wrong).
 stage "generate" "own_drafts" {
   count       = var.seeds
   model       = stage.drafter[count.index].model
