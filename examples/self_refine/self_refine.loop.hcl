@@ -40,7 +40,7 @@ variable "trainer" {
 
 variable "seeds" {
   type        = number
-  default     = 3
+  default     = 6
   description = "Independent runs (model init); every arm runs for each."
 }
 
