@@ -89,7 +89,7 @@ var quickRuns = map[string][]string{
 	"spin":             {"-var", "seeds=2", "-var", "sft_steps=20", "-var", "dpo_epochs=1", "-var", "iterations=1", "-var", "problems=10"},
 	"self_instruct":    {"-var", "pretrain_steps=20", "-var", "tune_steps=5", "-var", "rounds=1", "-var", "proposals=1"},
 	"self_rewarding":   {"-var", "seeds=2", "-var", "labeled=10", "-var", "answerer_steps=10", "-var", "seed_steps=20", "-var", "dpo_epochs=1", "-var", "iterations=1", "-var", "prompts=5", "-var", "responses=2"},
-	"self_refine":      {"-var", "pretrain_steps=20", "-var", "max_iterations=1", "-var", "questions=5"},
+	"self_refine":      {"-var", "seeds=2", "-var", "drafter_problems=10", "-var", "critic_problems=10", "-var", "draft_steps=20", "-var", "role_steps=10", "-var", "max_iterations=1", "-var", "questions=5"},
 	"best_of_n":        {"-var", "pretrain_steps=20", "-var", "doublings=1", "-var", "questions=5"},
 	"self_improving_transformers": {"-var", "rounds=1", "-var", "pretrain_steps=20", "-var", "round_steps=10",
 		"-var", "problems=20", "-var", "train_per_length=50", "-var", "replay=20", "-var", "kept_dir=$TMP"},

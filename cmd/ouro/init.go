@@ -62,7 +62,7 @@ var initTemplates = []initTemplate{
 	{name: "self_refine", title: "Self-Refine",
 		paper: "Madaan et al., Self-Refine: Iterative Refinement with Self-Feedback, NeurIPS 2023, arXiv:2303.17651",
 		about: "Self-Refine (Madaan et al. 2023): draft, critique and revise with the model's own feedback",
-		quick: []string{"-var", "pretrain_steps=20", "-var", "max_iterations=1", "-var", "questions=5"}},
+		quick: []string{"-var", "seeds=2", "-var", "drafter_problems=10", "-var", "critic_problems=10", "-var", "draft_steps=20", "-var", "role_steps=10", "-var", "max_iterations=1", "-var", "questions=5"}},
 	{name: "self_rewarding", title: "Self-Rewarding Language Models",
 		paper: "Yuan et al., Self-Rewarding Language Models, 2024, arXiv:2401.10020",
 		about: "Self-Rewarding LMs (Yuan et al. 2024): the model judges its own answers; iterative DPO on best/worst pairs",
