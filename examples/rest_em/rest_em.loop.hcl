@@ -125,18 +125,14 @@ locals {
   bases = var.scale == "cluster" ? model.local[*] : stage.pretrain[*].model
 }
 
-# Round 0: greedy exact-match accuracy of each base (the loop's "eval" and
-# "human_eval" are the same stage for later rounds).
-stage "evaluate" "eval0" {
-  count       = var.seeds
-  model       = local.bases[count.index]
-  input       = dataset.test
-  prompt      = "Q: ${item.question}\nA:"
-  temperature = 0
-  max_tokens  = 8
-  stop        = ["\n"]
-  score       = extract_int(item.completion) == item.answer
-  metrics     = { accuracy = fraction(scores) }
+# Round 0: greedy exact-match accuracy of each base, by the shared module
+# examples/modules/accuracy (the loop's "eval" and "human_eval" use it for
+# later rounds).
+module "eval0" {
+  count    = var.seeds
+  source   = "../modules/accuracy"
+  model    = local.bases[count.index]
+  problems = dataset.test
 }
 
 loop "em" {
@@ -205,16 +201,11 @@ loop "em" {
     command       = var.trainer == "command" ? ["python3", "../trainers/trl_sft.py"] : null
   }
 
-  stage "evaluate" "eval" {
-    count       = var.seeds
-    model       = stage.tune[count.index].model
-    input       = dataset.test
-    prompt      = "Q: ${item.question}\nA:"
-    temperature = 0
-    max_tokens  = 8
-    stop        = ["\n"]
-    score       = extract_int(item.completion) == item.answer
-    metrics     = { accuracy = fraction(scores) }
+  module "eval" {
+    count    = var.seeds
+    source   = "../modules/accuracy"
+    model    = stage.tune[count.index].model
+    problems = dataset.test
   }
 
   # Control arm (the paper's baseline, SFT on human data): the same
@@ -233,16 +224,11 @@ loop "em" {
     command       = var.trainer == "command" ? ["python3", "../trainers/trl_sft.py"] : null
   }
 
-  stage "evaluate" "human_eval" {
-    count       = var.seeds
-    model       = stage.human[count.index].model
-    input       = dataset.test
-    prompt      = "Q: ${item.question}\nA:"
-    temperature = 0
-    max_tokens  = 8
-    stop        = ["\n"]
-    score       = extract_int(item.completion) == item.answer
-    metrics     = { accuracy = fraction(scores) }
+  module "human_eval" {
+    count    = var.seeds
+    source   = "../modules/accuracy"
+    model    = stage.human[count.index].model
+    problems = dataset.test
   }
 
   next = { policies = stage.tune[*].model }
@@ -250,21 +236,21 @@ loop "em" {
 
 output "accuracy" {
   description = "Held-out greedy accuracy per round (the bases first), one entry per seed."
-  value       = concat([stage.eval0[*].metrics.accuracy], [for r in loop.em.rounds : r.eval[*].metrics.accuracy])
+  value       = concat([module.eval0[*].accuracy], [for r in loop.em.rounds : r.eval[*].accuracy])
 }
 
 output "accuracy_mean" {
   description = "The same, the mean over seeds."
-  value       = concat([mean(stage.eval0[*].metrics.accuracy)], [for r in loop.em.rounds : mean(r.eval[*].metrics.accuracy)])
+  value       = concat([mean(module.eval0[*].accuracy)], [for r in loop.em.rounds : mean(r.eval[*].accuracy)])
 }
 
 output "accuracy_human" {
   description = "Control arm (SFT of the base on the round's problems with true answers), per round, one entry per seed."
-  value       = [for r in loop.em.rounds : r.human_eval[*].metrics.accuracy]
+  value       = [for r in loop.em.rounds : r.human_eval[*].accuracy]
 }
 
 output "accuracy_human_mean" {
-  value = [for r in loop.em.rounds : mean(r.human_eval[*].metrics.accuracy)]
+  value = [for r in loop.em.rounds : mean(r.human_eval[*].accuracy)]
 }
 
 output "kept" {

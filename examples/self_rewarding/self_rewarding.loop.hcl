@@ -180,18 +180,14 @@ locals {
   seed_models = var.scale == "cluster" ? model.local[*] : stage.seed[*].model
 }
 
-# Round 0: greedy exact-match accuracy of each seed model (the loop's
-# "eval" and "control_eval" are the same stage for later rounds).
-stage "evaluate" "eval0" {
-  count       = var.seeds
-  model       = local.seed_models[count.index]
-  input       = dataset.test
-  prompt      = "Q: ${item.question}\nA:"
-  temperature = 0
-  max_tokens  = 8
-  stop        = ["\n"]
-  score       = extract_int(item.completion) == item.answer
-  metrics     = { accuracy = fraction(scores) }
+# Round 0: greedy exact-match accuracy of each seed model, by the shared
+# module examples/modules/accuracy (the loop's "eval" and "control_eval"
+# use it for later rounds).
+module "eval0" {
+  count    = var.seeds
+  source   = "../modules/accuracy"
+  model    = local.seed_models[count.index]
+  problems = dataset.test
 }
 
 loop "self_reward" {
@@ -251,16 +247,11 @@ loop "self_reward" {
     learning_rate = var.dpo_lr
   }
 
-  stage "evaluate" "eval" {
-    count       = var.seeds
-    model       = stage.tuned[count.index].model
-    input       = dataset.test
-    prompt      = "Q: ${item.question}\nA:"
-    temperature = 0
-    max_tokens  = 8
-    stop        = ["\n"]
-    score       = extract_int(item.completion) == item.answer
-    metrics     = { accuracy = fraction(scores) }
+  module "eval" {
+    count    = var.seeds
+    source   = "../modules/accuracy"
+    model    = stage.tuned[count.index].model
+    problems = dataset.test
   }
 
   # How good the self-judge was this iteration. The response is kept under
@@ -298,16 +289,11 @@ loop "self_reward" {
     seed          = round
   }
 
-  stage "evaluate" "control_eval" {
-    count       = var.seeds
-    model       = stage.control[count.index].model
-    input       = dataset.test
-    prompt      = "Q: ${item.question}\nA:"
-    temperature = 0
-    max_tokens  = 8
-    stop        = ["\n"]
-    score       = extract_int(item.completion) == item.answer
-    metrics     = { accuracy = fraction(scores) }
+  module "control_eval" {
+    count    = var.seeds
+    source   = "../modules/accuracy"
+    model    = stage.control[count.index].model
+    problems = dataset.test
   }
 
   next = { policies = stage.tuned[*].model, controls = stage.control[*].model }
@@ -315,20 +301,20 @@ loop "self_reward" {
 
 output "accuracy" {
   description = "Held-out greedy accuracy: the seed models, then every iteration, one entry per seed."
-  value       = concat([stage.eval0[*].metrics.accuracy], [for r in loop.self_reward.rounds : r.eval[*].metrics.accuracy])
+  value       = concat([module.eval0[*].accuracy], [for r in loop.self_reward.rounds : r.eval[*].accuracy])
 }
 
 output "accuracy_mean" {
-  value = concat([mean(stage.eval0[*].metrics.accuracy)], [for r in loop.self_reward.rounds : mean(r.eval[*].metrics.accuracy)])
+  value = concat([mean(module.eval0[*].accuracy)], [for r in loop.self_reward.rounds : mean(r.eval[*].accuracy)])
 }
 
 output "accuracy_control" {
   description = "Control arm (the same steps of SFT on the seed data), per iteration, one entry per seed."
-  value       = [for r in loop.self_reward.rounds : r.control_eval[*].metrics.accuracy]
+  value       = [for r in loop.self_reward.rounds : r.control_eval[*].accuracy]
 }
 
 output "accuracy_control_mean" {
-  value = [for r in loop.self_reward.rounds : mean(r.control_eval[*].metrics.accuracy)]
+  value = [for r in loop.self_reward.rounds : mean(r.control_eval[*].accuracy)]
 }
 
 output "judge_agreement" {
