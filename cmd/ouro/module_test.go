@@ -44,21 +44,41 @@ func writeFiles(t *testing.T, root string, files map[string]string) {
 // runStatuses runs a spec with a store and returns each node's status.
 func runStatuses(t *testing.T, spec, storeDir string) map[string]string {
 	t.Helper()
+	return runSpec(t, spec, storeDir).status
+}
+
+// runResult is what `ouro run --json` said of a run: each node's status
+// and key by address, and each output compacted.
+type runResult struct {
+	status, key, outputs map[string]string
+}
+
+// runSpec runs a spec with a store and decodes its --json record.
+func runSpec(t *testing.T, spec, storeDir string) runResult {
+	t.Helper()
 	var out, errb bytes.Buffer
 	if code := run([]string{"run", "--json", "--progress=none", "--store", storeDir, spec}, &out, &errb); code != 0 {
 		t.Fatalf("ouro run %s: exit %d\n%s%s", spec, code, out.String(), errb.String())
 	}
 	var r struct {
-		Stages []struct{ Address, Status string }
+		Stages  []struct{ Address, Status, Key string }
+		Outputs map[string]json.RawMessage
 	}
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
 		t.Fatalf("--json: %v\n%s%s", err, out.String(), errb.String())
 	}
-	st := map[string]string{}
+	res := runResult{status: map[string]string{}, key: map[string]string{}, outputs: map[string]string{}}
 	for _, s := range r.Stages {
-		st[s.Address] = s.Status
+		res.status[s.Address], res.key[s.Address] = s.Status, s.Key
 	}
-	return st
+	for name, raw := range r.Outputs {
+		var b bytes.Buffer
+		if err := json.Compact(&b, raw); err != nil {
+			t.Fatal(err)
+		}
+		res.outputs[name] = b.String()
+	}
+	return res
 }
 
 // TestModuleSharesCacheAcrossSpecs: the same module with the same inputs
@@ -132,31 +152,17 @@ output "second" {
 		"b/spec.loop.hcl": "module \"one\" {\n  source = \"../shared/pick\"\n  k      = 2\n}\n",
 	})
 	store := filepath.Join(root, "store")
-	var out, errb bytes.Buffer
-	if code := run([]string{"run", "--json", "--progress=none", "--store", store, filepath.Join(root, "a")}, &out, &errb); code != 0 {
-		t.Fatalf("ouro run: exit %d\n%s%s", code, out.String(), errb.String())
-	}
-	var r struct {
-		Stages  []struct{ Address, Status, Key string }
-		Outputs map[string]json.RawMessage
-	}
-	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
-		t.Fatalf("--json: %v\n%s", err, out.String())
-	}
-	st, key := map[string]string{}, map[string]string{}
-	for _, s := range r.Stages {
-		st[s.Address], key[s.Address] = s.Status, s.Key
-	}
+	r := runSpec(t, filepath.Join(root, "a"), store)
+	st, key := r.status, r.key
 	for _, a := range []string{"module.pick[0].stage.few", "module.pick[1].stage.few", "module.pick[2].stage.few", `module.keyed["two"].stage.few`} {
 		if st[a] != "ran" && st[a] != "cached" {
 			t.Errorf("%s: status %q; stages %v", a, st[a], st)
 		}
 	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, r.Outputs["doubles"]); err != nil || compact.String() != "[2,4,6]" {
-		t.Errorf("doubles = %s, want [2,4,6]", r.Outputs["doubles"])
+	if got := r.outputs["doubles"]; got != "[2,4,6]" {
+		t.Errorf("doubles = %s, want [2,4,6]", got)
 	}
-	if got := string(r.Outputs["second"]); got != "8" {
+	if got := r.outputs["second"]; got != "8" {
 		t.Errorf("second = %s, want 8", got)
 	}
 	// Instances with other arguments have other keys; module.pick[1] and
@@ -212,33 +218,8 @@ output "twice" {
 `,
 	})
 	spec, store := filepath.Join(root, "a"), filepath.Join(root, "store")
-	runJSON := func() (map[string]string, map[string]string, map[string]string) {
-		t.Helper()
-		var out, errb bytes.Buffer
-		if code := run([]string{"run", "--json", "--progress=none", "--store", store, spec}, &out, &errb); code != 0 {
-			t.Fatalf("ouro run: exit %d\n%s%s", code, out.String(), errb.String())
-		}
-		var r struct {
-			Stages  []struct{ Address, Status, Key string }
-			Outputs map[string]json.RawMessage
-		}
-		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
-			t.Fatalf("--json: %v\n%s", err, out.String())
-		}
-		st, key, outs := map[string]string{}, map[string]string{}, map[string]string{}
-		for _, s := range r.Stages {
-			st[s.Address], key[s.Address] = s.Status, s.Key
-		}
-		for name, raw := range r.Outputs {
-			var b bytes.Buffer
-			if err := json.Compact(&b, raw); err != nil {
-				t.Fatal(err)
-			}
-			outs[name] = b.String()
-		}
-		return st, key, outs
-	}
-	st, key, outs := runJSON()
+	first := runSpec(t, spec, store)
+	st, key, outs := first.status, first.key, first.outputs
 	if outs["doubles"] != "[2,4]" || outs["twice"] != "[[4,6],[8,10]]" {
 		t.Errorf("outputs %v, want doubles [2,4], twice [[4,6],[8,10]]", outs)
 	}
@@ -257,7 +238,8 @@ output "twice" {
 	if key["loop.l[0].module.pick.stage.few"] == key["loop.l[1].module.pick.stage.few"] {
 		t.Error("rounds with k = 1 and k = 2 share a key")
 	}
-	again, _, outs2 := runJSON()
+	second := runSpec(t, spec, store)
+	again, outs2 := second.status, second.outputs
 	for a, s := range again {
 		if s == "ran" {
 			t.Errorf("second run ran %s", a)
