@@ -119,18 +119,14 @@ stage "sft" "sft" {
   command       = var.trainer == "command" ? ["python3", "../trainers/trl_sft.py"] : null
 }
 
-# Round 0: greedy exact-match accuracy of each SFT model (the loop's "eval"
-# and "control_eval" are the same stage for later rounds).
-stage "evaluate" "eval0" {
-  count       = var.seeds
-  model       = stage.sft[count.index].model
-  input       = dataset.test
-  prompt      = "Q: ${item.question}\nA:"
-  temperature = 0
-  max_tokens  = 8
-  stop        = ["\n"]
-  score       = extract_int(item.completion) == item.answer
-  metrics     = { accuracy = fraction(scores) }
+# Round 0: greedy exact-match accuracy of each SFT model, by the shared
+# module examples/modules/accuracy (the loop's "eval" and "control_eval"
+# use it for later rounds).
+module "eval0" {
+  count    = var.seeds
+  source   = "../modules/accuracy"
+  model    = stage.sft[count.index].model
+  problems = dataset.test
 }
 
 loop "spin" {
@@ -178,16 +174,11 @@ loop "spin" {
     learning_rate = var.dpo_lr
   }
 
-  stage "evaluate" "eval" {
-    count       = var.seeds
-    model       = stage.update[count.index].model
-    input       = dataset.test
-    prompt      = "Q: ${item.question}\nA:"
-    temperature = 0
-    max_tokens  = 8
-    stop        = ["\n"]
-    score       = extract_int(item.completion) == item.answer
-    metrics     = { accuracy = fraction(scores) }
+  module "eval" {
+    count    = var.seeds
+    source   = "../modules/accuracy"
+    model    = stage.update[count.index].model
+    problems = dataset.test
   }
 
   # Control arm: continued SFT on the same SFT data, the same steps at the
@@ -204,16 +195,11 @@ loop "spin" {
     seed          = round
   }
 
-  stage "evaluate" "control_eval" {
-    count       = var.seeds
-    model       = stage.control[count.index].model
-    input       = dataset.test
-    prompt      = "Q: ${item.question}\nA:"
-    temperature = 0
-    max_tokens  = 8
-    stop        = ["\n"]
-    score       = extract_int(item.completion) == item.answer
-    metrics     = { accuracy = fraction(scores) }
+  module "control_eval" {
+    count    = var.seeds
+    source   = "../modules/accuracy"
+    model    = stage.control[count.index].model
+    problems = dataset.test
   }
 
   next = { policies = stage.update[*].model, controls = stage.control[*].model }
@@ -221,20 +207,20 @@ loop "spin" {
 
 output "accuracy" {
   description = "Held-out greedy accuracy: the SFT models, then every SPIN iteration, one entry per seed."
-  value       = concat([stage.eval0[*].metrics.accuracy], [for r in loop.spin.rounds : r.eval[*].metrics.accuracy])
+  value       = concat([module.eval0[*].accuracy], [for r in loop.spin.rounds : r.eval[*].accuracy])
 }
 
 output "accuracy_mean" {
-  value = concat([mean(stage.eval0[*].metrics.accuracy)], [for r in loop.spin.rounds : mean(r.eval[*].metrics.accuracy)])
+  value = concat([mean(module.eval0[*].accuracy)], [for r in loop.spin.rounds : mean(r.eval[*].accuracy)])
 }
 
 output "accuracy_control" {
   description = "Control arm (the same steps of continued SFT on the SFT data), per iteration, one entry per seed."
-  value       = [for r in loop.spin.rounds : r.control_eval[*].metrics.accuracy]
+  value       = [for r in loop.spin.rounds : r.control_eval[*].accuracy]
 }
 
 output "accuracy_control_mean" {
-  value = [for r in loop.spin.rounds : mean(r.control_eval[*].metrics.accuracy)]
+  value = [for r in loop.spin.rounds : mean(r.control_eval[*].accuracy)]
 }
 
 output "pairs" {
