@@ -344,3 +344,88 @@ func hoverText(t *testing.T, h protocol.Hover) string {
 }
 
 func uriPathOf(uri string) string { return strings.TrimPrefix(uri, "file://") }
+
+// TestLspModules: completion knows module blocks (at top level and in a
+// loop), a module block's arguments (source, count, for_each and the
+// module's variables), the names after module. (a loop's modules only
+// inside that loop) and a module's outputs after module.NAME.; definition
+// of module.NAME goes to the block.
+func TestLspModules(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"acc/acc.loop.hcl": "variable \"k\" {\n  type        = number\n  description = \"how many\"\n}\n\noutput \"double\" {\n  value = var.k * 2\n}\n\noutput \"half\" {\n  value = var.k / 2\n}\n",
+	})
+	spec := `module "top" {
+  source = "./acc"
+  k      = 1
+}
+
+loop "l" {
+  rounds = 1
+
+  module "inner" {
+    source = "./acc"
+    k      = module.top.double
+  }
+}
+
+output "x" {
+  value = module.top.half
+}
+`
+	file := filepath.Join(dir, "main.loop.hcl")
+	if err := os.WriteFile(file, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	uri := "file://" + file
+	c := startLsp(t)
+	open := func(version int, text string) []protocol.Diagnostic {
+		t.Helper()
+		method := protocol.MethodTextDocumentDidChange
+		params := map[string]any{"textDocument": map[string]any{"uri": uri, "version": version}, "contentChanges": []any{map[string]any{"text": text}}}
+		if version == 1 {
+			method = protocol.MethodTextDocumentDidOpen
+			params = map[string]any{"textDocument": map[string]any{"uri": uri, "languageId": "hcl", "version": 1, "text": text}}
+		}
+		if err := c.conn.Notify(context.Background(), method, params); err != nil {
+			t.Fatal(err)
+		}
+		return c.waitDiags(uri)
+	}
+	if diags := open(1, spec); len(diags) != 0 {
+		t.Fatalf("diagnostics of the valid spec: %+v", diags)
+	}
+	var loc protocol.Location
+	c.call(protocol.MethodTextDocumentDefinition, docPos(uri, 15, column(t, spec, 15, "module.top")+1), &loc)
+	if loc.URI != uri || loc.Range.Start.Line != 0 {
+		t.Errorf("definition of module.top = %+v, want line 0", loc)
+	}
+	if labels := c.complete(uri, 4, 0); !labels["module"] || !labels["loop"] {
+		t.Errorf("completion at top level = %v, want module among them", labels)
+	}
+	if labels := c.complete(uri, 7, 2); !labels["module"] || !labels["stage"] {
+		t.Errorf("completion in a loop = %v, want module and stage", labels)
+	}
+	// In a module block: its arguments, the module's variable among them.
+	typing := strings.Replace(spec, "  k      = 1\n", "  \n", 1)
+	open(2, typing)
+	if labels := c.complete(uri, 2, 2); !labels["source"] || !labels["count"] || !labels["for_each"] || !labels["k"] {
+		t.Errorf("completion in a module block = %v, want source, count, for_each and k", labels)
+	}
+	// After module. inside the loop: both modules; outside: the top one.
+	typing = strings.Replace(spec, "    k      = module.top.double", "    k      = module.", 1)
+	typing = strings.Replace(typing, "  value = module.top.half", "  value = module.", 1)
+	open(3, typing)
+	if labels := c.complete(uri, 10, uint32(len("    k      = module."))); !labels["top"] || !labels["inner"] {
+		t.Errorf("completion after module. in the loop = %v, want top and inner", labels)
+	}
+	if labels := c.complete(uri, 15, uint32(len("  value = module."))); !labels["top"] || labels["inner"] {
+		t.Errorf("completion after module. outside the loop = %v, want top and not inner", labels)
+	}
+	// After module.top.: its outputs.
+	typing = strings.Replace(spec, "  value = module.top.half", "  value = module.top.", 1)
+	open(4, typing)
+	if labels := c.complete(uri, 15, uint32(len("  value = module.top."))); !labels["double"] || !labels["half"] {
+		t.Errorf("completion after module.top. = %v, want double and half", labels)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ouroloop/ouro/compiler"
+	"github.com/ouroloop/ouro/lang"
 )
 
 // Completion reads the text before the cursor, not the syntax tree: while
@@ -164,7 +165,7 @@ func (s *server) completion(uri string, pos protocol.Position) *protocol.Complet
 		patched := append(append([]byte(nil), src[:off-len(m[3])-1]...), src[off:]...)
 		list.Items = s.traversalItems(path, patched, fs, m[1], m[2])
 	case bareRe.MatchString(line) && top.typ != "":
-		list.Items = s.bodyItems(src, off, top)
+		list.Items = s.bodyItems(path, src, off, top)
 	case exprRe.MatchString(line):
 		names := make([]string, 0, len(s.opts.Functions))
 		for n := range s.opts.Functions {
@@ -191,7 +192,7 @@ func item(label string, kind protocol.CompletionItemKind, detail, doc string) pr
 
 // bodyItems are the block types and argument names a block's body may
 // hold at the start of a line.
-func (s *server) bodyItems(src []byte, off int, top frame) []protocol.CompletionItem {
+func (s *server) bodyItems(path string, src []byte, off int, top frame) []protocol.CompletionItem {
 	var items []protocol.CompletionItem
 	kw := func(names ...string) {
 		for _, n := range names {
@@ -213,10 +214,24 @@ func (s *server) bodyItems(src []byte, off int, top frame) []protocol.Completion
 	}
 	switch top.typ {
 	case "file":
-		kw("variable", "locals", "model", "dataset", "stage", "loop", "output", "settings")
+		kw("variable", "locals", "model", "dataset", "stage", "loop", "module", "output", "settings")
 	case "loop":
 		attrs("rounds", "state", "next", "until")
-		kw("stage")
+		kw("stage", "module")
+	case "module":
+		attrs("source", "count", "for_each")
+		if len(top.labels) == 0 {
+			break
+		}
+		// The module's variables, from the spec with the half-typed line
+		// cut out (a bare name does not parse).
+		lineStart := bytes.LastIndexByte(src[:off], '\n') + 1
+		patched := append(append([]byte(nil), src[:lineStart]...), src[off:]...)
+		if m := moduleNamed(s.analyze(path, patched).cfg, top.labels[0]); m != nil && m.Config != nil {
+			for _, v := range m.Config.Variables {
+				items = append(items, item(v.Name, protocol.CompletionItemKindProperty, "variable of module "+m.Name, v.Description))
+			}
+		}
 	case "stage":
 		if len(top.labels) > 0 {
 			sig, _ := s.opts.Registry.Operator(top.labels[0])
@@ -280,6 +295,17 @@ func (s *server) traversalItems(path string, patched []byte, fs []frame, root, r
 			for _, l := range a.cfg.Loops {
 				names = append(names, l.Name)
 			}
+		case "module":
+			// Top-level modules, and those of the loop the cursor is in.
+			var loop string
+			if l := enclosing(fs, "loop"); l != nil && len(l.labels) > 0 {
+				loop = l.labels[0]
+			}
+			for _, m := range a.cfg.Modules {
+				if m.Loop == nil || m.Loop.Name == loop {
+					names = append(names, m.Name)
+				}
+			}
 		case "stage":
 			for _, st := range a.cfg.Stages {
 				names = append(names, st.Name)
@@ -300,6 +326,15 @@ func (s *server) traversalItems(path string, patched []byte, fs []frame, root, r
 			}
 			return items
 		}
+	}
+	// module.NAME. : the module's outputs.
+	if name := strings.TrimPrefix(rest, "."); root == "module" && rest != "" && !strings.Contains(name, ".") && a.cfg != nil {
+		if m := moduleNamed(a.cfg, name); m != nil && m.Config != nil {
+			for _, o := range m.Config.Outputs {
+				items = append(items, item(o.Name, protocol.CompletionItemKindField, "output of module "+m.Name, o.Description))
+			}
+		}
+		return items
 	}
 	st := enclosing(fs, "stage")
 	if st == nil || len(st.labels) < 2 || st.attr == "" {
@@ -353,6 +388,20 @@ func enclosing(fs []frame, typ string) *frame {
 	for i := len(fs) - 1; i >= 0; i-- {
 		if fs[i].typ == typ {
 			return &fs[i]
+		}
+	}
+	return nil
+}
+
+// moduleNamed is the module block called name in cfg (top level or in a
+// loop), nil when there is none.
+func moduleNamed(cfg *lang.Config, name string) *lang.Module {
+	if cfg == nil {
+		return nil
+	}
+	for _, m := range cfg.Modules {
+		if m.Name == name {
+			return m
 		}
 	}
 	return nil
