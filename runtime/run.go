@@ -165,8 +165,14 @@ type run struct {
 	lms    map[string]LM
 	lmMu   sync.Mutex
 	forced map[string]bool
-	blobs  store.BlobStore // where stages read and write blobs
-	memo   Memo            // the per-request memo
+
+	// computing holds the cache keys some node of this run is computing
+	// now; a node with the same key (two module instances given the same
+	// arguments) waits for it and takes its entry from the store.
+	computingMu sync.Mutex
+	computing   map[string]chan struct{}
+	blobs       store.BlobStore // where stages read and write blobs
+	memo        Memo            // the per-request memo
 
 	startOnce sync.Once // writes the "running" record before the first stage runs
 	startErr  error
@@ -684,6 +690,31 @@ func (r *run) groupValue(n *compiler.Node) cty.Value {
 	return cty.TupleVal(vals)
 }
 
+// compute claims key for the calling node: nil when no other node of the
+// run is computing it (the caller must call computed when done), else a
+// channel closed when that node is done.
+func (r *run) compute(key string) <-chan struct{} {
+	r.computingMu.Lock()
+	defer r.computingMu.Unlock()
+	if ch, ok := r.computing[key]; ok {
+		return ch
+	}
+	if r.computing == nil {
+		r.computing = map[string]chan struct{}{}
+	}
+	r.computing[key] = make(chan struct{})
+	return nil
+}
+
+// computed releases a key claimed by compute, waking the nodes waiting
+// for it.
+func (r *run) computed(key string) {
+	r.computingMu.Lock()
+	defer r.computingMu.Unlock()
+	close(r.computing[key])
+	delete(r.computing, key)
+}
+
 // unused reports whether nothing reads a model or dataset node: no user,
 // or only the group of its block, which nothing reads.
 func unused(s *nodeState) bool {
@@ -752,7 +783,7 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 			}
 		}
 	}
-	if !forced && missing == "" {
+	for !forced && missing == "" {
 		result, ok, err := r.opts.Store.StageResult(p.key)
 		if err != nil {
 			return err
@@ -769,6 +800,18 @@ func (r *run) runStage(ctx context.Context, s *nodeState) error {
 					return nil
 				}
 			}
+		}
+		wait := r.compute(p.key)
+		if wait == nil {
+			defer r.computed(p.key)
+			break
+		}
+		// Another node computes this key: its entry, once stored, is
+		// this node's too (or, if it failed, this node computes it).
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 	s.reason = r.explain(n, p, version, forced)

@@ -174,6 +174,11 @@ output "second" {
 	if a, b := key["module.pick[1].stage.few"], key[`module.keyed["two"].stage.few`]; a != b || a == "" {
 		t.Errorf("module.pick[1] and module.keyed[\"two\"] (both k = 2): keys %q and %q", a, b)
 	}
+	// Within the run, the second of the two waits for the first and takes
+	// its entry: one ran, the other is cached.
+	if got := []string{st["module.pick[1].stage.few"], st[`module.keyed["two"].stage.few`]}; !(got[0] == "ran" && got[1] == "cached") && !(got[0] == "cached" && got[1] == "ran") {
+		t.Errorf("two instances with the same key in one run: statuses %v, want one ran and one cached", got)
+	}
 	if got := runStatuses(t, filepath.Join(root, "b"), store)["module.one.stage.few"]; got != "cached" {
 		t.Errorf("module.one.stage.few (k = 2) in another spec: %s, want cached", got)
 	}
