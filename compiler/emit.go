@@ -173,7 +173,7 @@ func (c *compiler) checkPlanSize() bool {
 	}
 	for _, l := range c.cfg.Loops {
 		if rn := c.nodes["loop."+l.Name+".rounds"]; rn != nil && rn.rounds*(perRound[l]+2) > MaxPlanNodes/10 {
-			c.errorf(l.Rounds.Range().Ptr(), "Plan too large", "Unrolled, this spec has about %d nodes; the limit is %d. Loop %q contributes %d rounds of %d stages: lower its rounds (use `until` to stop early rather than a huge bound).", total, MaxPlanNodes, l.Name, rn.rounds, perRound[l])
+			c.errorf(l.Rounds.Range().Ptr(), "Plan too large", "Unrolled, this spec has about %d nodes; the limit is %d. Loop %q contributes %d rounds of %d nodes: lower its rounds (use `until` to stop early rather than a huge bound).", total, MaxPlanNodes, l.Name, rn.rounds, perRound[l])
 			return false
 		}
 	}
@@ -197,10 +197,10 @@ func (c *compiler) emitLoop(ln *tnode) {
 	for _, s := range ln.loop.Stages {
 		info.Stages = append(info.Stages, s.Name)
 	}
-	var stages []*tnode // the nodes each round repeats, in topological order
+	var repeated []*tnode // the nodes each round repeats, in topological order
 	for _, n := range c.topo {
 		if n.unroll == ln.loop && n.kind != tLoop {
-			stages = append(stages, n)
+			repeated = append(repeated, n)
 		}
 	}
 	loopNode := &Node{Address: pre, Kind: KindLoop, Name: name, Loop: name, Round: -1}
@@ -235,7 +235,7 @@ func (c *compiler) emitLoop(ln *tnode) {
 		if init != nil {
 			ids.State = stateAddr(r)
 		}
-		for _, s := range stages {
+		for _, s := range repeated {
 			pn := c.objectNode(s, name, r)
 			if pn == nil {
 				continue

@@ -176,8 +176,10 @@ type LoopInfo struct {
 type RoundIDs struct {
 	State string `json:"state,omitempty"`
 	Until string `json:"until,omitempty"`
-	// Stages are the round's stage addresses in topological order; for a
-	// repeated stage, its instances and its group.
+	// Stages are the round's stage and module-instance addresses in
+	// topological order; for a repeated stage or module, its instances and
+	// its group. (A loop module's own objects are in the plan's nodes with
+	// the round's Loop and Round, read through the module's instance.)
 	Stages []string `json:"stages"`
 }
 
