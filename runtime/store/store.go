@@ -209,12 +209,27 @@ func dropEmptyLogs(dir string) error {
 // openBadger is badger.Open, returning no DB with an error (Badger may
 // return a half-opened one).
 func openBadger(bo badger.Options) (*badger.DB, error) {
-	db, err := badger.Open(bo)
-	if err != nil {
-		return nil, err
+	// The store's own LOCK file is held, so no other ouro process has the
+	// index: a conflict on Badger's directory lock can only be a copy of
+	// this process's descriptor that a child (git, a command stage) holds
+	// between its fork and its exec, or one being released. Such a holder
+	// goes away within milliseconds; wait for it, boundedly.
+	deadline := time.Now().Add(badgerLockWait)
+	for {
+		db, err := badger.Open(bo)
+		if err == nil {
+			return db, nil
+		}
+		if !strings.Contains(err.Error(), "Cannot acquire directory lock") || time.Now().After(deadline) {
+			return nil, err
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return db, nil
 }
+
+// badgerLockWait bounds how long openBadger waits for Badger's directory
+// lock (see there).
+const badgerLockWait = 3 * time.Second
 
 func (s *Store) badgerOptions() badger.Options {
 	bo := badger.DefaultOptions(filepath.Join(s.dir, "index")).
