@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,14 +13,17 @@ import (
 	"github.com/ouroloop/ouro/runtime/store"
 )
 
-// firstRunStages is how many trivial stages BenchmarkFirstRun runs.
-const firstRunStages = 300
+// firstRunStagesFlag is how many trivial stages BenchmarkFirstRun runs:
+// go test ./runtime -run '^$' -bench FirstRun -firstrun.stages 10000
+var firstRunStagesFlag = flag.Int("firstrun.stages", 300, "stages in BenchmarkFirstRun's spec")
 
-// BenchmarkFirstRun runs a spec of 300 independent one-record stages into
+// BenchmarkFirstRun runs a spec of 300 (-firstrun.stages) independent
+// one-record stages into
 // an empty store, with parallelism 1 and 2: every stage runs and stores a
 // fresh dataset blob and its entry, so the store's writes are most of the
 // cost.
 func BenchmarkFirstRun(b *testing.B) {
+	firstRunStages := *firstRunStagesFlag
 	var src strings.Builder
 	for i := 0; i < firstRunStages; i++ {
 		fmt.Fprintf(&src, "stage \"numbers\" \"s%d\" {\n  n    = 1\n  salt = %d\n}\n", i, i)

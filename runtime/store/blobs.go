@@ -8,12 +8,14 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 )
 
 // Digest names a blob by its content: "sha256:" followed by 64 lower-case hex digits.
@@ -97,18 +99,23 @@ type DiskBlobs struct {
 	root string // .../blobs
 	tmp  string // .../tmp
 
-	// deferNames makes Commit leave the fsync of the blob's directory to
-	// SyncNames. A Store sets it and calls SyncNames before every index
-	// write, so many blobs renamed into a directory cost one fsync of it.
-	deferNames bool
-	namesMu    sync.Mutex          // guards unsynced
-	unsynced   map[string]struct{} // directories renamed into since the last SyncNames
-	syncMu     sync.Mutex          // held by SyncNames while it fsyncs
+	// deferSync makes Commit leave the blob in tmp, staged, and SyncBlobs
+	// make it durable: fsync its content, rename it into place and fsync
+	// its directory, for all the blobs staged since the last call at once.
+	// A Store sets it and calls SyncBlobs before every index write, so no
+	// entry names a blob a crash could lose, and a batch of blobs costs
+	// one round of concurrent fsyncs instead of a chain per blob.
+	deferSync bool
+	stagedMu  sync.Mutex        // guards staged and unsynced
+	staged    map[Digest]string // committed blobs still in tmp: digest -> temp path
+	unsynced  map[string]struct{}
+	syncMu    sync.Mutex // held by SyncBlobs while it syncs
 }
 
-// testHookBlobs, when set (by tests), is called after a blob's rename
-// ("rename", the blob's path) and after each directory fsync of SyncNames
-// ("syncdir", the directory).
+// testHookBlobs, when set (by tests), is called by SyncBlobs after a
+// staged blob's content fsync ("sync", its temp path), after its rename
+// ("rename", the blob's path), after each directory fsync ("syncdir", the
+// directory) and after a syncfs ("syncfs", the blobs' root).
 var testHookBlobs func(event, path string)
 
 var _ BlobAdmin = (*DiskBlobs)(nil)
@@ -135,24 +142,55 @@ func (b *DiskBlobs) Path(d Digest) (string, error) {
 
 // Create starts a new blob in the temp directory.
 func (b *DiskBlobs) Create() (BlobWriter, error) {
-	f, err := os.CreateTemp(b.tmp, "blob-*")
+	f, err := createReadOnly(b.tmp)
 	if err != nil {
 		return nil, fmt.Errorf("store: create blob: %w", err)
 	}
 	return &diskWriter{blobs: b, f: f, h: sha256.New()}, nil
 }
 
-// Open opens blob d for reading.
+// createReadOnly creates a new file in dir, open for writing but with mode
+// 0444, as a blob stays: no chmod (one more journalled change per blob) at
+// Commit.
+func createReadOnly(dir string) (*os.File, error) {
+	for {
+		name := filepath.Join(dir, fmt.Sprintf("blob-%016x", rand.Uint64()))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o444)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+}
+
+// Open opens blob d for reading. A staged blob is read from its temp file.
 func (b *DiskBlobs) Open(d Digest) (io.ReadCloser, error) {
 	p, err := b.Path(d)
 	if err != nil {
 		return nil, err
+	}
+	if tmp, ok := b.stagedPath(d); ok {
+		f, err := os.Open(tmp)
+		if err == nil {
+			return f, nil
+		}
+		// Renamed into place since stagedPath: read it there.
 	}
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("blob %s: %w", d, ErrNotFound)
 	}
 	return f, err
+}
+
+// stagedPath returns the temp file of a staged blob.
+func (b *DiskBlobs) stagedPath(d Digest) (string, bool) {
+	if !b.deferSync {
+		return "", false
+	}
+	b.stagedMu.Lock()
+	tmp, ok := b.staged[d]
+	b.stagedMu.Unlock()
+	return tmp, ok
 }
 
 // Has reports whether blob d exists.
@@ -170,6 +208,11 @@ func (b *DiskBlobs) Stat(d Digest) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if tmp, ok := b.stagedPath(d); ok {
+		if fi, err := os.Stat(tmp); err == nil {
+			return fi.Size(), nil
+		}
+	}
 	fi, err := os.Stat(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, fmt.Errorf("blob %s: %w", d, ErrNotFound)
@@ -180,8 +223,12 @@ func (b *DiskBlobs) Stat(d Digest) (int64, error) {
 	return fi.Size(), nil
 }
 
-// Walk calls fn for every blob, in digest order.
+// Walk calls fn for every blob, in digest order, staged blobs made
+// durable first.
 func (b *DiskBlobs) Walk(fn func(d Digest, size int64) error) error {
+	if err := b.SyncBlobs(); err != nil {
+		return err
+	}
 	base := filepath.Join(b.root, "sha256")
 	return filepath.WalkDir(base, func(p string, de fs.DirEntry, err error) error {
 		if err != nil {
@@ -208,11 +255,24 @@ func (b *DiskBlobs) Walk(fn func(d Digest, size int64) error) error {
 	})
 }
 
-// Remove deletes blob d.
+// Remove deletes blob d, staged or not.
 func (b *DiskBlobs) Remove(d Digest) error {
 	p, err := b.Path(d)
 	if err != nil {
 		return err
+	}
+	if b.deferSync {
+		b.syncMu.Lock() // not while SyncBlobs renames it
+		defer b.syncMu.Unlock()
+		b.stagedMu.Lock()
+		tmp, ok := b.staged[d]
+		delete(b.staged, d)
+		b.stagedMu.Unlock()
+		if ok {
+			if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
 	}
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -260,10 +320,10 @@ func (w *diskWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Commit fsyncs the temp file, renames it to its content path and fsyncs the
-// directory, or, when names are deferred (a Store's blobs), leaves that
-// fsync to the next SyncNames. If the blob already exists the temp file is
-// dropped.
+// Commit fsyncs the temp file, renames it to its content path and fsyncs
+// the directory; when sync is deferred (a Store's blobs) it only stages the
+// temp file under its digest and leaves all three to the next SyncBlobs. If
+// the blob already exists, or is staged already, the temp file is dropped.
 func (w *diskWriter) Commit() (Digest, int64, error) {
 	if w.done {
 		return "", 0, errors.New("store: blob already committed or aborted")
@@ -281,16 +341,33 @@ func (w *diskWriter) Commit() (Digest, int64, error) {
 	d := Digest(digestPrefix + hex.EncodeToString(w.h.Sum(nil)))
 	dst, _ := w.blobs.Path(d)
 	if _, err := os.Stat(dst); err == nil {
+		// Already in place: renamed by an earlier process, whose
+		// syncs are done, or by a SyncBlobs whose directory syncs the
+		// next SyncBlobs waits for (syncMu).
 		w.f.Close()
 		os.Remove(tmp)
-		// Another Commit may have renamed it and not yet noted its
-		// directory: note it again, so the name is synced before any
-		// entry naming this blob.
-		w.blobs.noteName(filepath.Dir(dst))
 		return d, w.n, nil
 	}
-	if err := w.f.Chmod(0o444); err != nil {
-		return fail(err)
+	if w.blobs.deferSync {
+		if err := w.f.Close(); err != nil {
+			os.Remove(tmp)
+			return "", 0, fmt.Errorf("store: commit blob: %w", err)
+		}
+		// The directory is made here, where the callers' work runs in
+		// parallel, not in SyncBlobs; its name is synced there.
+		dir := filepath.Dir(dst)
+		newDir, err := ensureDir(dir)
+		if err != nil {
+			os.Remove(tmp)
+			return "", 0, fmt.Errorf("store: commit blob: %w", err)
+		}
+		if newDir {
+			w.blobs.noteDir(filepath.Dir(dir))
+		}
+		if !w.blobs.stage(d, tmp) {
+			os.Remove(tmp)
+		}
+		return d, w.n, nil
 	}
 	if err := w.f.Sync(); err != nil {
 		return fail(err)
@@ -300,11 +377,12 @@ func (w *diskWriter) Commit() (Digest, int64, error) {
 		return "", 0, fmt.Errorf("store: commit blob: %w", err)
 	}
 	dir := filepath.Dir(dst)
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			os.Remove(tmp)
-			return "", 0, fmt.Errorf("store: commit blob: %w", err)
-		}
+	newDir, err := ensureDir(dir)
+	if err != nil {
+		os.Remove(tmp)
+		return "", 0, fmt.Errorf("store: commit blob: %w", err)
+	}
+	if newDir {
 		if err := syncDir(filepath.Dir(dir)); err != nil {
 			os.Remove(tmp)
 			return "", 0, fmt.Errorf("store: commit blob: %w", err)
@@ -314,84 +392,193 @@ func (w *diskWriter) Commit() (Digest, int64, error) {
 		os.Remove(tmp)
 		return "", 0, fmt.Errorf("store: commit blob: %w", err)
 	}
-	if testHookBlobs != nil {
-		testHookBlobs("rename", dst)
-	}
-	if w.blobs.deferNames {
-		w.blobs.noteName(dir)
-		return d, w.n, nil
-	}
 	if err := syncDir(dir); err != nil {
 		return "", 0, fmt.Errorf("store: commit blob: %w", err)
 	}
 	return d, w.n, nil
 }
 
-// noteName records that dir holds a blob name not yet fsynced (only when
-// names are deferred).
-func (b *DiskBlobs) noteName(dir string) {
-	if !b.deferNames {
-		return
+// stage records tmp as the staged content of d, unless d is staged
+// already (then it reports false and the caller drops tmp).
+func (b *DiskBlobs) stage(d Digest, tmp string) bool {
+	b.stagedMu.Lock()
+	defer b.stagedMu.Unlock()
+	if _, ok := b.staged[d]; ok {
+		return false
 	}
-	b.namesMu.Lock()
-	if b.unsynced == nil {
-		b.unsynced = map[string]struct{}{}
+	if b.staged == nil {
+		b.staged = map[Digest]string{}
 	}
-	b.unsynced[dir] = struct{}{}
-	b.namesMu.Unlock()
+	b.staged[d] = tmp
+	return true
 }
 
-// SyncNames makes the name of every blob committed before the call durable:
-// it fsyncs each directory a blob was renamed into since the last call,
-// once, several at a time (the file system merges the device flushes of
-// concurrent fsyncs; one after another, each would wait for its own). It
-// returns only when all of them are synced, also when another SyncNames is
-// syncing some of them.
-func (b *DiskBlobs) SyncNames() error {
-	b.syncMu.Lock()
-	defer b.syncMu.Unlock()
-	b.namesMu.Lock()
-	pending := b.unsynced
-	b.unsynced = nil
-	b.namesMu.Unlock()
-	if len(pending) == 0 {
+// ensureDir creates dir if it is missing and reports whether it did.
+func ensureDir(dir string) (bool, error) {
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	return true, os.MkdirAll(dir, 0o755)
+}
+
+// SyncBlobs makes every blob committed before the call durable under its
+// name (only when sync is deferred): the content of each staged blob is
+// synced, then the blob is renamed into place, then the names are synced,
+// so that a crash never leaves a name on incomplete content. SyncBlobs
+// returns only when all of it is done, also when another SyncBlobs is
+// syncing some of it. A blob whose sync or rename fails stays staged, for
+// the next call.
+//
+// Each sync is one syncfs(2) of the blobs' file system when it covers more
+// than one file (Linux): one flush for the batch, where an fsync per file,
+// even several at a time, costs several (docs/store.md, "Group commit").
+// A single file, or a system without syncfs, gets fsyncs, at most maxSyncs
+// at a time.
+func (b *DiskBlobs) SyncBlobs() error {
+	if !b.deferSync {
 		return nil
 	}
-	dirs := make([]string, 0, len(pending))
-	for d := range pending {
-		dirs = append(dirs, d)
+	b.syncMu.Lock()
+	defer b.syncMu.Unlock()
+	b.stagedMu.Lock()
+	type stagedBlob struct {
+		d        Digest
+		tmp, dst string
 	}
-	sort.Strings(dirs)
-	errs := make([]error, len(dirs))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(len(dirs), maxSyncNames) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1)) - 1; i < len(dirs); i = int(next.Add(1)) - 1 {
-				errs[i] = syncDir(dirs[i])
-			}
-		}()
+	blobs := make([]stagedBlob, 0, len(b.staged))
+	for d, tmp := range b.staged {
+		dst, _ := b.Path(d)
+		blobs = append(blobs, stagedBlob{d, tmp, dst})
 	}
-	wg.Wait()
+	dirs := b.unsynced
+	b.unsynced = nil
+	b.stagedMu.Unlock()
+	if len(blobs) == 0 && len(dirs) == 0 {
+		return nil
+	}
+	sort.Slice(blobs, func(i, j int) bool { return blobs[i].d < blobs[j].d })
 	var first error
-	for i, d := range dirs {
-		switch {
-		case errs[i] != nil:
-			b.noteName(d) // synced by the next call
-			if first == nil {
-				first = fmt.Errorf("store: sync blob names: %w", errs[i])
-			}
-		case testHookBlobs != nil:
-			testHookBlobs("syncdir", d)
+	fail := func(err error) {
+		if first == nil {
+			first = fmt.Errorf("store: sync blobs: %w", err)
+		}
+	}
+
+	// 1. The content of every staged blob.
+	tmps := make([]string, len(blobs))
+	for i, bl := range blobs {
+		tmps[i] = bl.tmp
+	}
+	synced := b.syncAll(tmps, "sync")
+	// 2. Their names.
+	if dirs == nil {
+		dirs = map[string]struct{}{}
+	}
+	renamed := make([]Digest, 0, len(blobs))
+	for i, bl := range blobs {
+		if synced[i] != nil {
+			fail(synced[i])
+			continue
+		}
+		dir := filepath.Dir(bl.dst)
+		newDir, err := ensureDir(dir) // made by Commit, unless removed since
+		if err == nil {
+			err = os.Rename(bl.tmp, bl.dst)
+		}
+		if err != nil {
+			fail(err)
+			continue
+		}
+		if newDir {
+			dirs[filepath.Dir(dir)] = struct{}{}
+		}
+		dirs[dir] = struct{}{}
+		renamed = append(renamed, bl.d)
+		if testHookBlobs != nil {
+			testHookBlobs("rename", bl.dst)
+		}
+	}
+	b.stagedMu.Lock()
+	for _, d := range renamed {
+		delete(b.staged, d)
+	}
+	b.stagedMu.Unlock()
+	// 3. The directories.
+	names := make([]string, 0, len(dirs))
+	for d := range dirs {
+		names = append(names, d)
+	}
+	sort.Strings(names)
+	for i, err := range b.syncAll(names, "syncdir") {
+		if err != nil {
+			b.noteDir(names[i]) // synced by the next call
+			fail(err)
 		}
 	}
 	return first
 }
 
-// maxSyncNames is how many directories SyncNames fsyncs at once.
-const maxSyncNames = 16
+// syncAll makes the files (or directories) at paths durable and returns
+// each one's error: by one syncfs of the blobs' file system when there is
+// more than one, else by fsync. Test hooks see event for each path synced
+// by fsync, "syncfs" and the root for a syncfs.
+func (b *DiskBlobs) syncAll(paths []string, event string) []error {
+	errs := make([]error, len(paths))
+	if len(paths) > 1 && useSyncFS {
+		err := syncFS(b.root)
+		if err == nil {
+			if testHookBlobs != nil {
+				testHookBlobs("syncfs", b.root)
+			}
+			return errs
+		}
+		if !errors.Is(err, errors.ErrUnsupported) && !errors.Is(err, syscall.ENOSYS) {
+			for i := range errs {
+				errs[i] = err
+			}
+			return errs
+		}
+	}
+	errs = parallel(len(paths), func(i int) error { return syncFile(paths[i]) })
+	for i, err := range errs {
+		if err == nil && testHookBlobs != nil {
+			testHookBlobs(event, paths[i])
+		}
+	}
+	return errs
+}
+
+// noteDir records a directory whose fsync failed, for the next SyncBlobs.
+func (b *DiskBlobs) noteDir(dir string) {
+	b.stagedMu.Lock()
+	if b.unsynced == nil {
+		b.unsynced = map[string]struct{}{}
+	}
+	b.unsynced[dir] = struct{}{}
+	b.stagedMu.Unlock()
+}
+
+// parallel runs fn(0..n-1), at most maxSyncs at a time, and returns their
+// errors.
+func parallel(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(n, maxSyncs) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				errs[i] = fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+// maxSyncs is how many fsyncs SyncBlobs runs at once.
+const maxSyncs = 16
 
 func (w *diskWriter) Abort() error {
 	if w.done {
@@ -402,8 +589,11 @@ func (w *diskWriter) Abort() error {
 	return os.Remove(w.f.Name())
 }
 
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
+func syncDir(dir string) error { return syncFile(dir) }
+
+// syncFile fsyncs the file or directory at path.
+func syncFile(path string) error {
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}

@@ -16,11 +16,12 @@
 //	dir/tmp/                     blobs being written; emptied at Open
 //	dir/runs.pending             runs recorded by a ReadOnly open; imported at the next writable Open
 //
-// Durability. A blob is written to dir/tmp, fsynced and renamed into place
-// before Commit returns; its directory is fsynced (DiskBlobs.SyncNames, once
-// per directory for all the blobs renamed into it) before the next index
-// write, and PutStage refuses an entry whose blobs are missing, so no key
-// ever points at a half-written or unsynced blob. Index writes use Badger
+// Durability. A blob is written to dir/tmp and staged under its digest by
+// Commit (readable at once); before the next index write, all staged blobs
+// are made durable together (DiskBlobs.SyncBlobs: their contents fsynced,
+// renamed into place, each directory fsynced once), and PutStage refuses an
+// entry whose blobs are missing, so no key ever points at a half-written or
+// unsynced blob. A crash loses only staged blobs, which no key names. Index writes use Badger
 // with synchronous writes: when PutStage, PutRun or Memo.Flush returns, the
 // data is on disk. Concurrent PutStage calls are committed together, in one
 // synced transaction (stage.go). Memo.Put only queues; the queue is

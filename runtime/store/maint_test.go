@@ -44,7 +44,7 @@ func TestGC(t *testing.T) {
 	s.PutStage(&StageEntry{Key: "orphan-shared", Blobs: []Digest{blobs[3]}, Created: old})
 	// An orphan blob older than every kept run.
 	orphan, _ := s.PutBytes([]byte("orphan"))
-	p, _ := s.blobs.Path(orphan)
+	p, _ := s.BlobPath(orphan) // in place (Commit only staged it)
 	os.Chtimes(p, old, old)
 	s.Memo().Put([]byte("req"), []byte("resp"))
 	if err := s.PinRun(runs[0], true); err != nil {

@@ -301,7 +301,7 @@ func (m *Memo) Flush() error {
 }
 
 func (m *Memo) write(batch map[[32]byte][]byte) error {
-	if err := m.s.blobs.SyncNames(); err != nil {
+	if err := m.s.blobs.SyncBlobs(); err != nil {
 		return err
 	}
 	wb := m.s.db.NewWriteBatch()

@@ -34,7 +34,7 @@ func (s *Store) appendPending(sr storedRun) error {
 	if err != nil {
 		return err
 	}
-	if err := s.blobs.SyncNames(); err != nil {
+	if err := s.blobs.SyncBlobs(); err != nil {
 		return err
 	}
 	p := s.pendingPath()

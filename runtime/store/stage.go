@@ -64,8 +64,8 @@ func (s *Store) StageResult(key string) (json.RawMessage, bool, error) {
 //
 // Concurrent calls are committed together (group commit): the first caller
 // to find no commit under way leads, writing every queued entry in one
-// synced transaction after the names of their blobs are synced
-// (DiskBlobs.SyncNames); the others wait. When PutStage returns, the entry
+// synced transaction after their blobs are made durable
+// (DiskBlobs.SyncBlobs); the others wait. When PutStage returns, the entry
 // is in the fsynced write-ahead log, as without grouping.
 func (s *Store) PutStage(e *StageEntry) error {
 	if e.Key == "" {

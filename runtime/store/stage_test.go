@@ -2,6 +2,8 @@ package store
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -130,10 +132,24 @@ func TestPutStageSameAddressInOneBatch(t *testing.T) {
 	}
 }
 
-// TestPutStageSyncsBlobNamesFirst: a blob is renamed and its directory
-// fsynced before the transaction that writes the entry naming it, and the
-// directories are synced once each per batch.
-func TestPutStageSyncsBlobNamesFirst(t *testing.T) {
+// TestPutStageSyncsBlobsFirst: Commit only stages a Store's blob; before
+// the transaction that writes the entry naming it, its content is synced,
+// then it is renamed into place, then the names are synced, by one syncfs
+// per step for a batch (Linux) or by fsyncs, each directory once.
+func TestPutStageSyncsBlobsFirst(t *testing.T) {
+	for _, syncfs := range []bool{true, false} {
+		t.Run(fmt.Sprintf("syncfs=%v", syncfs), func(t *testing.T) {
+			if syncfs && !useSyncFS {
+				t.Skip("no syncfs on this system")
+			}
+			defer func(u bool) { useSyncFS = u }(useSyncFS)
+			useSyncFS = syncfs
+			testSyncsBlobsFirst(t, syncfs)
+		})
+	}
+}
+
+func testSyncsBlobsFirst(t *testing.T, syncfs bool) {
 	s, err := Open(t.TempDir(), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -149,9 +165,17 @@ func TestPutStageSyncsBlobNamesFirst(t *testing.T) {
 		}
 	}
 	defer func() { testHookBlobs, testHookStageBatch = nil, nil }()
+	check := func(want ...string) {
+		t.Helper()
+		if strings.Join(events, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(events, "\n"), strings.Join(want, "\n"))
+		}
+		events = nil
+	}
 
 	// Two blobs in one directory (their digests share the first byte).
 	var ds []Digest
+	var contents [][]byte
 	for i := 0; len(ds) < 2; i++ {
 		d := DigestOf(stageContent(i))
 		if len(ds) == 1 && d.Hex()[:2] != ds[0].Hex()[:2] {
@@ -160,36 +184,73 @@ func TestPutStageSyncsBlobNamesFirst(t *testing.T) {
 		if _, err := s.PutBytes(stageContent(i)); err != nil {
 			t.Fatal(err)
 		}
-		ds = append(ds, d)
+		ds, contents = append(ds, d), append(contents, stageContent(i))
 	}
-	e := &StageEntry{Key: "k", Address: "stage.a", Blobs: ds}
-	if err := s.PutStage(e); err != nil {
+	check() // nothing synced or renamed yet
+	if ds[1] < ds[0] {
+		ds[0], ds[1] = ds[1], ds[0]
+		contents[0], contents[1] = contents[1], contents[0]
+	}
+	tmp0, _ := s.blobs.stagedPath(ds[0])
+	tmp1, _ := s.blobs.stagedPath(ds[1])
+	// A staged blob is readable under its digest before it is synced.
+	for i, d := range ds {
+		r, err := s.OpenBlob(d)
+		if err != nil {
+			t.Fatalf("staged blob %d: %v", i, err)
+		}
+		got, _ := io.ReadAll(r)
+		r.Close()
+		if string(got) != string(contents[i]) {
+			t.Fatalf("staged blob %d reads %q, want %q", i, got, contents[i])
+		}
+		if n, err := s.Stat(d); n != int64(len(contents[i])) || err != nil {
+			t.Fatalf("Stat(staged) = %d, %v", n, err)
+		}
+	}
+	if err := s.PutStage(&StageEntry{Key: "k", Address: "stage.a", Blobs: ds}); err != nil {
 		t.Fatal(err)
 	}
 	p0, _ := s.blobs.Path(ds[0])
 	p1, _ := s.blobs.Path(ds[1])
-	want := []string{"rename " + p0, "rename " + p1, "syncdir " + filepath.Dir(p0), "entry k"}
-	if strings.Join(events, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(events, "\n"), strings.Join(want, "\n"))
+	dir := filepath.Dir(p0)
+	root := s.blobs.root
+	if syncfs {
+		check("syncfs "+root, "rename "+p0, "rename "+p1, "syncfs "+root, "entry k")
+	} else {
+		check("sync "+tmp0, "sync "+tmp1, "rename "+p0, "rename "+p1, "syncdir "+filepath.Dir(dir), "syncdir "+dir, "entry k")
 	}
 
-	// A blob already stored, committed again, is synced again before the
-	// next entry naming it (another Commit may have renamed it unsynced).
-	events = nil
-	if _, err := s.PutBytes(stageContent(0)); err != nil {
+	// One blob into an existing directory: an fsync each, no syncfs.
+	var one Digest
+	for i := 0; ; i++ {
+		if d := DigestOf(stageContent(i)); d.Hex()[:2] == ds[0].Hex()[:2] && d != ds[0] && d != ds[1] {
+			if one, err = s.PutBytes(stageContent(i)); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	tmp, _ := s.blobs.stagedPath(one)
+	if err := s.PutStage(&StageEntry{Key: "k1", Blobs: []Digest{one}}); err != nil {
+		t.Fatal(err)
+	}
+	pOne, _ := s.blobs.Path(one)
+	check("sync "+tmp, "rename "+pOne, "syncdir "+dir, "entry k1")
+
+	// A blob already in place, committed again, needs no sync: the
+	// SyncBlobs that renamed it has synced its directory.
+	if _, err := s.PutBytes(contents[0]); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.PutStage(&StageEntry{Key: "k2", Blobs: ds[:1]}); err != nil {
 		t.Fatal(err)
 	}
-	want = []string{"syncdir " + filepath.Dir(p0), "entry k2"}
-	if strings.Join(events, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(events, "\n"), strings.Join(want, "\n"))
-	}
+	check("entry k2")
 }
 
-// TestDiskBlobsSyncAtCommit: a DiskBlobs of its own (no Store) fsyncs the
-// directory in Commit and leaves nothing for SyncNames.
+// TestDiskBlobsSyncAtCommit: a DiskBlobs of its own (no Store) puts the
+// blob in place in Commit and leaves nothing for SyncBlobs.
 func TestDiskBlobsSyncAtCommit(t *testing.T) {
 	dir := t.TempDir()
 	b, err := NewDiskBlobs(filepath.Join(dir, "blobs"), filepath.Join(dir, "tmp"))
@@ -199,7 +260,11 @@ func TestDiskBlobsSyncAtCommit(t *testing.T) {
 	if _, err := PutBytes(b, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	if len(b.unsynced) != 0 {
-		t.Fatalf("unsynced directories after Commit: %v", b.unsynced)
+	if len(b.staged) != 0 || len(b.unsynced) != 0 {
+		t.Fatalf("staged blobs %v, unsynced directories %v after Commit", b.staged, b.unsynced)
+	}
+	p, _ := b.Path(DigestOf([]byte("x")))
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("blob not in place after Commit: %v", err)
 	}
 }

@@ -143,9 +143,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Blob names are synced once per directory before each index write
-	// (update, the memo's batches, PutStage's group commits) and at Close.
-	s.blobs.deferNames = true
+	// Blobs are staged by Commit and made durable together before each
+	// index write (update, the memo's batches, PutStage's group commits),
+	// by BlobPath and at Close.
+	s.blobs.deferSync = true
 	if !opts.ReadOnly {
 		if err := s.blobs.cleanTmp(); err != nil {
 			return nil, fmt.Errorf("store: clean tmp: %w", err)
@@ -368,7 +369,7 @@ func (s *Store) Blobs() BlobStore { return s.blobs }
 // Close flushes the memo, closes the index and releases the lock.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		err := s.blobs.SyncNames()
+		err := s.blobs.SyncBlobs()
 		if s.cancel != nil {
 			s.cancel()
 			s.wg.Wait()
@@ -434,7 +435,13 @@ func (s *Store) OpenBlob(d Digest) (io.ReadCloser, error) { return s.blobs.Open(
 
 // BlobPath returns the local path of blob d, for local tools that read files.
 // The file must not be modified. It fails with ErrNotFound if d is absent.
+// A staged blob is made durable first, so that its path does not change.
 func (s *Store) BlobPath(d Digest) (string, error) {
+	if _, ok := s.blobs.stagedPath(d); ok {
+		if err := s.blobs.SyncBlobs(); err != nil {
+			return "", err
+		}
+	}
 	if _, err := s.blobs.Stat(d); err != nil {
 		return "", err
 	}
@@ -450,10 +457,10 @@ func (s *Store) Stat(d Digest) (int64, error) { return s.blobs.Stat(d) }
 // --- index helpers -------------------------------------------------------
 
 // update runs fn in a read-write transaction, retrying on conflicts. It
-// first makes the names of the blobs committed so far durable, so that no
-// record it writes can name a blob a crash would lose.
+// first makes the blobs committed so far durable, so that no record it
+// writes can name a blob a crash would lose.
 func (s *Store) update(fn func(txn *badger.Txn) error) error {
-	if err := s.blobs.SyncNames(); err != nil {
+	if err := s.blobs.SyncBlobs(); err != nil {
 		return err
 	}
 	var err error

@@ -52,6 +52,13 @@ func TestBlobs(t *testing.T) {
 	if err != nil || !strings.HasSuffix(p, filepath.Join("blobs", "sha256", d.Hex()[:2], d.Hex())) {
 		t.Fatalf("BlobPath = %q, %v", p, err)
 	}
+	// BlobPath put the staged blob in place, read-only.
+	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o444 {
+		t.Fatalf("blob file at BlobPath: %v, %v; want mode 0444", fi, err)
+	}
+	if _, ok := s.blobs.stagedPath(d); ok {
+		t.Fatal("blob still staged after BlobPath")
+	}
 	// Same content again: same digest, file untouched.
 	fi1, _ := os.Stat(p)
 	if d2, err := s.PutBytes([]byte("hello")); err != nil || d2 != d {
@@ -81,8 +88,9 @@ func TestBlobs(t *testing.T) {
 	if err := w.Abort(); err != nil {
 		t.Fatal(err)
 	}
-	if ents, _ := os.ReadDir(filepath.Join(s.Dir(), "tmp")); len(ents) != 0 {
-		t.Fatalf("tmp not empty after abort: %v", ents)
+	// tmp holds only the staged blob d3.
+	if ents, _ := os.ReadDir(filepath.Join(s.Dir(), "tmp")); len(ents) != 1 || ents[0].Name() != filepath.Base(s.blobs.staged[d3]) {
+		t.Fatalf("tmp after abort: %v, want only staged %s", ents, s.blobs.staged[d3])
 	}
 	if ok, _ := s.HasBlob(DigestOf([]byte("discard me"))); ok {
 		t.Fatal("aborted blob exists")
