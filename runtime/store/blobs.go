@@ -110,7 +110,19 @@ type DiskBlobs struct {
 	staged    map[Digest]string // committed blobs still in tmp: digest -> temp path
 	unsynced  map[string]struct{}
 	syncMu    sync.Mutex // held by SyncBlobs while it syncs
+
+	// spares holds empty temp files made ahead by a goroutine (when sync
+	// is deferred, from the first Create to closeSpares): creating a file
+	// waits for the file system's journal, which the batch syncs keep
+	// busy, and that wait is better spent off the stage's path.
+	spares     chan *os.File
+	sparesOnce sync.Once
+	sparesStop chan struct{}
+	sparesDone chan struct{}
 }
+
+// maxSpares is how many empty temp files DiskBlobs keeps ready.
+const maxSpares = 16
 
 // testHookBlobs, when set (by tests), is called by SyncBlobs after a
 // staged blob's content fsync ("sync", its temp path), after its rename
@@ -142,11 +154,63 @@ func (b *DiskBlobs) Path(d Digest) (string, error) {
 
 // Create starts a new blob in the temp directory.
 func (b *DiskBlobs) Create() (BlobWriter, error) {
-	f, err := createReadOnly(b.tmp)
+	var f *os.File
+	var err error
+	if b.deferSync {
+		b.sparesOnce.Do(b.startSpares)
+		select {
+		case f = <-b.spares:
+		default:
+		}
+	}
+	if f == nil {
+		f, err = createReadOnly(b.tmp)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: create blob: %w", err)
 	}
 	return &diskWriter{blobs: b, f: f, h: sha256.New()}, nil
+}
+
+// startSpares starts the goroutine that keeps b.spares full.
+func (b *DiskBlobs) startSpares() {
+	b.spares = make(chan *os.File, maxSpares)
+	b.sparesStop, b.sparesDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(b.sparesDone)
+		for {
+			f, err := createReadOnly(b.tmp)
+			if err != nil {
+				return // Create makes its own, and reports the error
+			}
+			select {
+			case b.spares <- f:
+			case <-b.sparesStop:
+				f.Close()
+				os.Remove(f.Name())
+				return
+			}
+		}
+	}()
+}
+
+// closeSpares stops making spare temp files and removes those left.
+func (b *DiskBlobs) closeSpares() {
+	b.sparesOnce.Do(func() {}) // none started after this
+	if b.sparesStop == nil {
+		return
+	}
+	close(b.sparesStop)
+	<-b.sparesDone
+	for {
+		select {
+		case f := <-b.spares:
+			f.Close()
+			os.Remove(f.Name())
+		default:
+			return
+		}
+	}
 }
 
 // createReadOnly creates a new file in dir, open for writing but with mode

@@ -369,6 +369,7 @@ func (s *Store) Blobs() BlobStore { return s.blobs }
 // Close flushes the memo, closes the index and releases the lock.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.blobs.closeSpares()
 		err := s.blobs.SyncBlobs()
 		if s.cancel != nil {
 			s.cancel()

@@ -88,9 +88,20 @@ func TestBlobs(t *testing.T) {
 	if err := w.Abort(); err != nil {
 		t.Fatal(err)
 	}
-	// tmp holds only the staged blob d3.
-	if ents, _ := os.ReadDir(filepath.Join(s.Dir(), "tmp")); len(ents) != 1 || ents[0].Name() != filepath.Base(s.blobs.staged[d3]) {
-		t.Fatalf("tmp after abort: %v, want only staged %s", ents, s.blobs.staged[d3])
+	// tmp holds the staged blob d3 and empty spare files, not the aborted one.
+	ents, _ := os.ReadDir(filepath.Join(s.Dir(), "tmp"))
+	staged := 0
+	for _, e := range ents {
+		b, _ := os.ReadFile(filepath.Join(s.Dir(), "tmp", e.Name()))
+		switch {
+		case filepath.Join(s.Dir(), "tmp", e.Name()) == s.blobs.staged[d3]:
+			staged++
+		case len(b) != 0:
+			t.Fatalf("tmp after abort holds %s: %q", e.Name(), b)
+		}
+	}
+	if staged != 1 {
+		t.Fatalf("tmp after abort: %d files, staged blob d3 not among them", len(ents))
 	}
 	if ok, _ := s.HasBlob(DigestOf([]byte("discard me"))); ok {
 		t.Fatal("aborted blob exists")
@@ -439,5 +450,36 @@ func TestLockRefused(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("waiting Open: %v", err)
+	}
+}
+
+// TestCloseEmptiesTmp: after blobs are written and the store closed, tmp
+// holds nothing: staged blobs are in place, spare temp files removed.
+func TestCloseEmptiesTmp(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ds []Digest
+	for i := 0; i < 5; i++ {
+		d, err := s.PutBytes([]byte(fmt.Sprint("blob ", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(ents) != 0 {
+		t.Fatalf("tmp after Close: %d files", len(ents))
+	}
+	s = openT(t, dir, Options{})
+	for _, d := range ds {
+		p, _ := s.blobs.Path(d)
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("blob %s not in place after Close: %v", d, err)
+		}
 	}
 }
