@@ -155,12 +155,20 @@ model "c" {
 }`, url, extra, url, extra)
 }
 
-// writeServeSpec writes a spec with the given model blocks and nPrompts
-// prompts into a fresh directory.
+// writeServeSpec writes serveSpecTmpl with the given model blocks and
+// nPrompts prompts into a fresh directory.
 func writeServeSpec(t *testing.T, models string, nPrompts int) string {
 	t.Helper()
+	return writeSpecWithPrompts(t, serveSpecTmpl, models, nPrompts)
+}
+
+// writeSpecWithPrompts writes the spec tmpl (its one %s: the model
+// blocks) and prompts.jsonl of nPrompts records {id, text} into a fresh
+// directory.
+func writeSpecWithPrompts(t *testing.T, tmpl, models string, nPrompts int) string {
+	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "main.loop.hcl"), []byte(fmt.Sprintf(serveSpecTmpl, models)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "main.loop.hcl"), []byte(fmt.Sprintf(tmpl, models)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer

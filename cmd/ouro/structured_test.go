@@ -94,22 +94,8 @@ func TestStructuredServeMatchesBuiltin(t *testing.T) {
 			h.ServeHTTP(w, r)
 		})
 	})
-	write := func(models string) string {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "main.loop.hcl"), []byte(fmt.Sprintf(structuredSpecTmpl, models)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		var b bytes.Buffer
-		for i := 0; i < 6; i++ {
-			fmt.Fprintf(&b, "{\"id\":%d,\"text\":\"item %d\"}\n", i, i)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "prompts.jsonl"), b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return dir
-	}
-	want := runInProcess(t, write(builtinModels(fx.ckpt)))
-	odir := write(openaiModels(fx.url, ""))
+	want := runInProcess(t, writeSpecWithPrompts(t, structuredSpecTmpl, builtinModels(fx.ckpt), 6))
+	odir := writeSpecWithPrompts(t, structuredSpecTmpl, openaiModels(fx.url, ""), 6)
 	got := runInProcess(t, odir)
 	if len(want) != 3 {
 		t.Fatalf("builtin outputs: %v", want)
