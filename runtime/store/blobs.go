@@ -412,45 +412,37 @@ func (w *diskWriter) Commit() (Digest, int64, error) {
 		os.Remove(tmp)
 		return d, w.n, nil
 	}
-	if w.blobs.deferSync {
-		if err := w.f.Close(); err != nil {
-			os.Remove(tmp)
-			return "", 0, fmt.Errorf("store: commit blob: %w", err)
+	// Deferred (a Store's blobs): only staged; SyncBlobs syncs the
+	// content, renames it and syncs the names. Else all of it here.
+	if !w.blobs.deferSync {
+		if err := w.f.Sync(); err != nil {
+			return fail(err)
 		}
-		// The directory is made here, where the callers' work runs in
-		// parallel, not in SyncBlobs; its name is synced there.
-		dir := filepath.Dir(dst)
-		newDir, err := ensureDir(dir)
-		if err != nil {
-			os.Remove(tmp)
-			return "", 0, fmt.Errorf("store: commit blob: %w", err)
-		}
-		if newDir {
-			w.blobs.noteDir(filepath.Dir(dir))
-		}
-		if !w.blobs.stage(d, tmp) {
-			os.Remove(tmp)
-		}
-		return d, w.n, nil
-	}
-	if err := w.f.Sync(); err != nil {
-		return fail(err)
 	}
 	if err := w.f.Close(); err != nil {
 		os.Remove(tmp)
 		return "", 0, fmt.Errorf("store: commit blob: %w", err)
 	}
+	// The directory is made here, where callers' work runs in parallel,
+	// not in SyncBlobs.
 	dir := filepath.Dir(dst)
 	newDir, err := ensureDir(dir)
+	if err == nil && newDir {
+		if w.blobs.deferSync {
+			w.blobs.noteDir(filepath.Dir(dir))
+		} else {
+			err = syncDir(filepath.Dir(dir))
+		}
+	}
 	if err != nil {
 		os.Remove(tmp)
 		return "", 0, fmt.Errorf("store: commit blob: %w", err)
 	}
-	if newDir {
-		if err := syncDir(filepath.Dir(dir)); err != nil {
+	if w.blobs.deferSync {
+		if !w.blobs.stage(d, tmp) {
 			os.Remove(tmp)
-			return "", 0, fmt.Errorf("store: commit blob: %w", err)
 		}
+		return d, w.n, nil
 	}
 	if err := os.Rename(tmp, dst); err != nil {
 		os.Remove(tmp)
