@@ -122,9 +122,14 @@ type stageDone struct {
 var testHookStageBatch func(batch []*StageEntry)
 
 // commit queues w and returns when its entry is written. A caller that
-// finds no leader leads: it writes batches from the front of the queue
-// until its own entry is written, then hands the lead to the first entry
-// still queued, so that no caller leads for longer than its own commit.
+// finds no leader leads (its entry is then first in the queue): it takes a
+// batch from the front of the queue, makes the staged blobs durable, hands
+// the lead to the first entry still queued, if any, and writes its batch.
+// So the next batch's blobs sync while this batch's transaction is
+// written, and no caller leads for longer than its own commit. Two batches
+// written at once hold only calls that overlapped in time, which may land
+// in either order; a call that began after another returned lands after
+// it.
 func (c *stageCommits) commit(s *Store, w *stageWrite) error {
 	c.mu.Lock()
 	c.queue = append(c.queue, w)
@@ -133,37 +138,27 @@ func (c *stageCommits) commit(s *Store, w *stageWrite) error {
 		if d := <-w.done; !d.lead {
 			return d.err
 		}
+		c.mu.Lock()
 	} else {
 		c.leading = true
-		c.mu.Unlock()
 	}
-	var mine error
-	for written := false; ; {
-		c.mu.Lock()
-		batch := c.take()
+	batch := c.take() // batch[0] is w
+	c.mu.Unlock()
+	synced := s.blobs.SyncBlobs()
+	c.mu.Lock()
+	if len(c.queue) == 0 {
+		c.leading = false
 		c.mu.Unlock()
-		errs := s.writeStages(batch)
-		for i, b := range batch {
-			if b == w {
-				mine, written = errs[i], true
-				continue
-			}
-			b.done <- stageDone{err: errs[i]}
-		}
-		c.mu.Lock()
-		if len(c.queue) == 0 {
-			c.leading = false
-			c.mu.Unlock()
-			return mine
-		}
-		if written {
-			next := c.queue[0]
-			c.mu.Unlock()
-			next.done <- stageDone{lead: true}
-			return mine
-		}
+	} else {
+		next := c.queue[0]
 		c.mu.Unlock()
+		next.done <- stageDone{lead: true}
 	}
+	errs := s.writeStages(batch, synced)
+	for i, b := range batch[1:] {
+		b.done <- stageDone{err: errs[i+1]}
+	}
+	return errs[0]
 }
 
 // take removes the next batch from the front of the queue. c.mu is held.
@@ -181,31 +176,36 @@ func (c *stageCommits) take() []*stageWrite {
 	return batch
 }
 
-// writeStages writes a batch of entries in one transaction (update syncs
-// the blob names first) and returns each entry's error. If the
-// transaction fails, each entry is written on its own, so that one bad
-// entry fails only its own PutStage.
-func (s *Store) writeStages(batch []*stageWrite) []error {
+// writeStages writes a batch of entries, whose blobs SyncBlobs has made
+// durable (synced is its error), in one transaction and returns each
+// entry's error. If the sync or the transaction fails, each entry is
+// written on its own (update syncs the blobs again first), so that one
+// bad entry fails only its own PutStage.
+func (s *Store) writeStages(batch []*stageWrite, synced error) []error {
 	s.stages.batches.Add(1)
 	errs := make([]error, len(batch))
-	err := s.update(func(txn *badger.Txn) error {
-		if testHookStageBatch != nil {
-			entries := make([]*StageEntry, len(batch))
-			for i, w := range batch {
-				entries[i] = w.e
+	err := synced
+	if err == nil {
+		err = s.transact(func(txn *badger.Txn) error {
+			if testHookStageBatch != nil {
+				entries := make([]*StageEntry, len(batch))
+				for i, w := range batch {
+					entries[i] = w.e
+				}
+				testHookStageBatch(entries)
 			}
-			testHookStageBatch(entries)
-		}
-		return setStages(txn, batch)
-	})
-	if err == nil || len(batch) == 1 {
-		for i := range errs {
-			errs[i] = err
-		}
+			return setStages(txn, batch)
+		})
+	}
+	if err == nil {
+		return errs
+	}
+	if len(batch) == 1 && synced == nil {
+		errs[0] = err
 		return errs
 	}
 	for i, w := range batch {
-		errs[i] = s.writeStages([]*stageWrite{w})[0]
+		errs[i] = s.update(func(txn *badger.Txn) error { return setStages(txn, []*stageWrite{w}) })
 	}
 	return errs
 }

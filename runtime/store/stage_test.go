@@ -116,7 +116,7 @@ func TestPutStageSameAddressInOneBatch(t *testing.T) {
 		}
 		batch = append(batch, &stageWrite{e: e, val: val})
 	}
-	for i, err := range s.writeStages(batch) {
+	for i, err := range s.writeStages(batch, nil) {
 		if err != nil {
 			t.Fatalf("entry %d: %v", i, err)
 		}
@@ -266,5 +266,65 @@ func TestDiskBlobsSyncAtCommit(t *testing.T) {
 	p, _ := b.Path(DigestOf([]byte("x")))
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("blob not in place after Commit: %v", err)
+	}
+}
+
+// TestPutStageSyncOverlapsTransaction: the leader hands the lead on once
+// its batch's blobs are synced, so a later caller's blobs sync while the
+// earlier batch's transaction is being written (before, the later caller
+// waited for that transaction).
+func TestPutStageSyncOverlapsTransaction(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	dB := DigestOf([]byte("blob b"))
+	pB, _ := s.blobs.Path(dB)
+	renamedB := make(chan struct{})
+	inTxn := make(chan struct{})
+	var once sync.Once
+	overlapped := false
+	testHookBlobs = func(event, path string) {
+		if event == "rename" && path == pB {
+			close(renamedB)
+		}
+	}
+	testHookStageBatch = func(batch []*StageEntry) {
+		if batch[0].Key != "a" {
+			return
+		}
+		once.Do(func() {
+			close(inTxn)
+			select {
+			case <-renamedB:
+				overlapped = true
+			case <-time.After(10 * time.Second): // the old order never gets there
+			}
+		})
+	}
+	defer func() { testHookBlobs, testHookStageBatch = nil, nil }()
+	put := func(key, content string) chan error {
+		done := make(chan error, 1)
+		go func() {
+			d, err := s.PutBytes([]byte(content))
+			if err == nil {
+				err = s.PutStage(&StageEntry{Key: key, Blobs: []Digest{d}})
+			}
+			done <- err
+		}()
+		return done
+	}
+	a := put("a", "blob a")
+	<-inTxn
+	b := put("b", "blob b")
+	if err := <-a; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-b; err != nil {
+		t.Fatal(err)
+	}
+	if !overlapped {
+		t.Fatal("the second caller's blob was not synced while the first batch's transaction was written")
 	}
 }

@@ -464,6 +464,12 @@ func (s *Store) update(fn func(txn *badger.Txn) error) error {
 	if err := s.blobs.SyncBlobs(); err != nil {
 		return err
 	}
+	return s.transact(fn)
+}
+
+// transact runs fn in a read-write transaction, retrying on conflicts,
+// without syncing blobs first: only for records whose blobs are synced.
+func (s *Store) transact(fn func(txn *badger.Txn) error) error {
 	var err error
 	for attempt := 0; attempt < 10; attempt++ {
 		err = s.db.Update(fn)
