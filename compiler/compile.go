@@ -50,7 +50,7 @@ func Compile(cfg *lang.Config, opts Options) (*Result, hcl.Diagnostics) {
 	if opts.Functions == nil {
 		opts.Functions = map[string]function.Function{}
 	}
-	c := &compiler{cfg: cfg, opts: opts, nodes: map[string]*tnode{}}
+	c := &compiler{cfg: cfg, opts: opts, nodes: map[string]*tnode{}, moduleCfg: map[string]*lang.Config{}}
 	c.root = &scope{cfg: cfg}
 	c.cur = c.root
 
@@ -106,6 +106,9 @@ type compiler struct {
 	// root is the spec's scope; cur is the scope being declared (the root,
 	// or a module instance, see module.go).
 	root, cur *scope
+	// moduleCfg is the spec of each module instance in the plan (by
+	// Node.Module), for its moved blocks.
+	moduleCfg map[string]*lang.Config
 }
 
 func (c *compiler) errorf(rng *hcl.Range, summary, detail string, args ...any) {

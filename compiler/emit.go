@@ -69,7 +69,7 @@ func (c *compiler) passEmit() {
 			}
 		}
 	}
-	c.applyMoved(p, c.cfg.Moved)
+	c.applyMovedBlocks(p)
 }
 
 // objectNode is the plan node of a local, module variable, module instance,
@@ -105,6 +105,9 @@ func (c *compiler) objectNode(n *tnode, loop string, round int) *Node {
 	if loop != "" {
 		pn.Address, pn.Loop, pn.Round = c.inRound(n.addr, loop, round), loop, round
 		pn.Module = c.inRound(pn.Module, loop, round)
+	}
+	if pn.Module != "" {
+		c.moduleCfg[pn.Module] = n.mod.cfg
 	}
 	return pn
 }

@@ -106,9 +106,6 @@ func (c *compiler) declareModuleInstance(caller *scope, m *lang.Module, addr str
 	if s := m.Config.Settings; s != nil {
 		c.errorf(s.DeclRange.Ptr(), "Settings in a module", "A module takes its seed and parallelism from the spec that runs it; move this settings block to that spec (module.%s is used at %s).", m.Name, m.DeclRange)
 	}
-	for _, mv := range m.Config.Moved {
-		c.errorf(mv.DeclRange.Ptr(), "Moved block in a module", "A moved block inside a module is not supported yet: a stage's seed inside module.%s comes from its address inside the module, so renaming it there changes what it draws (docs/decisions.md).", m.Name)
-	}
 	decl := map[string]*lang.Variable{}
 	var names []string
 	for _, v := range m.Config.Variables {

@@ -93,18 +93,54 @@ func relAddress(n *Node) string {
 	return string(n.Kind) + "." + n.Name + key
 }
 
-// applyMoved checks the spec's moved blocks and sets SeedAddress on every
-// node they move.
-func (c *compiler) applyMoved(p *Plan, blocks []*lang.Moved) {
+// applyMovedBlocks checks the moved blocks of the spec and of each module
+// and sets SeedAddress on every node they move. The spec's blocks move the
+// spec's own nodes; a module's blocks move the nodes of each of its
+// instances, by their addresses inside the module (checked, and reported,
+// once per module).
+func (c *compiler) applyMovedBlocks(p *Plan) {
+	byModule := map[string][]*Node{}
+	for _, n := range p.Nodes {
+		if n.Kind == KindStage || n.Kind == KindDataset || n.Kind == KindModel {
+			byModule[n.Module] = append(byModule[n.Module], n)
+		}
+	}
+	c.applyMoved(byModule[""], c.cfg.Moved, func(n *Node, id string) {
+		n.SeedAddress = id
+		if n.Loop != "" {
+			n.SeedAddress = roundAddr(n.Loop, n.Round, id)
+		}
+	})
+	insts := make([]string, 0, len(c.moduleCfg))
+	for m, cfg := range c.moduleCfg {
+		if len(cfg.Moved) > 0 {
+			insts = append(insts, m)
+		}
+	}
+	slices.Sort(insts)
+	checked := map[*lang.Config]bool{}
+	for _, m := range insts {
+		cfg := c.moduleCfg[m]
+		before := len(c.diags)
+		c.applyMoved(byModule[m], cfg.Moved, func(n *Node, id string) { n.SeedAddress = m + "." + id })
+		if checked[cfg] {
+			c.diags = c.diags[:before] // reported for the module's first instance
+		}
+		checked[cfg] = true
+	}
+}
+
+// applyMoved checks moved blocks against the nodes of one spec or module
+// instance and calls move with every node they move and the address it
+// keeps (its oldest, relative to its round and module).
+func (c *compiler) applyMoved(nodes []*Node, blocks []*lang.Moved, move func(n *Node, id string)) {
 	if len(blocks) == 0 {
 		return
 	}
 	declared := map[string][]*Node{} // relative address → its nodes (one per round)
-	for _, n := range p.Nodes {
-		if n.Kind == KindStage || n.Kind == KindDataset || n.Kind == KindModel {
-			rel := relAddress(n)
-			declared[rel] = append(declared[rel], n)
-		}
+	for _, n := range nodes {
+		rel := relAddress(n)
+		declared[rel] = append(declared[rel], n)
 	}
 	back := map[string]movedRef{}    // to → from
 	forward := map[string]movedRef{} // from → to
@@ -163,7 +199,7 @@ func (c *compiler) applyMoved(p *Plan, blocks []*lang.Moved) {
 	if c.diags.HasErrors() {
 		return
 	}
-	for rel, nodes := range declared {
+	for rel, moved := range declared {
 		if _, ok := back[rel]; !ok {
 			continue
 		}
@@ -171,11 +207,8 @@ func (c *compiler) applyMoved(p *Plan, blocks []*lang.Moved) {
 		for from, ok := back[id]; ok; from, ok = back[id] {
 			id = from.String()
 		}
-		for _, n := range nodes {
-			n.SeedAddress = id
-			if n.Loop != "" {
-				n.SeedAddress = roundAddr(n.Loop, n.Round, id)
-			}
+		for _, n := range moved {
+			move(n, id)
 		}
 	}
 }

@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -252,5 +255,70 @@ output "twice" {
 	}
 	if outs2["doubles"] != outs["doubles"] || outs2["twice"] != outs["twice"] {
 		t.Errorf("second run outputs %v, first %v", outs2, outs)
+	}
+}
+
+// TestMovedInModule: a moved block inside a module keeps a renamed stage's
+// seed, so every instance keeps its key and its cached work; the same
+// rename without it runs again under a new key; and the spec's own moved
+// blocks do not touch the module's stages of the same name.
+func TestMovedInModule(t *testing.T) {
+	root := t.TempDir()
+	data := map[string]string{"pick/data/extra.jsonl": "{\"x\": 1}\n{\"x\": 2}\n{\"x\": 3}\n{\"x\": 4}\n"}
+	spec := `dataset "d" {
+  rows = [{ x = 1 }, { x = 2 }, { x = 3 }, { x = 4 }]
+}
+
+stage "sample" "few" {
+  input = dataset.d
+  n     = 2
+}
+
+module "m" {
+  count  = 2
+  source = "./pick"
+  k      = count.index + 2
+}
+`
+	renamed := strings.ReplaceAll(moduleSpec, `"few"`, `"picked"`)
+	renamed = strings.ReplaceAll(renamed, "stage.few", "stage.picked")
+	moved := renamed + "\nmoved {\n  from = stage.few\n  to   = stage.picked\n}\n"
+	rootMoved := spec + "\nmoved {\n  from = stage.old\n  to   = stage.few\n}\n"
+
+	files := map[string]string{"spec.loop.hcl": spec, "pick/pick.loop.hcl": moduleSpec}
+	maps.Copy(files, data)
+	writeFiles(t, root, files)
+	store := filepath.Join(root, "store")
+	before := runSpec(t, root, store)
+
+	// A moved block in the spec gives the spec's stage.few a new seed, and
+	// leaves the module's stage.few alone.
+	writeFiles(t, root, map[string]string{"spec.loop.hcl": rootMoved})
+	r := runSpec(t, root, store)
+	for i := range 2 {
+		a := fmt.Sprintf("module.m[%d].stage.few", i)
+		if r.key[a] != before.key[a] || r.status[a] != "cached" {
+			t.Errorf("after the spec's moved block, %s: key %q (%s), want %q, cached", a, r.key[a], r.status[a], before.key[a])
+		}
+	}
+
+	// The module's rename with its moved block.
+	writeFiles(t, root, map[string]string{"pick/pick.loop.hcl": moved})
+	after := runSpec(t, root, store)
+	for i := range 2 {
+		old, now := fmt.Sprintf("module.m[%d].stage.few", i), fmt.Sprintf("module.m[%d].stage.picked", i)
+		if before.key[old] == "" || after.key[now] != before.key[old] || after.status[now] != "cached" {
+			t.Errorf("%s: key %q (%s), want %s's %q, cached", now, after.key[now], after.status[now], old, before.key[old])
+		}
+	}
+	if after.key["stage.few"] == before.key["stage.few"] || after.key["stage.few"] != r.key["stage.few"] {
+		t.Errorf("the spec's stage.few moved from stage.old: key %q (%s), want a new key", after.key["stage.few"], after.status["stage.few"])
+	}
+
+	// The rename alone changes the instances' seeds.
+	writeFiles(t, root, map[string]string{"pick/pick.loop.hcl": renamed})
+	bare := runSpec(t, root, filepath.Join(root, "store2"))
+	if k := bare.key["module.m[0].stage.picked"]; k == "" || k == before.key["module.m[0].stage.few"] {
+		t.Errorf("renamed without moved: key %q, want other than %q", k, before.key["module.m[0].stage.few"])
 	}
 }

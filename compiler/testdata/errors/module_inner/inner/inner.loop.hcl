@@ -9,8 +9,3 @@ settings { # ERROR: Settings in a module
 loop "l" { # ERROR: A module cannot hold a loop yet
   rounds = var.n
 }
-
-moved { # ERROR: Moved block in a module
-  from = stage.a
-  to   = stage.b
-}
