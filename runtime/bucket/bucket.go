@@ -53,6 +53,7 @@ type Blobs struct {
 	bucket *blob.Bucket
 	tmp    string // local directory for blobs being written
 	ctx    context.Context
+	file   bool // a file:// directory: fileblob's temp files show in listings
 }
 
 var _ store.BlobStore = (*Blobs)(nil)
@@ -76,7 +77,7 @@ func Open(ctx context.Context, rawURL, tmp string) (*Blobs, error) {
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return nil, err
 	}
-	return &Blobs{url: rawURL, bucket: b, tmp: tmp, ctx: context.WithoutCancel(ctx)}, nil
+	return &Blobs{url: rawURL, bucket: b, tmp: tmp, ctx: context.WithoutCancel(ctx), file: strings.HasPrefix(u, "file:")}, nil
 }
 
 // normalize turns what a user writes into a gocloud URL.
@@ -380,12 +381,34 @@ func (b *Blobs) ListObjects(ctx context.Context, prefix string) ([]string, error
 		if err != nil {
 			return nil, &Error{URL: b.url, Object: prefix, Err: err}
 		}
-		if !obj.IsDir {
+		if !obj.IsDir && !(b.file && isFileblobTemp(obj.Key)) {
 			names = append(names, obj.Key)
 		}
 	}
 	sort.Strings(names)
 	return names, nil
+}
+
+// isFileblobTemp reports whether key is one of fileblob's temp files: with
+// no_tmp_dir it writes an object to "<key>.<hex nanoseconds>.tmp" beside
+// it and renames it when done, and its List shows the temp file meanwhile
+// (another worker's memo chunk being written, read as a chunk, failed a
+// distributed run once).
+func isFileblobTemp(key string) bool {
+	rest, ok := strings.CutSuffix(key, ".tmp")
+	if !ok {
+		return false
+	}
+	dot := strings.LastIndexByte(rest, '.')
+	if dot < 0 || dot == len(rest)-1 {
+		return false
+	}
+	for _, c := range rest[dot+1:] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // DeleteObject deletes the object name; a missing one is not an error.

@@ -180,3 +180,30 @@ func TestCheckReadOnly(t *testing.T) {
 		t.Fatalf("Check on a read-only directory: %v", err)
 	}
 }
+
+// TestListSkipsFileblobTemps: an object being written to a file:// store
+// (fileblob's "<key>.<hex>.tmp" beside its final name) is not listed.
+func TestListSkipsFileblobTemps(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b, err := Open(ctx, "file://"+filepath.ToSlash(dir), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.WriteObject(ctx, "memo/k1/a", []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"b.18ef26f441f480e9.tmp", "c.tmp", "d.x1.tmp"} {
+		if err := os.WriteFile(filepath.Join(dir, "memo", "k1", name), []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names, err := b.ListObjects(ctx, "memo/k1/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(names, ","); got != "memo/k1/a,memo/k1/c.tmp,memo/k1/d.x1.tmp" {
+		t.Fatalf("listed %s, want the temp file b.….tmp left out", got)
+	}
+}
