@@ -103,30 +103,30 @@ done:
 	VMOVSHDUP Xr, Xs \
 	VADDSS Xs, Xr, Xr
 
-// func mm3x4AVX(a *float32, lda int, b *float32, k int, c *float32, ldc int, nb int, acc int)
+// func mm3x4AVX(a *float32, lda int, b *float32, ldb, k int, c *float32, ldc int, nb int, acc int)
 // Three rows of A (stride lda) against nb groups of four rows of B (stride
-// k): c[r·ldc + 4g+j] (+)= Σ a[r·lda+x]·b[(4g+j)·k+x]. Each of the twelve
+// ldb): c[r·ldc + 4g+j] (+)= Σ_{x<k} a[r·lda+x]·b[(4g+j)·ldb+x]. Each of the twelve
 // dot products per group is computed exactly like dot1AVX (8-lane FMA
 // accumulation, the fixed horizontal sum, the scalar FMA tail), so results
 // are bit-identical to dot4AVX/dot1AVX; only the register blocking differs
 // (7 loads per 12 FMAs instead of 5 per 4).
-TEXT ·mm3x4AVX(SB), NOSPLIT, $0-64
+TEXT ·mm3x4AVX(SB), NOSPLIT, $0-72
 	MOVQ a+0(FP), SI
 	MOVQ lda+8(FP), R13
 	SHLQ $2, R13
 	LEAQ (SI)(R13*2), R14
 	ADDQ SI, R13
 	MOVQ b+16(FP), DI
-	MOVQ k+24(FP), CX
-	MOVQ c+32(FP), R9
-	MOVQ ldc+40(FP), BX
-	SHLQ $2, BX
-	MOVQ CX, R8
+	MOVQ ldb+24(FP), R8
 	SHLQ $2, R8
+	MOVQ k+32(FP), CX
+	MOVQ c+40(FP), R9
+	MOVQ ldc+48(FP), BX
+	SHLQ $2, BX
 	MOVQ CX, DX
 	ANDQ $-8, DX
 group:
-	CMPQ nb+48(FP), $0
+	CMPQ nb+56(FP), $0
 	JLE  end
 	LEAQ (DI)(R8*1), R10
 	LEAQ (R10)(R8*1), R11
@@ -206,7 +206,7 @@ mtail:
 	INCQ AX
 	JMP  mtail
 mstore:
-	CMPQ acc+56(FP), $0
+	CMPQ acc+64(FP), $0
 	JEQ  mput
 	VADDSS 0(R9), X0, X0
 	VADDSS 4(R9), X1, X1
@@ -235,7 +235,7 @@ mput:
 	VMOVSS X11, 12(R9)(BX*2)
 	ADDQ $16, R9
 	LEAQ (DI)(R8*4), DI
-	DECQ nb+48(FP)
+	DECQ nb+56(FP)
 	JMP  group
 end:
 	VZEROUPPER
@@ -612,4 +612,201 @@ TEXT ·xgetbv(SB), NOSPLIT, $0-4
 	MOVL $0, CX
 	XGETBV
 	MOVL AX, ret+0(FP)
+	RET
+
+// Three rows of the non-fused product-sum: acc (a Y register) += bcast·mem,
+// a rounded product then a rounded sum, the product the first operand (as
+// axpyAVX and attnBack3AVX add).
+#define PVMUL(mem, Yb, Yt, Yacc) \
+	VMULPS mem, Yb, Yt \
+	VADDPS Yacc, Yt, Yacc
+
+#define PVMULS(mem, Xb, Xt, Xacc) \
+	VMULSS mem, Xb, Xt \
+	VADDSS Xacc, Xt, Xacc
+
+// func pv3AVX(a *float32, ars, ats int, b *float32, ldb int, c *float32, ldc int, t, n int, acc int)
+// For rows r < 3 and columns d < n:
+// c[r·ldc+d] = (acc ? c[r·ldc+d] : 0) + Σ_{x<t} a[r·ars+x·ats]·b[x·ldb+d],
+// the terms added in order of x, each a rounded product then a rounded sum:
+// per element exactly the arithmetic of axpyAVX called for x = 0, 1, ….
+// Columns go 32, then 8 at a time, then one by one.
+TEXT ·pv3AVX(SB), NOSPLIT, $0-80
+	MOVQ a+0(FP), SI
+	MOVQ ars+8(FP), R8
+	SHLQ $2, R8
+	MOVQ ats+16(FP), R9
+	SHLQ $2, R9
+	MOVQ b+24(FP), DI
+	MOVQ ldb+32(FP), R10
+	SHLQ $2, R10
+	MOVQ c+40(FP), R11
+	MOVQ ldc+48(FP), R12
+	SHLQ $2, R12
+	MOVQ t+56(FP), R13
+	MOVQ n+64(FP), CX
+	SHLQ $2, CX
+	XORQ BX, BX // column offset in bytes
+pc32:
+	MOVQ CX, AX
+	SUBQ BX, AX
+	CMPQ AX, $128
+	JLT  pc8
+	LEAQ (R11)(BX*1), AX
+	LEAQ (AX)(R12*2), DX
+	CMPQ acc+72(FP), $0
+	JEQ  pz32
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS 96(AX), Y3
+	VMOVUPS (AX)(R12*1), Y4
+	VMOVUPS 32(AX)(R12*1), Y5
+	VMOVUPS 64(AX)(R12*1), Y6
+	VMOVUPS 96(AX)(R12*1), Y7
+	VMOVUPS (DX), Y8
+	VMOVUPS 32(DX), Y9
+	VMOVUPS 64(DX), Y10
+	VMOVUPS 96(DX), Y11
+	JMP  pl32
+pz32:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+pl32:
+	MOVQ SI, DX
+	LEAQ (DI)(BX*1), R14
+	MOVQ R13, AX
+pl32x:
+	TESTQ AX, AX
+	JLE  ps32
+	VBROADCASTSS (DX), Y12
+	PVMUL((R14), Y12, Y13, Y0)
+	PVMUL(32(R14), Y12, Y14, Y1)
+	PVMUL(64(R14), Y12, Y15, Y2)
+	PVMUL(96(R14), Y12, Y13, Y3)
+	VBROADCASTSS (DX)(R8*1), Y12
+	PVMUL((R14), Y12, Y14, Y4)
+	PVMUL(32(R14), Y12, Y15, Y5)
+	PVMUL(64(R14), Y12, Y13, Y6)
+	PVMUL(96(R14), Y12, Y14, Y7)
+	VBROADCASTSS (DX)(R8*2), Y12
+	PVMUL((R14), Y12, Y15, Y8)
+	PVMUL(32(R14), Y12, Y13, Y9)
+	PVMUL(64(R14), Y12, Y14, Y10)
+	PVMUL(96(R14), Y12, Y15, Y11)
+	ADDQ R9, DX
+	ADDQ R10, R14
+	DECQ AX
+	JMP  pl32x
+ps32:
+	LEAQ (R11)(BX*1), AX
+	LEAQ (AX)(R12*2), DX
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	VMOVUPS Y4, (AX)(R12*1)
+	VMOVUPS Y5, 32(AX)(R12*1)
+	VMOVUPS Y6, 64(AX)(R12*1)
+	VMOVUPS Y7, 96(AX)(R12*1)
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	VMOVUPS Y10, 64(DX)
+	VMOVUPS Y11, 96(DX)
+	ADDQ $128, BX
+	JMP  pc32
+pc8:
+	MOVQ CX, AX
+	SUBQ BX, AX
+	CMPQ AX, $32
+	JLT  pc1
+	LEAQ (R11)(BX*1), AX
+	LEAQ (AX)(R12*2), DX
+	CMPQ acc+72(FP), $0
+	JEQ  pz8
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(R12*1), Y4
+	VMOVUPS (DX), Y8
+	JMP  pl8
+pz8:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y4, Y4, Y4
+	VXORPS Y8, Y8, Y8
+pl8:
+	MOVQ SI, DX
+	LEAQ (DI)(BX*1), R14
+	MOVQ R13, AX
+pl8x:
+	TESTQ AX, AX
+	JLE  ps8
+	VBROADCASTSS (DX), Y12
+	PVMUL((R14), Y12, Y13, Y0)
+	VBROADCASTSS (DX)(R8*1), Y12
+	PVMUL((R14), Y12, Y14, Y4)
+	VBROADCASTSS (DX)(R8*2), Y12
+	PVMUL((R14), Y12, Y15, Y8)
+	ADDQ R9, DX
+	ADDQ R10, R14
+	DECQ AX
+	JMP  pl8x
+ps8:
+	LEAQ (R11)(BX*1), AX
+	LEAQ (AX)(R12*2), DX
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y4, (AX)(R12*1)
+	VMOVUPS Y8, (DX)
+	ADDQ $32, BX
+	JMP  pc8
+pc1:
+	CMPQ BX, CX
+	JGE  pend
+	LEAQ (R11)(BX*1), AX
+	LEAQ (AX)(R12*2), DX
+	CMPQ acc+72(FP), $0
+	JEQ  pz1
+	VMOVSS (AX), X0
+	VMOVSS (AX)(R12*1), X4
+	VMOVSS (DX), X8
+	JMP  pl1
+pz1:
+	VXORPS X0, X0, X0
+	VXORPS X4, X4, X4
+	VXORPS X8, X8, X8
+pl1:
+	MOVQ SI, DX
+	LEAQ (DI)(BX*1), R14
+	MOVQ R13, AX
+pl1x:
+	TESTQ AX, AX
+	JLE  ps1
+	VMOVSS (DX), X12
+	PVMULS((R14), X12, X13, X0)
+	VMOVSS (DX)(R8*1), X12
+	PVMULS((R14), X12, X14, X4)
+	VMOVSS (DX)(R8*2), X12
+	PVMULS((R14), X12, X15, X8)
+	ADDQ R9, DX
+	ADDQ R10, R14
+	DECQ AX
+	JMP  pl1x
+ps1:
+	LEAQ (R11)(BX*1), AX
+	LEAQ (AX)(R12*2), DX
+	VMOVSS X0, (AX)
+	VMOVSS X4, (AX)(R12*1)
+	VMOVSS X8, (DX)
+	ADDQ $4, BX
+	JMP  pc1
+pend:
+	VZEROUPPER
 	RET

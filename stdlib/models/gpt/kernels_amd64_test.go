@@ -224,3 +224,72 @@ func TestSigmoidsBitExact(t *testing.T) {
 		t.Fatalf("with a NaN: %v", out)
 	}
 }
+
+// TestCausalKernelsBitExact: the whole-sequence attention kernels (causal
+// scores, and the lower and upper triangular weighted sums of rows) give
+// exactly the bits of the per-row kernels they replace (dot1AVX per score,
+// axpy per term in the same order), for sequence lengths around the
+// 3-row blocks and widths with remainders of 32 and 8, rows with strides.
+func TestCausalKernelsBitExact(t *testing.T) {
+	if !useAsm {
+		t.Skip("no AVX2/FMA")
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	vec := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		return v
+	}
+	for _, L := range []int{1, 2, 3, 4, 5, 6, 7, 11, 12, 13, 64} {
+		for _, n := range []int{1, 5, 8, 12, 16, 31, 32, 40, 45, 64, 77} {
+			const pad = 3 // row strides wider than the rows
+			ld := n + pad
+			a, b := vec(L*ld), vec(L*ld)
+			s := vec(L * L)
+			causalDotsF32(s, L, a, ld, b, ld, L, n)
+			for i := 0; i < L; i++ {
+				for j := 0; j <= i; j++ {
+					if w := dot1AVX(&a[i*ld], &b[j*ld], n); math.Float32bits(s[i*L+j]) != math.Float32bits(w) {
+						t.Fatalf("causalDots L=%d n=%d [%d,%d] = %v, want %v", L, n, i, j, s[i*L+j], w)
+					}
+				}
+			}
+			m, x := vec(L*L), vec(L*ld)
+			out := vec(L * ld)
+			want := append([]float32(nil), out...)
+			lowerProductF32(out, ld, m, L, x, ld, L, n)
+			for i := 0; i < L; i++ {
+				row := want[i*ld : i*ld+n]
+				clear(row)
+				for j := 0; j <= i; j++ {
+					for d := range row {
+						row[d] += m[i*L+j] * x[j*ld+d]
+					}
+				}
+			}
+			for i := range want {
+				if math.Float32bits(out[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("lowerProduct L=%d n=%d element %d = %v, want %v", L, n, i, out[i], want[i])
+				}
+			}
+			out = vec(L * ld)
+			want = append(want[:0], out...)
+			upperProductF32(out, ld, m, L, x, ld, L, n)
+			for j := 0; j < L; j++ {
+				row := want[j*ld : j*ld+n]
+				for i := j; i < L; i++ {
+					for d := range row {
+						row[d] += m[i*L+j] * x[i*ld+d]
+					}
+				}
+			}
+			for i := range want {
+				if math.Float32bits(out[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("upperProduct L=%d n=%d element %d = %v, want %v", L, n, i, out[i], want[i])
+				}
+			}
+		}
+	}
+}
