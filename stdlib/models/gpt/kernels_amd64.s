@@ -103,6 +103,19 @@ done:
 	VMOVSHDUP Xr, Xs \
 	VADDSS Xs, Xr, Xr
 
+// MROW reduces one row's four accumulators A, B, C, D (columns 0..3) to
+// A = [a0+a2, a1+a3, b0+b2, b1+b3 | c.., d..] where xk = lane k + lane k+4.
+#define MROW(A, B, C, D) \
+	VPERM2F128 $0x20, C, A, Y12 \
+	VPERM2F128 $0x31, C, A, Y13 \
+	VADDPS Y13, Y12, A \
+	VPERM2F128 $0x20, D, B, Y12 \
+	VPERM2F128 $0x31, D, B, Y13 \
+	VADDPS Y13, Y12, B \
+	VSHUFPS $0x44, B, A, Y12 \
+	VSHUFPS $0xEE, B, A, Y13 \
+	VADDPS Y13, Y12, A
+
 // func mm3x4AVX(a *float32, lda int, b *float32, ldb, k int, c *float32, ldc int, nb int, acc int)
 // Three rows of A (stride lda) against nb groups of four rows of B (stride
 // ldb): c[r·ldc + 4g+j] (+)= Σ_{x<k} a[r·lda+x]·b[(4g+j)·ldb+x]. Each of the twelve
@@ -169,6 +182,37 @@ mloop8:
 	ADDQ $8, AX
 	JMP  mloop8
 msums:
+	CMPQ DX, CX
+	JNE  mhsum
+	// k is a multiple of 8: the twelve horizontal sums together, three
+	// 128-bit results of four columns each, with exactly HSUMS's additions
+	// (lo+hi lanes, then (t0+t2),(t1+t3), then their sum; each first
+	// operand as there).
+	MROW(Y0, Y1, Y2, Y3)
+	MROW(Y4, Y5, Y6, Y7)
+	MROW(Y8, Y9, Y10, Y11)
+	VSHUFPS $0x88, Y4, Y0, Y12
+	VSHUFPS $0xDD, Y4, Y0, Y13
+	VADDPS Y13, Y12, Y12
+	VEXTRACTF128 $1, Y12, X13
+	VSHUFPS $0x44, X13, X12, X0
+	VSHUFPS $0xEE, X13, X12, X4
+	VSHUFPS $0x88, Y8, Y8, Y12
+	VSHUFPS $0xDD, Y8, Y8, Y13
+	VADDPS Y13, Y12, Y12
+	VEXTRACTF128 $1, Y12, X13
+	VSHUFPS $0x44, X13, X12, X8
+	CMPQ acc+64(FP), $0
+	JEQ  mvput
+	VADDPS 0(R9), X0, X0
+	VADDPS 0(R9)(BX*1), X4, X4
+	VADDPS 0(R9)(BX*2), X8, X8
+mvput:
+	VMOVUPS X0, 0(R9)
+	VMOVUPS X4, 0(R9)(BX*1)
+	VMOVUPS X8, 0(R9)(BX*2)
+	JMP  mnext
+mhsum:
 	HSUMS(Y0, X0, X12)
 	HSUMS(Y1, X1, X12)
 	HSUMS(Y2, X2, X12)
@@ -233,6 +277,7 @@ mput:
 	VMOVSS X9, 4(R9)(BX*2)
 	VMOVSS X10, 8(R9)(BX*2)
 	VMOVSS X11, 12(R9)(BX*2)
+mnext:
 	ADDQ $16, R9
 	LEAQ (DI)(R8*4), DI
 	DECQ nb+56(FP)
