@@ -33,6 +33,9 @@ func transpose8AVX(dst *float32, ldd int, src *float32, lds int, nb int)
 func expAVX(dst, src *float64, n int) int
 
 //go:noescape
+func siluAVX(gate, u, sg, s *float32, n int) int
+
+//go:noescape
 func adamAVX(w, gr, m, v *float32, n int, k *float64, decay int)
 
 func cpuid(eax, ecx uint32) (a, b, c, d uint32)
@@ -312,4 +315,34 @@ func upperProductF32(out []float32, ldo int, m []float32, ldm int, x []float32, 
 			axpyAVX(&out[j*ldo], &x[i*ldx], m[i*ldm+j], n)
 		}
 	}
+}
+
+// siluF32 is the SwiGLU gate: sg[i] = float32(σ) and
+// s[i] = float32(float64(g[i])·σ)·u[i] with σ = sigmoid(float64(g[i])),
+// bit for bit, groups of four in siluAVX (those it hands back with sigmoid).
+func siluF32(g, u, sg, s []float32) {
+	n := len(g)
+	if n == 0 {
+		return
+	}
+	_, _, _ = u[n-1], sg[n-1], s[n-1]
+	i := 0
+	for n-i >= 4 {
+		i += siluAVX(&g[i], &u[i], &sg[i], &s[i], n-i)
+		if n-i >= 4 {
+			for e := i + 4; i < e; i++ {
+				siluAt(g, u, sg, s, i)
+			}
+		}
+	}
+	for ; i < n; i++ {
+		siluAt(g, u, sg, s, i)
+	}
+}
+
+func siluAt(g, u, sg, s []float32, i int) {
+	x := float64(g[i])
+	v := sigmoid(x)
+	sg[i] = float32(v)
+	s[i] = float32(x*v) * u[i]
 }

@@ -855,3 +855,105 @@ ps1:
 pend:
 	VZEROUPPER
 	RET
+
+// func siluAVX(gate, u, sg, s *float32, n int) int
+// The SwiGLU gate four at a time: sg[i] = float32(σ) and
+// s[i] = float32(float64(g[i])·σ)·u[i] with σ = sigmoid(float64(g[i]))
+// computed as sigmoids does (exp(-|x|) by expAVX's operations, then
+// e/(1+e) or 1/(1+e) by the sign). It stops at the first group of four
+// whose exp expAVX would hand back (a NaN, or -|x| so small the result is
+// denormal) and returns how many elements it wrote.
+TEXT ·siluAVX(SB), NOSPLIT, $0-48
+	MOVQ gate+0(FP), SI
+	MOVQ u+8(FP), R8
+	MOVQ sg+16(FP), R9
+	MOVQ s+24(FP), R10
+	MOVQ n+32(FP), CX
+	ANDQ $-4, CX
+	XORQ AX, AX
+	VBROADCASTSD expc<>+0(SB), Y8
+	VBROADCASTSD expc<>+8(SB), Y9
+	VBROADCASTSD expc<>+16(SB), Y10
+	VBROADCASTSD expc<>+24(SB), Y11
+	VBROADCASTSD expc<>+32(SB), Y12
+	VBROADCASTSD expc<>+40(SB), Y13
+	VBROADCASTSD expc<>+48(SB), Y7
+	MOVQ $1023, BX
+	MOVQ BX, X14
+	VPBROADCASTD X14, X14
+	MOVQ $2047, BX
+	MOVQ BX, X15
+	VPBROADCASTD X15, X15
+	VPXOR X6, X6, X6
+sloop:
+	CMPQ AX, CX
+	JGE  sdone
+	VCVTPS2PD (SI)(AX*4), Y0
+	VORPD negz<>(SB), Y0, Y0 // -|x|
+	VCMPPD $0x1E, Y7, Y0, Y5 // x > Overflow
+	VMOVMSKPD Y5, BX
+	TESTQ BX, BX
+	JNE  sdone
+	VMULPD Y8, Y0, Y1
+	VCVTPD2DQY Y1, X2
+	VCVTDQ2PD X2, Y1
+	VFNMADD231PD Y9, Y1, Y0
+	VFNMADD231PD Y10, Y1, Y0
+	VMULPD Y11, Y0, Y0
+	VBROADCASTSD expc<>+56(SB), Y1
+	VBROADCASTSD expc<>+64(SB), Y3
+	VFMADD213PD Y3, Y0, Y1
+	VBROADCASTSD expc<>+72(SB), Y3
+	VFMADD213PD Y3, Y0, Y1
+	VBROADCASTSD expc<>+80(SB), Y3
+	VFMADD213PD Y3, Y0, Y1
+	VBROADCASTSD expc<>+88(SB), Y3
+	VFMADD213PD Y3, Y0, Y1
+	VBROADCASTSD expc<>+96(SB), Y3
+	VFMADD213PD Y3, Y0, Y1
+	VBROADCASTSD expc<>+104(SB), Y3
+	VFMADD213PD Y3, Y0, Y1
+	VFMADD213PD Y13, Y0, Y1
+	VMULPD Y1, Y0, Y0
+	VADDPD Y12, Y0, Y1
+	VMULPD Y1, Y0, Y0
+	VADDPD Y12, Y0, Y1
+	VMULPD Y1, Y0, Y0
+	VADDPD Y12, Y0, Y1
+	VMULPD Y1, Y0, Y0
+	VADDPD Y12, Y0, Y1
+	VFMADD213PD Y13, Y1, Y0
+	// ldexp: exponent + bias must be in (0, 0x7FF).
+	VPADDD X14, X2, X3
+	VPCMPGTD X6, X3, X4 // e > 0
+	VPCMPGTD X3, X15, X5 // 0x7FF > e
+	VPAND X5, X4, X4
+	VMOVMSKPS X4, BX
+	CMPQ BX, $15
+	JNE  sdone
+	VPMOVZXDQ X3, Y4
+	VPSLLQ $52, Y4, Y4
+	VMULPD Y4, Y0, Y0
+	// Y0 = e = exp(-|x|); num = e if x < 0 (sign set) else 1.
+	VCVTPS2PD (SI)(AX*4), Y1
+	VBLENDVPD Y1, Y0, Y13, Y2
+	VADDPD Y0, Y13, Y3
+	VDIVPD Y3, Y2, Y4
+	VCVTPD2PSY Y4, X5
+	VMOVUPS X5, (R9)(AX*4)
+	VMULPD Y4, Y1, Y5
+	VCVTPD2PSY Y5, X5
+	VMULPS (R8)(AX*4), X5, X5
+	VMOVUPS X5, (R10)(AX*4)
+	ADDQ $4, AX
+	JMP  sloop
+sdone:
+	MOVQ AX, ret+40(FP)
+	VZEROUPPER
+	RET
+
+DATA negz<>+0(SB)/8, $0x8000000000000000
+DATA negz<>+8(SB)/8, $0x8000000000000000
+DATA negz<>+16(SB)/8, $0x8000000000000000
+DATA negz<>+24(SB)/8, $0x8000000000000000
+GLOBL negz<>(SB), RODATA, $32

@@ -293,3 +293,45 @@ func TestCausalKernelsBitExact(t *testing.T) {
 		}
 	}
 }
+
+// TestSiluBitExact: the vectorized SwiGLU gate gives the bits of the
+// portable loop (sigmoids, then the products), signed zeros, overflow,
+// arguments whose exp is denormal and NaNs included, with remainders of 4.
+func TestSiluBitExact(t *testing.T) {
+	if !useAsm {
+		t.Skip("no AVX2/FMA")
+	}
+	r := rand.New(rand.NewPCG(15, 16))
+	g := []float32{0, float32(math.Copysign(0, -1)), 1e-30, -1e-30, 88, -88, 720, -720, 745.5, -745.5, 800, -800, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 3}
+	for i := 0; i < 1001; i++ {
+		g = append(g, float32(r.NormFloat64()*5))
+	}
+	u := make([]float32, len(g))
+	for i := range u {
+		u[i] = float32(r.NormFloat64())
+	}
+	ord := []float32{0.5, -1, 2, -3, 0.1, -10, 3, 1}
+	if k := siluAVX(&ord[0], &u[0], &make([]float32, 8)[0], &make([]float32, 8)[0], 8); k != 8 { // the vector path runs
+		t.Fatalf("siluAVX stopped at %d of 8 ordinary arguments", k)
+	}
+	for off := 0; off < 4; off++ {
+		gg, uu := g[off:], u[off:]
+		n := len(gg)
+		sg, s := make([]float32, n), make([]float32, n)
+		siluF32(gg, uu, sg, s)
+		for i, v := range gg {
+			x := float64(v)
+			w := sigmoid(x)
+			wsg, ws := float32(w), float32(x*w)*uu[i]
+			if math.IsNaN(x) {
+				if !math.IsNaN(float64(sg[i])) || !math.IsNaN(float64(s[i])) {
+					t.Fatalf("silu(NaN) = %v, %v", sg[i], s[i])
+				}
+				continue
+			}
+			if math.Float32bits(sg[i]) != math.Float32bits(wsg) || math.Float32bits(s[i]) != math.Float32bits(ws) {
+				t.Fatalf("silu(%v): sg %v s %v, want %v %v", v, sg[i], s[i], wsg, ws)
+			}
+		}
+	}
+}

@@ -268,6 +268,11 @@ func (n *net[T]) forwardIn(b *batch, ws *arena[T]) *acts[T] {
 		matmulNT(la.u, la.h2, n.t(o.w3, H*D), N, H, D, false)
 		la.sg = ws.raw(N * H)
 		parallelFor(N, H*8, func(r0, r1 int) {
+			if g, ok := any(la.g).([]float32); ok && useAsm {
+				e := r1 * H
+				siluF32(g[r0*H:e], any(la.u).([]float32)[r0*H:e], any(la.sg).([]float32)[r0*H:e], any(la.s).([]float32)[r0*H:e])
+				return
+			}
 			sg := make([]float64, H)
 			for r := r0; r < r1; r++ {
 				sigmoids(sg, la.g[r*H:(r+1)*H])
