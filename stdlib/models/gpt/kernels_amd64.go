@@ -36,6 +36,9 @@ func expAVX(dst, src *float64, n int) int
 func siluAVX(gate, u, sg, s *float32, n int) int
 
 //go:noescape
+func siluBackAVX(gate, sg, u, ds, dg, du *float32, n int)
+
+//go:noescape
 func adamAVX(w, gr, m, v *float32, n int, k *float64, decay int)
 
 func cpuid(eax, ecx uint32) (a, b, c, d uint32)
@@ -345,4 +348,20 @@ func siluAt(g, u, sg, s []float32, i int) {
 	v := sigmoid(x)
 	sg[i] = float32(v)
 	s[i] = float32(x*v) * u[i]
+}
+
+// siluBackF32 is the SwiGLU gate's backward: du = ds·float32(g·σ),
+// dg = ds·u·float32(σ·(1+g·(1-σ))), bit for bit as the portable loop.
+func siluBackF32(g, sg, u, ds, dg, du []float32) {
+	n := len(g)
+	if n == 0 {
+		return
+	}
+	_, _, _, _, _ = sg[n-1], u[n-1], ds[n-1], dg[n-1], du[n-1]
+	siluBackAVX(&g[0], &sg[0], &u[0], &ds[0], &dg[0], &du[0], n)
+	for i := n &^ 3; i < n; i++ {
+		x, s := float64(g[i]), float64(sg[i])
+		du[i] = ds[i] * float32(x*s)
+		dg[i] = ds[i] * u[i] * float32(s*(1+x*(1-s)))
+	}
 }

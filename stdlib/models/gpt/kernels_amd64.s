@@ -957,3 +957,42 @@ DATA negz<>+8(SB)/8, $0x8000000000000000
 DATA negz<>+16(SB)/8, $0x8000000000000000
 DATA negz<>+24(SB)/8, $0x8000000000000000
 GLOBL negz<>(SB), RODATA, $32
+
+// func siluBackAVX(gate, sg, u, ds, dg, du *float32, n int)
+// The SwiGLU gate's backward for the multiple-of-4 prefix of n, as the
+// portable loop computes it: du = ds·float32(g·σ) and
+// dg = ds·u·float32(σ·(1+g·(1-σ))), the float64 parts in float64.
+TEXT ·siluBackAVX(SB), NOSPLIT, $0-56
+	MOVQ gate+0(FP), SI
+	MOVQ sg+8(FP), DI
+	MOVQ u+16(FP), R8
+	MOVQ ds+24(FP), R9
+	MOVQ dg+32(FP), R10
+	MOVQ du+40(FP), R11
+	MOVQ n+48(FP), CX
+	ANDQ $-4, CX
+	XORQ AX, AX
+	VBROADCASTSD expc<>+40(SB), Y15 // 1.0
+bsloop:
+	CMPQ AX, CX
+	JGE  bsdone
+	VCVTPS2PD (SI)(AX*4), Y0 // g
+	VCVTPS2PD (DI)(AX*4), Y1 // σ
+	VMOVUPS (R9)(AX*4), X2   // ds
+	VMULPD Y1, Y0, Y3        // g·σ
+	VCVTPD2PSY Y3, X3
+	VMULPS X3, X2, X3        // ds·float32(g·σ)
+	VMOVUPS X3, (R11)(AX*4)
+	VSUBPD Y1, Y15, Y4       // 1-σ
+	VMULPD Y4, Y0, Y4        // g·(1-σ)
+	VADDPD Y4, Y15, Y4       // 1+…
+	VMULPD Y4, Y1, Y4        // σ·(…)
+	VCVTPD2PSY Y4, X4
+	VMULPS (R8)(AX*4), X2, X5 // ds·u
+	VMULPS X4, X5, X5
+	VMOVUPS X5, (R10)(AX*4)
+	ADDQ $4, AX
+	JMP  bsloop
+bsdone:
+	VZEROUPPER
+	RET

@@ -30,3 +30,5 @@ func upperProductF32(out []float32, ldo int, m []float32, ldm int, x []float32, 
 }
 
 func siluF32(g, u, sg, s []float32) { panic("unreachable") }
+
+func siluBackF32(g, sg, u, ds, dg, du []float32) { panic("unreachable") }

@@ -499,6 +499,12 @@ func (n *net[T]) backward(b *batch, a *acts[T], coef []float64, grad []T) {
 		matmulNT(gt(o.w2, D*H), dxT, transposed(ws, la.s, N, H), D, H, N, true)
 		dg, du := ws.raw(N*H), ws.raw(N*H)
 		parallelFor(N, H*4, func(r0, r1 int) {
+			if g, ok := any(la.g).([]float32); ok && useAsm {
+				a, e := r0*H, r1*H
+				siluBackF32(g[a:e], any(la.sg).([]float32)[a:e], any(la.u).([]float32)[a:e],
+					any(ds).([]float32)[a:e], any(dg).([]float32)[a:e], any(du).([]float32)[a:e])
+				return
+			}
 			for i := r0 * H; i < r1*H; i++ {
 				g, sg := float64(la.g[i]), float64(la.sg[i])
 				du[i] = ds[i] * T(g*sg)
