@@ -39,6 +39,12 @@ func siluAVX(gate, u, sg, s *float32, n int) int
 func siluBackAVX(gate, sg, u, ds, dg, du *float32, n int)
 
 //go:noescape
+func normBackAVX(dx, dy, gain, x *float32, ri, c float64, n int)
+
+//go:noescape
+func normGainAVX(dg, dy, x *float32, r float32, n int)
+
+//go:noescape
 func adamAVX(w, gr, m, v *float32, n int, k *float64, decay int)
 
 func cpuid(eax, ecx uint32) (a, b, c, d uint32)
@@ -363,5 +369,31 @@ func siluBackF32(g, sg, u, ds, dg, du []float32) {
 		x, s := float64(g[i]), float64(sg[i])
 		du[i] = ds[i] * float32(x*s)
 		dg[i] = ds[i] * u[i] * float32(s*(1+x*(1-s)))
+	}
+}
+
+// normBackF32: dx[j] += float32(ri·float64(dy[j]·g[j]) - float64(x[j])·c).
+func normBackF32(dx, dy, g, x []float32, ri, c float64) {
+	n := len(dx)
+	if n == 0 {
+		return
+	}
+	_, _, _ = dy[n-1], g[n-1], x[n-1]
+	normBackAVX(&dx[0], &dy[0], &g[0], &x[0], ri, c, n)
+	for j := n &^ 3; j < n; j++ {
+		dx[j] += float32(ri*float64(dy[j]*g[j]) - float64(x[j])*c)
+	}
+}
+
+// normGainF32: dg[j] += dy[j]·x[j]·r.
+func normGainF32(dg, dy, x []float32, r float32) {
+	n := len(dg)
+	if n == 0 {
+		return
+	}
+	_, _ = dy[n-1], x[n-1]
+	normGainAVX(&dg[0], &dy[0], &x[0], r, n)
+	for j := n &^ 7; j < n; j++ {
+		dg[j] += dy[j] * x[j] * r
 	}
 }

@@ -996,3 +996,60 @@ bsloop:
 bsdone:
 	VZEROUPPER
 	RET
+
+// func normBackAVX(dx, dy, gain, x *float32, ri, c float64, n int)
+// dx[j] += float32(ri·float64(dy[j]·g[j]) - float64(x[j])·c) for the
+// multiple-of-4 prefix of n, as rmsnormBack's loop computes it.
+TEXT ·normBackAVX(SB), NOSPLIT, $0-56
+	MOVQ dx+0(FP), DI
+	MOVQ dy+8(FP), SI
+	MOVQ gain+16(FP), R8
+	MOVQ x+24(FP), R9
+	VBROADCASTSD ri+32(FP), Y6
+	VBROADCASTSD c+40(FP), Y7
+	MOVQ n+48(FP), CX
+	ANDQ $-4, CX
+	XORQ AX, AX
+nbloop:
+	CMPQ AX, CX
+	JGE  nbdone
+	VMOVUPS (SI)(AX*4), X0
+	VMULPS (R8)(AX*4), X0, X0 // dy·g
+	VCVTPS2PD X0, Y0
+	VMULPD Y0, Y6, Y0         // ri·…
+	VCVTPS2PD (R9)(AX*4), Y1
+	VMULPD Y7, Y1, Y1         // x·c
+	VSUBPD Y1, Y0, Y0
+	VCVTPD2PSY Y0, X0
+	VADDPS (DI)(AX*4), X0, X0
+	VMOVUPS X0, (DI)(AX*4)
+	ADDQ $4, AX
+	JMP  nbloop
+nbdone:
+	VZEROUPPER
+	RET
+
+// func normGainAVX(dg, dy, x *float32, r float32, n int)
+// dg[j] += dy[j]·x[j]·r (two rounded products, then a rounded sum) for the
+// multiple-of-8 prefix of n, as rmsnormBack's gain loop computes it.
+TEXT ·normGainAVX(SB), NOSPLIT, $0-40
+	MOVQ dg+0(FP), DI
+	MOVQ dy+8(FP), SI
+	MOVQ x+16(FP), R8
+	VBROADCASTSS r+24(FP), Y6
+	MOVQ n+32(FP), CX
+	ANDQ $-8, CX
+	XORQ AX, AX
+ngloop:
+	CMPQ AX, CX
+	JGE  ngdone
+	VMOVUPS (SI)(AX*4), Y0
+	VMULPS (R8)(AX*4), Y0, Y0
+	VMULPS Y6, Y0, Y0
+	VADDPS (DI)(AX*4), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ $8, AX
+	JMP  ngloop
+ngdone:
+	VZEROUPPER
+	RET

@@ -372,3 +372,41 @@ func TestSiluBackBitExact(t *testing.T) {
 		}
 	}
 }
+
+// TestNormBackBitExact: the vectorized loops of rmsnormBack (the input
+// gradient of a row and the gain accumulation) give the portable loops'
+// bits, for widths with remainders of 4 and 8.
+func TestNormBackBitExact(t *testing.T) {
+	if !useAsm {
+		t.Skip("no AVX2/FMA")
+	}
+	r := rand.New(rand.NewPCG(19, 20))
+	vec := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		return v
+	}
+	for _, n := range []int{1, 3, 4, 7, 8, 13, 64, 128, 131} {
+		dx, dy, g, x := vec(n), vec(n), vec(n), vec(n)
+		ri, c := r.Float64()+0.5, r.NormFloat64()*0.01
+		want := append([]float32(nil), dx...)
+		normBackF32(dx, dy, g, x, ri, c)
+		for j := range want {
+			want[j] += float32(ri*float64(dy[j]*g[j]) - float64(x[j])*c)
+		}
+		dg := vec(n)
+		wantG := append([]float32(nil), dg...)
+		rr := float32(ri)
+		normGainF32(dg, dy, x, rr)
+		for j := range wantG {
+			wantG[j] += dy[j] * x[j] * rr
+		}
+		for j := 0; j < n; j++ {
+			if math.Float32bits(dx[j]) != math.Float32bits(want[j]) || math.Float32bits(dg[j]) != math.Float32bits(wantG[j]) {
+				t.Fatalf("n=%d element %d: dx %v dg %v, want %v %v", n, j, dx[j], dg[j], want[j], wantG[j])
+			}
+		}
+	}
+}

@@ -32,3 +32,6 @@ func upperProductF32(out []float32, ldo int, m []float32, ldm int, x []float32, 
 func siluF32(g, u, sg, s []float32) { panic("unreachable") }
 
 func siluBackF32(g, sg, u, ds, dg, du []float32) { panic("unreachable") }
+
+func normBackF32(dx, dy, g, x []float32, ri, c float64) { panic("unreachable") }
+func normGainF32(dg, dy, x []float32, r float32)        { panic("unreachable") }

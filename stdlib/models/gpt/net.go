@@ -370,6 +370,10 @@ func rmsnormBack[T Float](dx, dg, dy, x, r, g []T, N, D int) {
 				s += float64(dyi[j]*g[j]) * float64(v)
 			}
 			c := ri * ri * ri * s / float64(D)
+			if f, ok := any(dxi).([]float32); ok && useAsm {
+				normBackF32(f, any(dyi).([]float32), any(g).([]float32), any(xi).([]float32), ri, c)
+				continue
+			}
 			for j, v := range xi {
 				dxi[j] += T(ri*float64(dyi[j]*g[j]) - float64(v)*c)
 			}
@@ -379,6 +383,10 @@ func rmsnormBack[T Float](dx, dg, dy, x, r, g []T, N, D int) {
 	for i := 0; i < N; i++ {
 		xi, dyi := x[i*D:(i+1)*D], dy[i*D:(i+1)*D]
 		ri := r[i]
+		if f, ok := any(dg).([]float32); ok && useAsm {
+			normGainF32(f[:D], any(dyi).([]float32), any(xi).([]float32), float32(ri))
+			continue
+		}
 		for j := range dg[:D] {
 			dg[j] += dyi[j] * xi[j] * ri
 		}
