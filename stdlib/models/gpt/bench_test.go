@@ -23,6 +23,29 @@ func BenchmarkTrainStep(b *testing.B) {
 	b.ReportMetric(float64(st.Tokens)/b.Elapsed().Seconds(), "tok/s")
 }
 
+// BenchmarkTrainStepMedium: one SFT step of compare.sh's medium workload
+// (4 layers, dim 128, hidden 344, RoPE, batch 16 sequences of 64 tokens),
+// reporting tokens/s.
+func BenchmarkTrainStepMedium(b *testing.B) {
+	m, _ := New(Config{Layers: 4, Dim: 128, Heads: 4, Hidden: 344, MaxSeq: 64}, 1)
+	vocab := []rune(m.Config().Vocab)
+	r := newRNG(1)
+	data := make([]SFTExample, 64)
+	for i := range data {
+		t := make([]rune, 62)
+		for j := range t {
+			t[j] = vocab[1+r.intn(len(vocab)-1)]
+		}
+		data[i] = SFTExample{Target: string(t)}
+	}
+	b.ResetTimer()
+	_, st, err := TrainSFT(context.Background(), m, data, TrainOptions{Steps: b.N, BatchSize: 16, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(st.Tokens)/b.Elapsed().Seconds(), "tok/s")
+}
+
 func BenchmarkMatmul256(b *testing.B) {
 	const m, n, k = 256, 256, 256
 	a, w, c := make([]float32, m*k), make([]float32, n*k), make([]float32, m*n)

@@ -103,30 +103,43 @@ done:
 	VMOVSHDUP Xr, Xs \
 	VADDSS Xs, Xr, Xr
 
-// func mm3x4AVX(a *float32, lda int, b *float32, k int, c *float32, ldc int, nb int, acc int)
+// MROW reduces one row's four accumulators A, B, C, D (columns 0..3) to
+// A = [a0+a2, a1+a3, b0+b2, b1+b3 | c.., d..] where xk = lane k + lane k+4.
+#define MROW(A, B, C, D) \
+	VPERM2F128 $0x20, C, A, Y12 \
+	VPERM2F128 $0x31, C, A, Y13 \
+	VADDPS Y13, Y12, A \
+	VPERM2F128 $0x20, D, B, Y12 \
+	VPERM2F128 $0x31, D, B, Y13 \
+	VADDPS Y13, Y12, B \
+	VSHUFPS $0x44, B, A, Y12 \
+	VSHUFPS $0xEE, B, A, Y13 \
+	VADDPS Y13, Y12, A
+
+// func mm3x4AVX(a *float32, lda int, b *float32, ldb, k int, c *float32, ldc int, nb int, acc int)
 // Three rows of A (stride lda) against nb groups of four rows of B (stride
-// k): c[r·ldc + 4g+j] (+)= Σ a[r·lda+x]·b[(4g+j)·k+x]. Each of the twelve
+// ldb): c[r·ldc + 4g+j] (+)= Σ_{x<k} a[r·lda+x]·b[(4g+j)·ldb+x]. Each of the twelve
 // dot products per group is computed exactly like dot1AVX (8-lane FMA
 // accumulation, the fixed horizontal sum, the scalar FMA tail), so results
 // are bit-identical to dot4AVX/dot1AVX; only the register blocking differs
 // (7 loads per 12 FMAs instead of 5 per 4).
-TEXT ·mm3x4AVX(SB), NOSPLIT, $0-64
+TEXT ·mm3x4AVX(SB), NOSPLIT, $0-72
 	MOVQ a+0(FP), SI
 	MOVQ lda+8(FP), R13
 	SHLQ $2, R13
 	LEAQ (SI)(R13*2), R14
 	ADDQ SI, R13
 	MOVQ b+16(FP), DI
-	MOVQ k+24(FP), CX
-	MOVQ c+32(FP), R9
-	MOVQ ldc+40(FP), BX
-	SHLQ $2, BX
-	MOVQ CX, R8
+	MOVQ ldb+24(FP), R8
 	SHLQ $2, R8
+	MOVQ k+32(FP), CX
+	MOVQ c+40(FP), R9
+	MOVQ ldc+48(FP), BX
+	SHLQ $2, BX
 	MOVQ CX, DX
 	ANDQ $-8, DX
 group:
-	CMPQ nb+48(FP), $0
+	CMPQ nb+56(FP), $0
 	JLE  end
 	LEAQ (DI)(R8*1), R10
 	LEAQ (R10)(R8*1), R11
@@ -144,6 +157,50 @@ group:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	XORQ AX, AX
+mloop16: // two steps of 8 per branch while 16 or more remain
+	LEAQ 8(AX), R15
+	CMPQ R15, DX
+	JGE  mloop8
+	VMOVUPS (SI)(AX*4), Y12
+	VMOVUPS (R13)(AX*4), Y13
+	VMOVUPS (R14)(AX*4), Y14
+	VMOVUPS (DI)(AX*4), Y15
+	VFMADD231PS Y15, Y12, Y0
+	VFMADD231PS Y15, Y13, Y4
+	VFMADD231PS Y15, Y14, Y8
+	VMOVUPS (R10)(AX*4), Y15
+	VFMADD231PS Y15, Y12, Y1
+	VFMADD231PS Y15, Y13, Y5
+	VFMADD231PS Y15, Y14, Y9
+	VMOVUPS (R11)(AX*4), Y15
+	VFMADD231PS Y15, Y12, Y2
+	VFMADD231PS Y15, Y13, Y6
+	VFMADD231PS Y15, Y14, Y10
+	VMOVUPS (R12)(AX*4), Y15
+	VFMADD231PS Y15, Y12, Y3
+	VFMADD231PS Y15, Y13, Y7
+	VFMADD231PS Y15, Y14, Y11
+	VMOVUPS 32(SI)(AX*4), Y12
+	VMOVUPS 32(R13)(AX*4), Y13
+	VMOVUPS 32(R14)(AX*4), Y14
+	VMOVUPS 32(DI)(AX*4), Y15
+	VFMADD231PS Y15, Y12, Y0
+	VFMADD231PS Y15, Y13, Y4
+	VFMADD231PS Y15, Y14, Y8
+	VMOVUPS 32(R10)(AX*4), Y15
+	VFMADD231PS Y15, Y12, Y1
+	VFMADD231PS Y15, Y13, Y5
+	VFMADD231PS Y15, Y14, Y9
+	VMOVUPS 32(R11)(AX*4), Y15
+	VFMADD231PS Y15, Y12, Y2
+	VFMADD231PS Y15, Y13, Y6
+	VFMADD231PS Y15, Y14, Y10
+	VMOVUPS 32(R12)(AX*4), Y15
+	VFMADD231PS Y15, Y12, Y3
+	VFMADD231PS Y15, Y13, Y7
+	VFMADD231PS Y15, Y14, Y11
+	ADDQ $16, AX
+	JMP  mloop16
 mloop8:
 	CMPQ AX, DX
 	JGE  msums
@@ -169,6 +226,37 @@ mloop8:
 	ADDQ $8, AX
 	JMP  mloop8
 msums:
+	CMPQ DX, CX
+	JNE  mhsum
+	// k is a multiple of 8: the twelve horizontal sums together, three
+	// 128-bit results of four columns each, with exactly HSUMS's additions
+	// (lo+hi lanes, then (t0+t2),(t1+t3), then their sum; each first
+	// operand as there).
+	MROW(Y0, Y1, Y2, Y3)
+	MROW(Y4, Y5, Y6, Y7)
+	MROW(Y8, Y9, Y10, Y11)
+	VSHUFPS $0x88, Y4, Y0, Y12
+	VSHUFPS $0xDD, Y4, Y0, Y13
+	VADDPS Y13, Y12, Y12
+	VEXTRACTF128 $1, Y12, X13
+	VSHUFPS $0x44, X13, X12, X0
+	VSHUFPS $0xEE, X13, X12, X4
+	VSHUFPS $0x88, Y8, Y8, Y12
+	VSHUFPS $0xDD, Y8, Y8, Y13
+	VADDPS Y13, Y12, Y12
+	VEXTRACTF128 $1, Y12, X13
+	VSHUFPS $0x44, X13, X12, X8
+	CMPQ acc+64(FP), $0
+	JEQ  mvput
+	VADDPS 0(R9), X0, X0
+	VADDPS 0(R9)(BX*1), X4, X4
+	VADDPS 0(R9)(BX*2), X8, X8
+mvput:
+	VMOVUPS X0, 0(R9)
+	VMOVUPS X4, 0(R9)(BX*1)
+	VMOVUPS X8, 0(R9)(BX*2)
+	JMP  mnext
+mhsum:
 	HSUMS(Y0, X0, X12)
 	HSUMS(Y1, X1, X12)
 	HSUMS(Y2, X2, X12)
@@ -206,7 +294,7 @@ mtail:
 	INCQ AX
 	JMP  mtail
 mstore:
-	CMPQ acc+56(FP), $0
+	CMPQ acc+64(FP), $0
 	JEQ  mput
 	VADDSS 0(R9), X0, X0
 	VADDSS 4(R9), X1, X1
@@ -233,9 +321,10 @@ mput:
 	VMOVSS X9, 4(R9)(BX*2)
 	VMOVSS X10, 8(R9)(BX*2)
 	VMOVSS X11, 12(R9)(BX*2)
+mnext:
 	ADDQ $16, R9
 	LEAQ (DI)(R8*4), DI
-	DECQ nb+48(FP)
+	DECQ nb+56(FP)
 	JMP  group
 end:
 	VZEROUPPER
@@ -471,10 +560,10 @@ TEXT ·expAVX(SB), NOSPLIT, $0-32
 	VBROADCASTSD expc<>+40(SB), Y13
 	VBROADCASTSD expc<>+48(SB), Y7
 	MOVQ $1023, BX
-	MOVQ BX, X14
+	VMOVQ BX, X14
 	VPBROADCASTD X14, X14
 	MOVQ $2047, BX
-	MOVQ BX, X15
+	VMOVQ BX, X15
 	VPBROADCASTD X15, X15
 	VPXOR X6, X6, X6
 eloop:
@@ -612,4 +701,399 @@ TEXT ·xgetbv(SB), NOSPLIT, $0-4
 	MOVL $0, CX
 	XGETBV
 	MOVL AX, ret+0(FP)
+	RET
+
+// Three rows of the non-fused product-sum: acc (a Y register) += bcast·mem,
+// a rounded product then a rounded sum, the product the first operand (as
+// axpyAVX and attnBack3AVX add).
+#define PVMUL(mem, Yb, Yt, Yacc) \
+	VMULPS mem, Yb, Yt \
+	VADDPS Yacc, Yt, Yacc
+
+#define PVMULS(mem, Xb, Xt, Xacc) \
+	VMULSS mem, Xb, Xt \
+	VADDSS Xacc, Xt, Xacc
+
+// func pv3AVX(a *float32, ars, ats int, b *float32, ldb int, c *float32, ldc int, t, n int, acc int)
+// For rows r < 3 and columns d < n:
+// c[r·ldc+d] = (acc ? c[r·ldc+d] : 0) + Σ_{x<t} a[r·ars+x·ats]·b[x·ldb+d],
+// the terms added in order of x, each a rounded product then a rounded sum:
+// per element exactly the arithmetic of axpyAVX called for x = 0, 1, ….
+// Columns go 32, then 8 at a time, then one by one.
+TEXT ·pv3AVX(SB), NOSPLIT, $0-80
+	MOVQ a+0(FP), SI
+	MOVQ ars+8(FP), R8
+	SHLQ $2, R8
+	MOVQ ats+16(FP), R9
+	SHLQ $2, R9
+	MOVQ b+24(FP), DI
+	MOVQ ldb+32(FP), R10
+	SHLQ $2, R10
+	MOVQ c+40(FP), R11
+	MOVQ ldc+48(FP), R12
+	SHLQ $2, R12
+	MOVQ t+56(FP), R13
+	MOVQ n+64(FP), CX
+	SHLQ $2, CX
+	XORQ BX, BX // column offset in bytes
+pc32:
+	MOVQ CX, AX
+	SUBQ BX, AX
+	CMPQ AX, $128
+	JLT  pc8
+	LEAQ (R11)(BX*1), AX
+	LEAQ (AX)(R12*2), DX
+	CMPQ acc+72(FP), $0
+	JEQ  pz32
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS 96(AX), Y3
+	VMOVUPS (AX)(R12*1), Y4
+	VMOVUPS 32(AX)(R12*1), Y5
+	VMOVUPS 64(AX)(R12*1), Y6
+	VMOVUPS 96(AX)(R12*1), Y7
+	VMOVUPS (DX), Y8
+	VMOVUPS 32(DX), Y9
+	VMOVUPS 64(DX), Y10
+	VMOVUPS 96(DX), Y11
+	JMP  pl32
+pz32:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+pl32:
+	MOVQ SI, DX
+	LEAQ (DI)(BX*1), R14
+	MOVQ R13, AX
+pl32x:
+	TESTQ AX, AX
+	JLE  ps32
+	VBROADCASTSS (DX), Y12
+	PVMUL((R14), Y12, Y13, Y0)
+	PVMUL(32(R14), Y12, Y14, Y1)
+	PVMUL(64(R14), Y12, Y15, Y2)
+	PVMUL(96(R14), Y12, Y13, Y3)
+	VBROADCASTSS (DX)(R8*1), Y12
+	PVMUL((R14), Y12, Y14, Y4)
+	PVMUL(32(R14), Y12, Y15, Y5)
+	PVMUL(64(R14), Y12, Y13, Y6)
+	PVMUL(96(R14), Y12, Y14, Y7)
+	VBROADCASTSS (DX)(R8*2), Y12
+	PVMUL((R14), Y12, Y15, Y8)
+	PVMUL(32(R14), Y12, Y13, Y9)
+	PVMUL(64(R14), Y12, Y14, Y10)
+	PVMUL(96(R14), Y12, Y15, Y11)
+	ADDQ R9, DX
+	ADDQ R10, R14
+	DECQ AX
+	JMP  pl32x
+ps32:
+	LEAQ (R11)(BX*1), AX
+	LEAQ (AX)(R12*2), DX
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	VMOVUPS Y4, (AX)(R12*1)
+	VMOVUPS Y5, 32(AX)(R12*1)
+	VMOVUPS Y6, 64(AX)(R12*1)
+	VMOVUPS Y7, 96(AX)(R12*1)
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	VMOVUPS Y10, 64(DX)
+	VMOVUPS Y11, 96(DX)
+	ADDQ $128, BX
+	JMP  pc32
+pc8:
+	MOVQ CX, AX
+	SUBQ BX, AX
+	CMPQ AX, $32
+	JLT  pc1
+	LEAQ (R11)(BX*1), AX
+	LEAQ (AX)(R12*2), DX
+	CMPQ acc+72(FP), $0
+	JEQ  pz8
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(R12*1), Y4
+	VMOVUPS (DX), Y8
+	JMP  pl8
+pz8:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y4, Y4, Y4
+	VXORPS Y8, Y8, Y8
+pl8:
+	MOVQ SI, DX
+	LEAQ (DI)(BX*1), R14
+	MOVQ R13, AX
+pl8x:
+	TESTQ AX, AX
+	JLE  ps8
+	VBROADCASTSS (DX), Y12
+	PVMUL((R14), Y12, Y13, Y0)
+	VBROADCASTSS (DX)(R8*1), Y12
+	PVMUL((R14), Y12, Y14, Y4)
+	VBROADCASTSS (DX)(R8*2), Y12
+	PVMUL((R14), Y12, Y15, Y8)
+	ADDQ R9, DX
+	ADDQ R10, R14
+	DECQ AX
+	JMP  pl8x
+ps8:
+	LEAQ (R11)(BX*1), AX
+	LEAQ (AX)(R12*2), DX
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y4, (AX)(R12*1)
+	VMOVUPS Y8, (DX)
+	ADDQ $32, BX
+	JMP  pc8
+pc1:
+	CMPQ BX, CX
+	JGE  pend
+	LEAQ (R11)(BX*1), AX
+	LEAQ (AX)(R12*2), DX
+	CMPQ acc+72(FP), $0
+	JEQ  pz1
+	VMOVSS (AX), X0
+	VMOVSS (AX)(R12*1), X4
+	VMOVSS (DX), X8
+	JMP  pl1
+pz1:
+	VXORPS X0, X0, X0
+	VXORPS X4, X4, X4
+	VXORPS X8, X8, X8
+pl1:
+	MOVQ SI, DX
+	LEAQ (DI)(BX*1), R14
+	MOVQ R13, AX
+pl1x:
+	TESTQ AX, AX
+	JLE  ps1
+	VMOVSS (DX), X12
+	PVMULS((R14), X12, X13, X0)
+	VMOVSS (DX)(R8*1), X12
+	PVMULS((R14), X12, X14, X4)
+	VMOVSS (DX)(R8*2), X12
+	PVMULS((R14), X12, X15, X8)
+	ADDQ R9, DX
+	ADDQ R10, R14
+	DECQ AX
+	JMP  pl1x
+ps1:
+	LEAQ (R11)(BX*1), AX
+	LEAQ (AX)(R12*2), DX
+	VMOVSS X0, (AX)
+	VMOVSS X4, (AX)(R12*1)
+	VMOVSS X8, (DX)
+	ADDQ $4, BX
+	JMP  pc1
+pend:
+	VZEROUPPER
+	RET
+
+// func siluAVX(gate, u, sg, s *float32, n int) int
+// The SwiGLU gate four at a time: sg[i] = float32(σ) and
+// s[i] = float32(float64(g[i])·σ)·u[i] with σ = sigmoid(float64(g[i]))
+// computed as sigmoids does (exp(-|x|) by expAVX's operations, then
+// e/(1+e) or 1/(1+e) by the sign). It stops at the first group of four
+// whose exp expAVX would hand back (a NaN, or -|x| so small the result is
+// denormal) and returns how many elements it wrote.
+TEXT ·siluAVX(SB), NOSPLIT, $0-48
+	MOVQ gate+0(FP), SI
+	MOVQ u+8(FP), R8
+	MOVQ sg+16(FP), R9
+	MOVQ s+24(FP), R10
+	MOVQ n+32(FP), CX
+	ANDQ $-4, CX
+	XORQ AX, AX
+	VBROADCASTSD expc<>+0(SB), Y8
+	VBROADCASTSD expc<>+8(SB), Y9
+	VBROADCASTSD expc<>+16(SB), Y10
+	VBROADCASTSD expc<>+24(SB), Y11
+	VBROADCASTSD expc<>+32(SB), Y12
+	VBROADCASTSD expc<>+40(SB), Y13
+	VBROADCASTSD expc<>+48(SB), Y7
+	MOVQ $1023, BX
+	VMOVQ BX, X14
+	VPBROADCASTD X14, X14
+	MOVQ $2047, BX
+	VMOVQ BX, X15
+	VPBROADCASTD X15, X15
+	VPXOR X6, X6, X6
+sloop:
+	CMPQ AX, CX
+	JGE  sdone
+	VCVTPS2PD (SI)(AX*4), Y0
+	VORPD negz<>(SB), Y0, Y0 // -|x|
+	VCMPPD $0x1E, Y7, Y0, Y5 // x > Overflow
+	VMOVMSKPD Y5, BX
+	TESTQ BX, BX
+	JNE  sdone
+	VMULPD Y8, Y0, Y1
+	VCVTPD2DQY Y1, X2
+	VCVTDQ2PD X2, Y1
+	VFNMADD231PD Y9, Y1, Y0
+	VFNMADD231PD Y10, Y1, Y0
+	VMULPD Y11, Y0, Y0
+	VBROADCASTSD expc<>+56(SB), Y1
+	VBROADCASTSD expc<>+64(SB), Y3
+	VFMADD213PD Y3, Y0, Y1
+	VBROADCASTSD expc<>+72(SB), Y3
+	VFMADD213PD Y3, Y0, Y1
+	VBROADCASTSD expc<>+80(SB), Y3
+	VFMADD213PD Y3, Y0, Y1
+	VBROADCASTSD expc<>+88(SB), Y3
+	VFMADD213PD Y3, Y0, Y1
+	VBROADCASTSD expc<>+96(SB), Y3
+	VFMADD213PD Y3, Y0, Y1
+	VBROADCASTSD expc<>+104(SB), Y3
+	VFMADD213PD Y3, Y0, Y1
+	VFMADD213PD Y13, Y0, Y1
+	VMULPD Y1, Y0, Y0
+	VADDPD Y12, Y0, Y1
+	VMULPD Y1, Y0, Y0
+	VADDPD Y12, Y0, Y1
+	VMULPD Y1, Y0, Y0
+	VADDPD Y12, Y0, Y1
+	VMULPD Y1, Y0, Y0
+	VADDPD Y12, Y0, Y1
+	VFMADD213PD Y13, Y1, Y0
+	// ldexp: exponent + bias must be in (0, 0x7FF).
+	VPADDD X14, X2, X3
+	VPCMPGTD X6, X3, X4 // e > 0
+	VPCMPGTD X3, X15, X5 // 0x7FF > e
+	VPAND X5, X4, X4
+	VMOVMSKPS X4, BX
+	CMPQ BX, $15
+	JNE  sdone
+	VPMOVZXDQ X3, Y4
+	VPSLLQ $52, Y4, Y4
+	VMULPD Y4, Y0, Y0
+	// Y0 = e = exp(-|x|); num = e if x < 0 (sign set) else 1.
+	VCVTPS2PD (SI)(AX*4), Y1
+	VBLENDVPD Y1, Y0, Y13, Y2
+	VADDPD Y0, Y13, Y3
+	VDIVPD Y3, Y2, Y4
+	VCVTPD2PSY Y4, X5
+	VMOVUPS X5, (R9)(AX*4)
+	VMULPD Y4, Y1, Y5
+	VCVTPD2PSY Y5, X5
+	VMULPS (R8)(AX*4), X5, X5
+	VMOVUPS X5, (R10)(AX*4)
+	ADDQ $4, AX
+	JMP  sloop
+sdone:
+	MOVQ AX, ret+40(FP)
+	VZEROUPPER
+	RET
+
+DATA negz<>+0(SB)/8, $0x8000000000000000
+DATA negz<>+8(SB)/8, $0x8000000000000000
+DATA negz<>+16(SB)/8, $0x8000000000000000
+DATA negz<>+24(SB)/8, $0x8000000000000000
+GLOBL negz<>(SB), RODATA, $32
+
+// func siluBackAVX(gate, sg, u, ds, dg, du *float32, n int)
+// The SwiGLU gate's backward for the multiple-of-4 prefix of n, as the
+// portable loop computes it: du = ds·float32(g·σ) and
+// dg = ds·u·float32(σ·(1+g·(1-σ))), the float64 parts in float64.
+TEXT ·siluBackAVX(SB), NOSPLIT, $0-56
+	MOVQ gate+0(FP), SI
+	MOVQ sg+8(FP), DI
+	MOVQ u+16(FP), R8
+	MOVQ ds+24(FP), R9
+	MOVQ dg+32(FP), R10
+	MOVQ du+40(FP), R11
+	MOVQ n+48(FP), CX
+	ANDQ $-4, CX
+	XORQ AX, AX
+	VBROADCASTSD expc<>+40(SB), Y15 // 1.0
+bsloop:
+	CMPQ AX, CX
+	JGE  bsdone
+	VCVTPS2PD (SI)(AX*4), Y0 // g
+	VCVTPS2PD (DI)(AX*4), Y1 // σ
+	VMOVUPS (R9)(AX*4), X2   // ds
+	VMULPD Y1, Y0, Y3        // g·σ
+	VCVTPD2PSY Y3, X3
+	VMULPS X3, X2, X3        // ds·float32(g·σ)
+	VMOVUPS X3, (R11)(AX*4)
+	VSUBPD Y1, Y15, Y4       // 1-σ
+	VMULPD Y4, Y0, Y4        // g·(1-σ)
+	VADDPD Y4, Y15, Y4       // 1+…
+	VMULPD Y4, Y1, Y4        // σ·(…)
+	VCVTPD2PSY Y4, X4
+	VMULPS (R8)(AX*4), X2, X5 // ds·u
+	VMULPS X4, X5, X5
+	VMOVUPS X5, (R10)(AX*4)
+	ADDQ $4, AX
+	JMP  bsloop
+bsdone:
+	VZEROUPPER
+	RET
+
+// func normBackAVX(dx, dy, gain, x *float32, ri, c float64, n int)
+// dx[j] += float32(ri·float64(dy[j]·g[j]) - float64(x[j])·c) for the
+// multiple-of-4 prefix of n, as rmsnormBack's loop computes it.
+TEXT ·normBackAVX(SB), NOSPLIT, $0-56
+	MOVQ dx+0(FP), DI
+	MOVQ dy+8(FP), SI
+	MOVQ gain+16(FP), R8
+	MOVQ x+24(FP), R9
+	VBROADCASTSD ri+32(FP), Y6
+	VBROADCASTSD c+40(FP), Y7
+	MOVQ n+48(FP), CX
+	ANDQ $-4, CX
+	XORQ AX, AX
+nbloop:
+	CMPQ AX, CX
+	JGE  nbdone
+	VMOVUPS (SI)(AX*4), X0
+	VMULPS (R8)(AX*4), X0, X0 // dy·g
+	VCVTPS2PD X0, Y0
+	VMULPD Y0, Y6, Y0         // ri·…
+	VCVTPS2PD (R9)(AX*4), Y1
+	VMULPD Y7, Y1, Y1         // x·c
+	VSUBPD Y1, Y0, Y0
+	VCVTPD2PSY Y0, X0
+	VADDPS (DI)(AX*4), X0, X0
+	VMOVUPS X0, (DI)(AX*4)
+	ADDQ $4, AX
+	JMP  nbloop
+nbdone:
+	VZEROUPPER
+	RET
+
+// func normGainAVX(dg, dy, x *float32, r float32, n int)
+// dg[j] += dy[j]·x[j]·r (two rounded products, then a rounded sum) for the
+// multiple-of-8 prefix of n, as rmsnormBack's gain loop computes it.
+TEXT ·normGainAVX(SB), NOSPLIT, $0-40
+	MOVQ dg+0(FP), DI
+	MOVQ dy+8(FP), SI
+	MOVQ x+16(FP), R8
+	VBROADCASTSS r+24(FP), Y6
+	MOVQ n+32(FP), CX
+	ANDQ $-8, CX
+	XORQ AX, AX
+ngloop:
+	CMPQ AX, CX
+	JGE  ngdone
+	VMOVUPS (SI)(AX*4), Y0
+	VMULPS (R8)(AX*4), Y0, Y0
+	VMULPS Y6, Y0, Y0
+	VADDPS (DI)(AX*4), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ $8, AX
+	JMP  ngloop
+ngdone:
+	VZEROUPPER
 	RET

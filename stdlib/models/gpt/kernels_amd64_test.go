@@ -224,3 +224,189 @@ func TestSigmoidsBitExact(t *testing.T) {
 		t.Fatalf("with a NaN: %v", out)
 	}
 }
+
+// TestCausalKernelsBitExact: the whole-sequence attention kernels (causal
+// scores, and the lower and upper triangular weighted sums of rows) give
+// exactly the bits of the per-row kernels they replace (dot1AVX per score,
+// axpy per term in the same order), for sequence lengths around the
+// 3-row blocks and widths with remainders of 32 and 8, rows with strides.
+func TestCausalKernelsBitExact(t *testing.T) {
+	if !useAsm {
+		t.Skip("no AVX2/FMA")
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	vec := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		return v
+	}
+	for _, L := range []int{1, 2, 3, 4, 5, 6, 7, 11, 12, 13, 64} {
+		for _, n := range []int{1, 5, 8, 12, 16, 31, 32, 40, 45, 64, 77} {
+			const pad = 3 // row strides wider than the rows
+			ld := n + pad
+			a, b := vec(L*ld), vec(L*ld)
+			s := vec(L * L)
+			causalDotsF32(s, L, a, ld, b, ld, L, n)
+			for i := 0; i < L; i++ {
+				for j := 0; j <= i; j++ {
+					if w := dot1AVX(&a[i*ld], &b[j*ld], n); math.Float32bits(s[i*L+j]) != math.Float32bits(w) {
+						t.Fatalf("causalDots L=%d n=%d [%d,%d] = %v, want %v", L, n, i, j, s[i*L+j], w)
+					}
+				}
+			}
+			m, x := vec(L*L), vec(L*ld)
+			out := vec(L * ld)
+			want := append([]float32(nil), out...)
+			lowerProductF32(out, ld, m, L, x, ld, L, n)
+			for i := 0; i < L; i++ {
+				row := want[i*ld : i*ld+n]
+				clear(row)
+				for j := 0; j <= i; j++ {
+					for d := range row {
+						row[d] += m[i*L+j] * x[j*ld+d]
+					}
+				}
+			}
+			for i := range want {
+				if math.Float32bits(out[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("lowerProduct L=%d n=%d element %d = %v, want %v", L, n, i, out[i], want[i])
+				}
+			}
+			out = vec(L * ld)
+			want = append(want[:0], out...)
+			upperProductF32(out, ld, m, L, x, ld, L, n)
+			for j := 0; j < L; j++ {
+				row := want[j*ld : j*ld+n]
+				for i := j; i < L; i++ {
+					for d := range row {
+						row[d] += m[i*L+j] * x[i*ld+d]
+					}
+				}
+			}
+			for i := range want {
+				if math.Float32bits(out[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("upperProduct L=%d n=%d element %d = %v, want %v", L, n, i, out[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestSiluBitExact: the vectorized SwiGLU gate gives the bits of the
+// portable loop (sigmoids, then the products), signed zeros, overflow,
+// arguments whose exp is denormal and NaNs included, with remainders of 4.
+func TestSiluBitExact(t *testing.T) {
+	if !useAsm {
+		t.Skip("no AVX2/FMA")
+	}
+	r := rand.New(rand.NewPCG(15, 16))
+	g := []float32{0, float32(math.Copysign(0, -1)), 1e-30, -1e-30, 88, -88, 720, -720, 745.5, -745.5, 800, -800, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 3}
+	for i := 0; i < 1001; i++ {
+		g = append(g, float32(r.NormFloat64()*5))
+	}
+	u := make([]float32, len(g))
+	for i := range u {
+		u[i] = float32(r.NormFloat64())
+	}
+	ord := []float32{0.5, -1, 2, -3, 0.1, -10, 3, 1}
+	if k := siluAVX(&ord[0], &u[0], &make([]float32, 8)[0], &make([]float32, 8)[0], 8); k != 8 { // the vector path runs
+		t.Fatalf("siluAVX stopped at %d of 8 ordinary arguments", k)
+	}
+	for off := 0; off < 4; off++ {
+		gg, uu := g[off:], u[off:]
+		n := len(gg)
+		sg, s := make([]float32, n), make([]float32, n)
+		siluF32(gg, uu, sg, s)
+		for i, v := range gg {
+			x := float64(v)
+			w := sigmoid(x)
+			wsg, ws := float32(w), float32(x*w)*uu[i]
+			if math.IsNaN(x) {
+				if !math.IsNaN(float64(sg[i])) || !math.IsNaN(float64(s[i])) {
+					t.Fatalf("silu(NaN) = %v, %v", sg[i], s[i])
+				}
+				continue
+			}
+			if math.Float32bits(sg[i]) != math.Float32bits(wsg) || math.Float32bits(s[i]) != math.Float32bits(ws) {
+				t.Fatalf("silu(%v): sg %v s %v, want %v %v", v, sg[i], s[i], wsg, ws)
+			}
+		}
+	}
+}
+
+// TestSiluBackBitExact: the vectorized backward of the SwiGLU gate gives
+// the portable loop's bits, with remainders of 4.
+func TestSiluBackBitExact(t *testing.T) {
+	if !useAsm {
+		t.Skip("no AVX2/FMA")
+	}
+	r := rand.New(rand.NewPCG(17, 18))
+	const n = 1003
+	vec := func(s float64) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64() * s)
+		}
+		return v
+	}
+	g, u, ds := vec(5), vec(1), vec(0.01)
+	g[0], g[1], g[2] = 0, float32(math.Copysign(0, -1)), 90
+	sg := make([]float32, n)
+	for i, v := range g {
+		sg[i] = float32(sigmoid(float64(v)))
+	}
+	for off := 0; off < 4; off++ {
+		m := n - off
+		dg, du := make([]float32, m), make([]float32, m)
+		siluBackF32(g[off:], sg[off:], u[off:], ds[off:], dg, du)
+		for j := 0; j < m; j++ {
+			i := j + off
+			x, s := float64(g[i]), float64(sg[i])
+			wdu := ds[i] * float32(x*s)
+			wdg := ds[i] * u[i] * float32(s*(1+x*(1-s)))
+			if math.Float32bits(du[j]) != math.Float32bits(wdu) || math.Float32bits(dg[j]) != math.Float32bits(wdg) {
+				t.Fatalf("element %d: du %v dg %v, want %v %v", i, du[j], dg[j], wdu, wdg)
+			}
+		}
+	}
+}
+
+// TestNormBackBitExact: the vectorized loops of rmsnormBack (the input
+// gradient of a row and the gain accumulation) give the portable loops'
+// bits, for widths with remainders of 4 and 8.
+func TestNormBackBitExact(t *testing.T) {
+	if !useAsm {
+		t.Skip("no AVX2/FMA")
+	}
+	r := rand.New(rand.NewPCG(19, 20))
+	vec := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		return v
+	}
+	for _, n := range []int{1, 3, 4, 7, 8, 13, 64, 128, 131} {
+		dx, dy, g, x := vec(n), vec(n), vec(n), vec(n)
+		ri, c := r.Float64()+0.5, r.NormFloat64()*0.01
+		want := append([]float32(nil), dx...)
+		normBackF32(dx, dy, g, x, ri, c)
+		for j := range want {
+			want[j] += float32(ri*float64(dy[j]*g[j]) - float64(x[j])*c)
+		}
+		dg := vec(n)
+		wantG := append([]float32(nil), dg...)
+		rr := float32(ri)
+		normGainF32(dg, dy, x, rr)
+		for j := range wantG {
+			wantG[j] += dy[j] * x[j] * rr
+		}
+		for j := 0; j < n; j++ {
+			if math.Float32bits(dx[j]) != math.Float32bits(want[j]) || math.Float32bits(dg[j]) != math.Float32bits(wantG[j]) {
+				t.Fatalf("n=%d element %d: dx %v dg %v, want %v %v", n, j, dx[j], dg[j], want[j], wantG[j])
+			}
+		}
+	}
+}

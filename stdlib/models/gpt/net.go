@@ -242,18 +242,20 @@ func (n *net[T]) forwardIn(b *batch, ws *arena[T]) *acts[T] {
 		}
 		la.att = ws.raw(N * D)
 		la.probs = ws.raw(a.probOff[N])
-		parallelFor(N, D*16, func(r0, r1 int) {
-			ex := make([]float64, lo.cfg.MaxSeq)
-			for i := r0; i < r1; i++ {
-				s0 := i - b.pos[i]
-				for h := 0; h < NH; h++ {
-					np := b.pos[i] + 1
-					po := a.probOff[i] + h*np
-					attendRow(la.q[i*D+h*HD:i*D+h*HD+HD], la.k[s0*D:], la.v[s0*D:], D, h*HD, np,
-						la.probs[po:po+np], la.att[i*D+h*HD:i*D+h*HD+HD], scale, ex)
+		if !attendSeqs(b, a, &la, lo, scale) {
+			parallelFor(N, D*16, func(r0, r1 int) {
+				ex := make([]float64, lo.cfg.MaxSeq)
+				for i := r0; i < r1; i++ {
+					s0 := i - b.pos[i]
+					for h := 0; h < NH; h++ {
+						np := b.pos[i] + 1
+						po := a.probOff[i] + h*np
+						attendRow(la.q[i*D+h*HD:i*D+h*HD+HD], la.k[s0*D:], la.v[s0*D:], D, h*HD, np,
+							la.probs[po:po+np], la.att[i*D+h*HD:i*D+h*HD+HD], scale, ex)
+					}
 				}
-			}
-		})
+			})
+		}
 		matmulNT(tmp, la.att, n.t(o.wo, D*D), N, D, D, false)
 		la.x2 = ws.raw(N * D)
 		for i := range la.x2 {
@@ -266,6 +268,11 @@ func (n *net[T]) forwardIn(b *batch, ws *arena[T]) *acts[T] {
 		matmulNT(la.u, la.h2, n.t(o.w3, H*D), N, H, D, false)
 		la.sg = ws.raw(N * H)
 		parallelFor(N, H*8, func(r0, r1 int) {
+			if g, ok := any(la.g).([]float32); ok && useAsm {
+				e := r1 * H
+				siluF32(g[r0*H:e], any(la.u).([]float32)[r0*H:e], any(la.sg).([]float32)[r0*H:e], any(la.s).([]float32)[r0*H:e])
+				return
+			}
 			sg := make([]float64, H)
 			for r := r0; r < r1; r++ {
 				sigmoids(sg, la.g[r*H:(r+1)*H])
@@ -363,6 +370,10 @@ func rmsnormBack[T Float](dx, dg, dy, x, r, g []T, N, D int) {
 				s += float64(dyi[j]*g[j]) * float64(v)
 			}
 			c := ri * ri * ri * s / float64(D)
+			if f, ok := any(dxi).([]float32); ok && useAsm {
+				normBackF32(f, any(dyi).([]float32), any(g).([]float32), any(xi).([]float32), ri, c)
+				continue
+			}
 			for j, v := range xi {
 				dxi[j] += T(ri*float64(dyi[j]*g[j]) - float64(v)*c)
 			}
@@ -372,6 +383,10 @@ func rmsnormBack[T Float](dx, dg, dy, x, r, g []T, N, D int) {
 	for i := 0; i < N; i++ {
 		xi, dyi := x[i*D:(i+1)*D], dy[i*D:(i+1)*D]
 		ri := r[i]
+		if f, ok := any(dg).([]float32); ok && useAsm {
+			normGainF32(f[:D], any(dyi).([]float32), any(xi).([]float32), float32(ri))
+			continue
+		}
 		for j := range dg[:D] {
 			dg[j] += dyi[j] * xi[j] * ri
 		}
@@ -417,15 +432,21 @@ func attendRow[T Float](q, K, V []T, stride, off, np int, probs, out []T, scale 
 // attendWeights sets probs[:np] to the attention weights of q over the np
 // keys (softmax of the scaled dot products).
 func attendWeights[T Float](q, K []T, stride, off, np int, probs []T, scale T, ex []float64) {
-	mx := math.Inf(-1)
 	probs = probs[:np]
 	dots(q, K[off:], stride, probs)
+	softmaxScaled(probs, scale, ex)
+}
+
+// softmaxScaled replaces the dot products in probs by the attention
+// weights: the softmax of the products times scale.
+func softmaxScaled[T Float](probs []T, scale T, ex []float64) {
+	mx := math.Inf(-1)
 	for j, s := range probs {
 		s *= scale
 		probs[j] = s
 		mx = fmax(mx, float64(s))
 	}
-	ex = ex[:np]
+	ex = ex[:len(probs)]
 	for j, p := range probs {
 		ex[j] = float64(p) - mx
 	}
@@ -486,6 +507,12 @@ func (n *net[T]) backward(b *batch, a *acts[T], coef []float64, grad []T) {
 		matmulNT(gt(o.w2, D*H), dxT, transposed(ws, la.s, N, H), D, H, N, true)
 		dg, du := ws.raw(N*H), ws.raw(N*H)
 		parallelFor(N, H*4, func(r0, r1 int) {
+			if g, ok := any(la.g).([]float32); ok && useAsm {
+				a, e := r0*H, r1*H
+				siluBackF32(g[a:e], any(la.sg).([]float32)[a:e], any(la.u).([]float32)[a:e],
+					any(ds).([]float32)[a:e], any(dg).([]float32)[a:e], any(du).([]float32)[a:e])
+				return
+			}
 			for i := r0 * H; i < r1*H; i++ {
 				g, sg := float64(la.g[i]), float64(la.sg[i])
 				du[i] = ds[i] * T(g*sg)
@@ -506,32 +533,34 @@ func (n *net[T]) backward(b *batch, a *acts[T], coef []float64, grad []T) {
 		matmulNT(gt(o.wo, D*D), transposed(ws, dx, N, D), transposed(ws, la.att, N, D), D, D, N, true)
 		dq, dk, dv := ws.zeros(N*D), ws.zeros(N*D), ws.zeros(N*D)
 		S := len(b.start) - 1
-		parallelFor(S*NH, D*64, func(t0, t1 int) {
-			dP := make([]T, lo.cfg.MaxSeq)
-			for t := t0; t < t1; t++ {
-				s, h := t/NH, t%NH
-				off := h * HD
-				s0 := b.start[s]
-				for i := s0; i < b.start[s+1]; i++ {
-					np := b.pos[i] + 1
-					P := la.probs[a.probOff[i]+h*np : a.probOff[i]+h*np+np]
-					do := datt[i*D+off : i*D+off+HD]
-					qi := la.q[i*D+off : i*D+off+HD]
-					dqi := dq[i*D+off : i*D+off+HD]
-					dPi := dP[:np]
-					dots(do, la.v[s0*D+off:], D, dPi)
-					var sum float64
-					for j, v := range dPi {
-						sum += float64(v) * float64(P[j])
-					}
-					for j, pj := range P {
-						r := (s0+j)*D + off
-						dsj := T(float64(pj)*(float64(dPi[j])-sum)) * scale
-						attnBack3(do, qi, dqi, la.k[r:r+HD], dk[r:r+HD], dv[r:r+HD], pj, dsj)
+		if !attendSeqsBack(b, a, la, lo, scale, datt, dq, dk, dv) {
+			parallelFor(S*NH, D*64, func(t0, t1 int) {
+				dP := make([]T, lo.cfg.MaxSeq)
+				for t := t0; t < t1; t++ {
+					s, h := t/NH, t%NH
+					off := h * HD
+					s0 := b.start[s]
+					for i := s0; i < b.start[s+1]; i++ {
+						np := b.pos[i] + 1
+						P := la.probs[a.probOff[i]+h*np : a.probOff[i]+h*np+np]
+						do := datt[i*D+off : i*D+off+HD]
+						qi := la.q[i*D+off : i*D+off+HD]
+						dqi := dq[i*D+off : i*D+off+HD]
+						dPi := dP[:np]
+						dots(do, la.v[s0*D+off:], D, dPi)
+						var sum float64
+						for j, v := range dPi {
+							sum += float64(v) * float64(P[j])
+						}
+						for j, pj := range P {
+							r := (s0+j)*D + off
+							dsj := T(float64(pj)*(float64(dPi[j])-sum)) * scale
+							attnBack3(do, qi, dqi, la.k[r:r+HD], dk[r:r+HD], dv[r:r+HD], pj, dsj)
+						}
 					}
 				}
-			}
-		})
+			})
+		}
 		if lo.ropeCos != nil {
 			n.rope(dq, b.pos, true)
 			n.rope(dk, b.pos, true)
@@ -561,4 +590,113 @@ func transposed[T Float](ws *arena[T], src []T, rows, cols int) []T {
 		transpose(dst, src, rows, cols)
 	}
 	return dst
+}
+
+// seqKernelMax is the longest sequence attendSeqs and attendSeqsBack take:
+// they hold a few [L,L] matrices per goroutine.
+const seqKernelMax = 512
+
+// longestSeq is the length of b's longest sequence.
+func longestSeq(b *batch) int {
+	L := 0
+	for s := 0; s+1 < len(b.start); s++ {
+		L = max(L, b.start[s+1]-b.start[s])
+	}
+	return L
+}
+
+// attendSeqs is the forward attention of a layer with whole-sequence
+// kernels (float32 with AVX2/FMA, sequences up to seqKernelMax): per
+// sequence and head, the causal scores as one blocked product, the softmax
+// of each row as attendWeights computes it, and the weighted values as one
+// product, each element with the arithmetic of attendRow. It reports
+// whether it ran.
+func attendSeqs[T Float](b *batch, a *acts[T], la *layerActs[T], lo *layout, scale T) bool {
+	if !useAsm {
+		return false
+	}
+	q, ok := any(la.q).([]float32)
+	Lmax := longestSeq(b)
+	if !ok || Lmax > seqKernelMax || len(b.start) == 0 || b.start[len(b.start)-1] != a.N {
+		return false
+	}
+	k, v := any(la.k).([]float32), any(la.v).([]float32)
+	att, probs := any(la.att).([]float32), any(la.probs).([]float32)
+	D, NH, HD := lo.D, lo.NH, lo.HD
+	sc32 := float32(scale)
+	parallelFor((len(b.start)-1)*NH, Lmax*Lmax*HD, func(t0, t1 int) {
+		sc := make([]float32, Lmax*Lmax)
+		ex := make([]float64, Lmax)
+		for t := t0; t < t1; t++ {
+			s, h := t/NH, t%NH
+			s0, L := b.start[s], b.start[s+1]-b.start[s]
+			if L == 0 {
+				continue
+			}
+			x0 := s0*D + h*HD
+			causalDotsF32(sc, L, q[x0:], D, k[x0:], D, L, HD)
+			for r := 0; r < L; r++ {
+				po := a.probOff[s0+r] + h*(r+1)
+				p := probs[po : po+r+1]
+				copy(p, sc[r*L:r*L+r+1])
+				softmaxScaled(p, sc32, ex)
+				copy(sc[r*L:], p)
+			}
+			lowerProductF32(att[x0:], D, sc, L, v[x0:], D, L, HD)
+		}
+	})
+	return true
+}
+
+// attendSeqsBack is the attention backward of a layer with whole-sequence
+// kernels, when attendSeqs can run: per sequence and head, dP = dO·Vᵀ
+// (causal), dS row by row, then dV = Pᵀ·dO, dQ = dS·K and dK = dSᵀ·Q, every
+// element summed in the order, and with the arithmetic, of the per-row
+// loop (attnBack3 for each query row, then each key). dq, dk and dv must be
+// zero. It reports whether it ran.
+func attendSeqsBack[T Float](b *batch, a *acts[T], la *layerActs[T], lo *layout, scale T, datt, dq, dk, dv []T) bool {
+	if !useAsm {
+		return false
+	}
+	q, ok := any(la.q).([]float32)
+	Lmax := longestSeq(b)
+	if !ok || Lmax > seqKernelMax || len(b.start) == 0 || b.start[len(b.start)-1] != a.N {
+		return false
+	}
+	k, v := any(la.k).([]float32), any(la.v).([]float32)
+	probs, do := any(la.probs).([]float32), any(datt).([]float32)
+	dq32, dk32, dv32 := any(dq).([]float32), any(dk).([]float32), any(dv).([]float32)
+	D, NH, HD := lo.D, lo.NH, lo.HD
+	sc32 := float32(scale)
+	parallelFor((len(b.start)-1)*NH, Lmax*Lmax*HD*3, func(t0, t1 int) {
+		pm := make([]float32, Lmax*Lmax)
+		ds := make([]float32, Lmax*Lmax)
+		for t := t0; t < t1; t++ {
+			s, h := t/NH, t%NH
+			s0, L := b.start[s], b.start[s+1]-b.start[s]
+			if L == 0 {
+				continue
+			}
+			x0 := s0*D + h*HD
+			for r := 0; r < L; r++ {
+				po := a.probOff[s0+r] + h*(r+1)
+				copy(pm[r*L:], probs[po:po+r+1])
+			}
+			causalDotsF32(ds, L, do[x0:], D, v[x0:], D, L, HD)
+			for r := 0; r < L; r++ {
+				P, dP := pm[r*L:r*L+r+1], ds[r*L:r*L+r+1]
+				var sum float64
+				for j, x := range dP {
+					sum += float64(x) * float64(P[j])
+				}
+				for j, pj := range P {
+					dP[j] = float32(float64(pj)*(float64(dP[j])-sum)) * sc32
+				}
+			}
+			upperProductF32(dv32[x0:], D, pm, L, do[x0:], D, L, HD)
+			lowerProductF32(dq32[x0:], D, ds, L, k[x0:], D, L, HD)
+			upperProductF32(dk32[x0:], D, ds, L, q[x0:], D, L, HD)
+		}
+	})
+	return true
 }
