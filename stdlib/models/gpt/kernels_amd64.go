@@ -267,17 +267,27 @@ func causalDotsF32(s []float32, ls int, a []float32, lda int, b []float32, ldb, 
 	}
 }
 
+// triangleFits reports whether there is work for lowerProductF32 or
+// upperProductF32 (L and n not zero), panicking, as an index would, if a
+// slice is too short for it.
+func triangleFits(out []float32, ldo int, m []float32, ldm int, x []float32, ldx, L, n int) bool {
+	if L == 0 || n == 0 {
+		return false
+	}
+	_ = out[(L-1)*ldo+n-1]
+	_ = m[(L-1)*ldm+L-1]
+	_ = x[(L-1)*ldx+n-1]
+	return true
+}
+
 // lowerProductF32 sets out[i·ldo+d] = Σ_{j≤i} m[i·ldm+j]·x[j·ldx+d] for
 // i < L, d < n, adding the terms in order of j from zero, each a rounded
 // product then a rounded sum: what clear(out row) and axpyF32 for j = 0…i
 // compute (attention's weighted values; dQ = dS·K).
 func lowerProductF32(out []float32, ldo int, m []float32, ldm int, x []float32, ldx, L, n int) {
-	if L == 0 || n == 0 {
+	if !triangleFits(out, ldo, m, ldm, x, ldx, L, n) {
 		return
 	}
-	_ = out[(L-1)*ldo+n-1]
-	_ = m[(L-1)*ldm+L-1]
-	_ = x[(L-1)*ldx+n-1]
 	i := 0
 	for ; i+3 <= L; i += 3 {
 		// The terms j ≤ i all three rows have, then the triangle.
@@ -301,12 +311,9 @@ func lowerProductF32(out []float32, ldo int, m []float32, ldm int, x []float32, 
 // rounded sum: what axpyF32 for i = j, j+1, … computes (dV = Pᵀ·dO and
 // dK = dSᵀ·Q).
 func upperProductF32(out []float32, ldo int, m []float32, ldm int, x []float32, ldx, L, n int) {
-	if L == 0 || n == 0 {
+	if !triangleFits(out, ldo, m, ldm, x, ldx, L, n) {
 		return
 	}
-	_ = out[(L-1)*ldo+n-1]
-	_ = m[(L-1)*ldm+L-1]
-	_ = x[(L-1)*ldx+n-1]
 	j := 0
 	for ; j+3 <= L; j += 3 {
 		// The triangle, then the terms i ≥ j+2 all three rows have.

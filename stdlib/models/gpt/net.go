@@ -605,6 +605,20 @@ func longestSeq(b *batch) int {
 	return L
 }
 
+// seqKernelsFit reports whether the whole-sequence attention kernels can
+// run on this batch (assembly on, float32, packed sequences no longer
+// than seqKernelMax) and returns the longest sequence.
+func seqKernelsFit[T Float](b *batch, a *acts[T], la *layerActs[T]) (int, bool) {
+	if !useAsm {
+		return 0, false
+	}
+	if _, ok := any(la.q).([]float32); !ok || len(b.start) == 0 || b.start[len(b.start)-1] != a.N {
+		return 0, false
+	}
+	Lmax := longestSeq(b)
+	return Lmax, Lmax <= seqKernelMax
+}
+
 // attendSeqs is the forward attention of a layer with whole-sequence
 // kernels (float32 with AVX2/FMA, sequences up to seqKernelMax): per
 // sequence and head, the causal scores as one blocked product, the softmax
@@ -612,14 +626,11 @@ func longestSeq(b *batch) int {
 // product, each element with the arithmetic of attendRow. It reports
 // whether it ran.
 func attendSeqs[T Float](b *batch, a *acts[T], la *layerActs[T], lo *layout, scale T) bool {
-	if !useAsm {
+	Lmax, ok := seqKernelsFit(b, a, la)
+	if !ok {
 		return false
 	}
-	q, ok := any(la.q).([]float32)
-	Lmax := longestSeq(b)
-	if !ok || Lmax > seqKernelMax || len(b.start) == 0 || b.start[len(b.start)-1] != a.N {
-		return false
-	}
+	q := any(la.q).([]float32)
 	k, v := any(la.k).([]float32), any(la.v).([]float32)
 	att, probs := any(la.att).([]float32), any(la.probs).([]float32)
 	D, NH, HD := lo.D, lo.NH, lo.HD
@@ -655,14 +666,11 @@ func attendSeqs[T Float](b *batch, a *acts[T], la *layerActs[T], lo *layout, sca
 // loop (attnBack3 for each query row, then each key). dq, dk and dv must be
 // zero. It reports whether it ran.
 func attendSeqsBack[T Float](b *batch, a *acts[T], la *layerActs[T], lo *layout, scale T, datt, dq, dk, dv []T) bool {
-	if !useAsm {
+	Lmax, ok := seqKernelsFit(b, a, la)
+	if !ok {
 		return false
 	}
-	q, ok := any(la.q).([]float32)
-	Lmax := longestSeq(b)
-	if !ok || Lmax > seqKernelMax || len(b.start) == 0 || b.start[len(b.start)-1] != a.N {
-		return false
-	}
+	q := any(la.q).([]float32)
 	k, v := any(la.k).([]float32), any(la.v).([]float32)
 	probs, do := any(la.probs).([]float32), any(datt).([]float32)
 	dq32, dk32, dv32 := any(dq).([]float32), any(dk).([]float32), any(dv).([]float32)
