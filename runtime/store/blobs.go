@@ -104,12 +104,13 @@ type DiskBlobs struct {
 	// its directory, for all the blobs staged since the last call at once.
 	// A Store sets it and calls SyncBlobs before every index write, so no
 	// entry names a blob a crash could lose, and a batch of blobs costs
-	// one round of concurrent fsyncs instead of a chain per blob.
+	// two syncfs calls (see SyncBlobs) instead of a chain of fsyncs per
+	// blob.
 	deferSync bool
-	stagedMu  sync.Mutex        // guards staged and unsynced
-	staged    map[Digest]string // committed blobs still in tmp: digest -> temp path
-	unsynced  map[string]struct{}
-	syncMu    sync.Mutex // held by SyncBlobs while it syncs
+	stagedMu  sync.Mutex          // guards staged and unsynced
+	staged    map[Digest]string   // committed blobs still in tmp: digest -> temp path
+	unsynced  map[string]struct{} // directories whose names still need a sync
+	syncMu    sync.Mutex          // held by SyncBlobs while it syncs
 
 	// spares holds empty temp files made ahead by a goroutine (when sync
 	// is deferred, from the first Create to closeSpares): creating a file
